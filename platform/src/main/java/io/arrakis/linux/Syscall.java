@@ -53,6 +53,14 @@ public final class Syscall {
     private Syscall() {}
 
     /** Calls syscall {@code number}; returns the raw result, {@code -1} with errno captured on failure. */
+    static long raw2(long number, long a, long b) {
+        try {
+            return (long) SYSCALL[2].invokeExact(Native.errnoState(), number, a, b);
+        } catch (Throwable t) {
+            throw Native.unreachable(t);
+        }
+    }
+
     static long raw3(long number, long a, long b, long c) {
         try {
             return (long) SYSCALL[3].invokeExact(Native.errnoState(), number, a, b, c);
