@@ -1,0 +1,24 @@
+package io.arrakis.stack;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * A transport protocol plugged into a {@link NetworkStack} (TCP is one): it receives the
+ * validated payload of IPv4 datagrams carrying its protocol number, and the ICMP errors that
+ * name datagrams it sent. Called on the stack's polling thread only.
+ */
+public interface IpProtocolHandler {
+    /**
+     * A datagram arrived: {@code length} bytes of transport header and payload at {@code at},
+     * from {@code source} to {@code destination} (host order). The bytes are valid only during
+     * the call.
+     */
+    void received(MemorySegment packet, long at, int length, int source, int destination, long now);
+
+    /**
+     * ICMP reported a datagram we sent as undeliverable: {@code original} holds its IP header
+     * and at least the first 8 bytes of its transport header, at {@code at}.
+     * {@code nextHopMtu} is positive for "fragmentation needed".
+     */
+    void unreachable(int icmpCode, MemorySegment original, long at, int length, int nextHopMtu, long now);
+}

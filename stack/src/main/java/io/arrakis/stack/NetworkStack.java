@@ -1,0 +1,590 @@
+package io.arrakis.stack;
+
+import io.arrakis.device.Counters;
+import io.arrakis.device.MacAddress;
+import io.arrakis.device.PacketBatch;
+import io.arrakis.device.RateLimit;
+import io.arrakis.device.TokenBucket;
+import io.arrakis.device.Vnic;
+import io.arrakis.device.VnicQueue;
+import io.arrakis.stack.ip.Ipv4Reassembly;
+import io.arrakis.stack.ip.NeighbourCache;
+import io.arrakis.stack.udp.UdpSocket;
+import io.arrakis.stack.wire.Arp;
+import io.arrakis.stack.wire.Ethernet;
+import io.arrakis.stack.wire.Icmp;
+import io.arrakis.stack.wire.InternetChecksum;
+import io.arrakis.stack.wire.Ipv4;
+import io.arrakis.stack.wire.NetworkOrder;
+import io.arrakis.stack.wire.Udp;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * One user-level IPv4 stack on one queue pair of a {@link Vnic}: Ethernet, ARP with a neighbour
+ * cache, IPv4 with routing to a gateway, reassembly and fragmentation, ICMP echo and errors,
+ * UDP, and a slot for a transport such as TCP ({@link IpProtocolHandler}).
+ *
+ * <p>Run to completion on one thread: {@link #poll} receives a batch, handles each frame start
+ * to finish, runs what timers are due and transmits what it produced. Everything, including the
+ * application-facing calls, happens on that thread; nothing on the packet path allocates.
+ * Time is always passed in (nanoseconds), so the same code runs on real and virtual time.
+ */
+public final class NetworkStack implements AutoCloseable {
+    private static final int BATCH = 64;
+    private static final int L3 = Ethernet.HEADER_LENGTH;
+    private static final int L4 = L3 + Ipv4.MIN_HEADER_LENGTH;
+    private static final int LIMITED_BROADCAST = 0xFFFF_FFFF;
+    /** RFC 792: an ICMP error quotes the offending IP header and the first 8 bytes after it. */
+    private static final int ICMP_QUOTE = 8;
+
+    private final VnicQueue queue;
+    private final MemorySegment memory;
+    private final int bufferSize;
+    private final int headroom;
+    private final long mac;
+    private final StackConfig config;
+    private final Arena arena = Arena.ofConfined();
+    private final Counters<StackCounter> counters = Counters.onHeap(StackCounter.class);
+    private final PacketBatch received = new PacketBatch(BATCH);
+    private final PacketBatch outgoing = new PacketBatch(BATCH);
+    private final PacketBatch lent = new PacketBatch(1);
+    /** Room for every fragment of the largest datagram at the smallest MTU (65,535 / 552 < 128). */
+    private final PacketBatch fragmentProbe = new PacketBatch(128);
+    private final NeighbourCache neighbours = new NeighbourCache(64);
+    private final Ipv4Reassembly reassembly;
+    private final TokenBucket icmpErrorLimit = new TokenBucket();
+    private final UdpSocket[] udpPorts = new UdpSocket[65_536];
+    private final int[] evicted = new int[3];
+    private IpProtocolHandler tcp;
+    private int nextIdentification;
+    private long lastNow;
+
+    // The packet being built by beginPacket/sendPacket.
+    private int building = -1;
+
+    public NetworkStack(Vnic vnic, int queueIndex, StackConfig config) {
+        this.queue = vnic.queue(queueIndex);
+        this.memory = queue.memory();
+        this.bufferSize = queue.bufferSize();
+        this.headroom = queue.headroom();
+        this.mac = vnic.mac().bits();
+        this.config = config.mtu() > vnic.mtu() ? config.withMtu(vnic.mtu()) : config;
+        this.reassembly = new Ipv4Reassembly(8, arena);
+        this.icmpErrorLimit.setLimit(new RateLimit(0, 1000, 0, 50), 0);
+    }
+
+    public StackConfig config() {
+        return config;
+    }
+
+    public long mac() {
+        return mac;
+    }
+
+    public Counters<StackCounter> counters() {
+        return counters;
+    }
+
+    /** Plugs in the transport for {@code protocol} (only TCP, 6, is accepted). */
+    public void setTcpHandler(IpProtocolHandler handler) {
+        this.tcp = handler;
+    }
+
+    /**
+     * Announces our address with a gratuitous ARP request (an RFC 5227 §2.3 announcement: sender
+     * and target address both ours), so peers that still cache an old MAC for it update at once.
+     */
+    public void start(long now) throws IOException {
+        lastNow = now;
+        sendArp(Arp.OPERATION_REQUEST, MacAddress.BROADCAST.bits(), config.address(), config.address());
+        flush();
+    }
+
+    /**
+     * Receives and handles up to a batch of frames, runs due timers and transmits what they
+     * produced; returns the number of frames received (0: idle).
+     */
+    public int poll(long now) throws IOException {
+        lastNow = now;
+        int count = queue.receive(received);
+        for (int i = 0; i < count; i++) {
+            counters.increment(StackCounter.FRAMES_IN);
+            handleFrame(received.buffer(i), received.offset(i), received.length(i), now);
+        }
+        queue.release(received);
+        runTimers(now);
+        flush();
+        return count;
+    }
+
+    /** The earliest time {@link #poll} has timer work to do; Long.MAX_VALUE if none. */
+    public long nextDeadline() {
+        return Math.min(neighbours.nextDeadline(), reassembly.nextDeadline());
+    }
+
+    // ------------------------------------------------------------------ receive
+
+    private void handleFrame(int buffer, int offset, int length, long now) throws IOException {
+        long frame = (long) buffer * bufferSize + offset;
+        if (length < Ethernet.HEADER_LENGTH) {
+            counters.increment(StackCounter.DROPPED_MALFORMED);
+            return;
+        }
+        long destination = Ethernet.destination(memory, frame);
+        if (destination != mac && destination != MacAddress.BROADCAST.bits()) {
+            counters.increment(StackCounter.FRAMES_NOT_FOR_US);
+            return;
+        }
+        switch (Ethernet.etherType(memory, frame)) {
+            case Ethernet.TYPE_ARP -> handleArp(frame + L3, length - L3, now);
+            case Ethernet.TYPE_IPV4 -> handleIpv4(frame + L3, length - L3, now);
+            default -> counters.increment(StackCounter.FRAMES_NOT_FOR_US);
+        }
+    }
+
+    private void handleArp(long at, int length, long now) throws IOException {
+        if (!Arp.isEthernetIpv4(memory, at, length)) {
+            counters.increment(StackCounter.DROPPED_MALFORMED);
+            return;
+        }
+        int operation = Arp.operation(memory, at);
+        int sender = Arp.senderAddress(memory, at);
+        long senderMac = Arp.senderMac(memory, at);
+        int target = Arp.targetAddress(memory, at);
+        boolean forUs = target == config.address();
+        // RFC 826 merge: refresh an entry we have; add one only when the packet is for us.
+        boolean known = neighbours.lookup(sender, now, Long.MAX_VALUE) >= 0;
+        if (sender != 0 && sender != config.address() && (forUs || known)) {
+            int entry = neighbours.confirm(sender, senderMac, now);
+            if (entry >= 0) {
+                sendPending(entry);
+            }
+        }
+        if (operation == Arp.OPERATION_REQUEST) {
+            counters.increment(StackCounter.ARP_REQUESTS_IN);
+            if (forUs) {
+                sendArp(Arp.OPERATION_REPLY, senderMac, sender, config.address());
+            }
+        } else if (operation == Arp.OPERATION_REPLY) {
+            counters.increment(StackCounter.ARP_REPLIES_IN);
+        }
+    }
+
+    private void handleIpv4(long at, int length, long now) throws IOException {
+        String invalid = Ipv4.validate(memory, at, length);
+        if (invalid != null) {
+            counters.increment(invalid.contains("checksum") ? StackCounter.DROPPED_BAD_IP_CHECKSUM
+                    : StackCounter.DROPPED_MALFORMED);
+            return;
+        }
+        int destination = Ipv4.destination(memory, at);
+        boolean broadcast = destination == LIMITED_BROADCAST || destination == config.subnetBroadcast();
+        if (destination != config.address() && !broadcast) {
+            counters.increment(StackCounter.DROPPED_NOT_OUR_ADDRESS);
+            return;
+        }
+        int headerLength = Ipv4.headerLength(memory, at);
+        int payloadLength = Ipv4.totalLength(memory, at) - headerLength;
+        int source = Ipv4.source(memory, at);
+        int protocol = Ipv4.protocol(memory, at);
+        MemorySegment payload = memory;
+        long payloadAt = at + headerLength;
+        if (Ipv4.isFragment(memory, at)) {
+            counters.increment(StackCounter.FRAGMENTS_IN);
+            Ipv4Reassembly.Outcome outcome = reassembly.accept(source, destination, protocol,
+                    Ipv4.identification(memory, at), Ipv4.fragmentOffset(memory, at), Ipv4.moreFragments(memory, at),
+                    memory, payloadAt, payloadLength, now, config.reassemblyTimeoutNanos());
+            if (outcome != Ipv4Reassembly.Outcome.COMPLETE) {
+                if (outcome != Ipv4Reassembly.Outcome.HELD) {
+                    counters.increment(StackCounter.FRAGMENTS_DROPPED);
+                }
+                return;
+            }
+            counters.increment(StackCounter.DATAGRAMS_REASSEMBLED);
+            payload = reassembly.datagram();
+            payloadAt = reassembly.datagramOffset();
+            payloadLength = reassembly.datagramLength();
+        }
+        switch (protocol) {
+            case Ipv4.PROTOCOL_ICMP -> handleIcmp(payload, payloadAt, payloadLength, source, broadcast, at);
+            case Ipv4.PROTOCOL_UDP -> handleUdp(payload, payloadAt, payloadLength, source, destination, broadcast, at);
+            case Ipv4.PROTOCOL_TCP -> {
+                if (tcp != null && !broadcast) {
+                    tcp.received(payload, payloadAt, payloadLength, source, destination, now);
+                } else {
+                    counters.increment(StackCounter.DROPPED_UNKNOWN_PROTOCOL);
+                }
+            }
+            default -> {
+                counters.increment(StackCounter.DROPPED_UNKNOWN_PROTOCOL);
+                if (!broadcast) {
+                    sendIcmpError(Icmp.CODE_PROTOCOL_UNREACHABLE, at);
+                }
+            }
+        }
+    }
+
+    private void handleIcmp(MemorySegment p, long at, int length, int source, boolean broadcast, long ipAt)
+            throws IOException {
+        if (length < Icmp.HEADER_LENGTH || !Icmp.checksumValid(p, at, length)) {
+            counters.increment(length < Icmp.HEADER_LENGTH ? StackCounter.DROPPED_MALFORMED
+                    : StackCounter.DROPPED_BAD_L4_CHECKSUM);
+            return;
+        }
+        int type = Icmp.type(p, at);
+        if (type == Icmp.TYPE_ECHO_REQUEST && !broadcast) {
+            long l4 = beginPacket(length);
+            if (l4 < 0) {
+                return;
+            }
+            MemorySegment.copy(p, at, memory, l4, length);
+            Icmp.setTypeAndCode(memory, l4, Icmp.TYPE_ECHO_REPLY, 0);
+            Icmp.fillChecksum(memory, l4, length);
+            sendPacket(length, Ipv4.PROTOCOL_ICMP, source);
+            counters.increment(StackCounter.ICMP_ECHO_REPLIES_OUT);
+        } else if (type == Icmp.TYPE_DESTINATION_UNREACHABLE
+                && length >= Icmp.HEADER_LENGTH + Ipv4.MIN_HEADER_LENGTH + ICMP_QUOTE) {
+            counters.increment(StackCounter.ICMP_UNREACHABLE_IN);
+            long original = at + Icmp.HEADER_LENGTH;
+            int originalHeader = Ipv4.headerLength(p, original);
+            int quoted = length - Icmp.HEADER_LENGTH;
+            if (originalHeader < Ipv4.MIN_HEADER_LENGTH || quoted < originalHeader + ICMP_QUOTE
+                    || Ipv4.source(p, original) != config.address()) {
+                counters.increment(StackCounter.DROPPED_MALFORMED);
+                return;
+            }
+            int code = Icmp.code(p, at);
+            int mtu = code == Icmp.CODE_FRAGMENTATION_NEEDED ? Icmp.nextHopMtu(p, at) : 0;
+            switch (Ipv4.protocol(p, original)) {
+                case Ipv4.PROTOCOL_UDP -> {
+                    long udp = original + originalHeader;
+                    UdpSocket socket = udpPorts[Udp.sourcePort(p, udp)];
+                    if (socket != null && code == Icmp.CODE_PORT_UNREACHABLE) {
+                        socket.reportUnreachable(Ipv4.destination(p, original), Udp.destinationPort(p, udp));
+                    }
+                }
+                case Ipv4.PROTOCOL_TCP -> {
+                    if (tcp != null) {
+                        tcp.unreachable(code, p, original, quoted, mtu, lastNow);
+                    }
+                }
+                default -> { }
+            }
+        }
+    }
+
+    private void handleUdp(MemorySegment p, long at, int length, int source, int destination, boolean broadcast,
+            long ipAt) throws IOException {
+        if (length < Udp.HEADER_LENGTH || Udp.length(p, at) < Udp.HEADER_LENGTH || Udp.length(p, at) > length) {
+            counters.increment(StackCounter.DROPPED_MALFORMED);
+            return;
+        }
+        int udpLength = Udp.length(p, at);
+        if (!Udp.checksumValid(p, at, udpLength, source, destination)) {
+            counters.increment(StackCounter.DROPPED_BAD_L4_CHECKSUM);
+            return;
+        }
+        counters.increment(StackCounter.UDP_DATAGRAMS_IN);
+        UdpSocket socket = udpPorts[Udp.destinationPort(p, at)];
+        if (socket == null) {
+            counters.increment(StackCounter.UDP_NO_PORT);
+            if (!broadcast && p == memory) {
+                sendIcmpError(Icmp.CODE_PORT_UNREACHABLE, ipAt);
+            }
+            return;
+        }
+        if (!socket.deliver(source, Udp.sourcePort(p, at), p, at + Udp.HEADER_LENGTH, udpLength - Udp.HEADER_LENGTH)
+                && !socket.isConnected()) {
+            counters.increment(StackCounter.UDP_DROPPED_BUFFER_FULL);
+        }
+    }
+
+    /** Destination unreachable quoting the datagram whose IP header is at {@code ipAt} (RFC 1122 §3.2.2). */
+    private void sendIcmpError(int code, long ipAt) throws IOException {
+        if (!icmpErrorLimit.tryTake(1, lastNow)) {
+            return;
+        }
+        int headerLength = Ipv4.headerLength(memory, ipAt);
+        int quoted = Math.min(Ipv4.totalLength(memory, ipAt), headerLength + ICMP_QUOTE);
+        int length = Icmp.HEADER_LENGTH + quoted;
+        int destination = Ipv4.source(memory, ipAt);
+        long l4 = beginPacket(length);
+        if (l4 < 0) {
+            return;
+        }
+        Icmp.setTypeAndCode(memory, l4, Icmp.TYPE_DESTINATION_UNREACHABLE, code);
+        Icmp.setRestOfHeader(memory, l4, 0);
+        MemorySegment.copy(memory, ipAt, memory, l4 + Icmp.HEADER_LENGTH, quoted);
+        Icmp.fillChecksum(memory, l4, length);
+        sendPacket(length, Ipv4.PROTOCOL_ICMP, destination);
+        counters.increment(StackCounter.ICMP_UNREACHABLE_OUT);
+    }
+
+    // ------------------------------------------------------------------ UDP API
+
+    /**
+     * Binds UDP port {@code port} (1..65535) with a receive buffer of {@code receiveBufferBytes}.
+     *
+     * @throws IllegalStateException if the port is taken (the provider maps it to BindException)
+     */
+    public UdpSocket openUdp(int port, int receiveBufferBytes) {
+        if (port <= 0 || port > 0xFFFF) {
+            throw new IllegalArgumentException("UDP port out of range 1..65535: " + port);
+        }
+        if (udpPorts[port] != null) {
+            throw new IllegalStateException("UDP port " + port + " is already bound on " + this);
+        }
+        UdpSocket socket = new UdpSocket(port, receiveBufferBytes, arena);
+        udpPorts[port] = socket;
+        return socket;
+    }
+
+    public void closeUdp(UdpSocket socket) {
+        if (udpPorts[socket.port()] == socket) {
+            udpPorts[socket.port()] = null;
+        }
+        socket.close();
+    }
+
+    /** The largest UDP payload one datagram carries (fragmented as needed): 65,507 bytes. */
+    public static final int MAX_UDP_PAYLOAD = 65_535 - Ipv4.MIN_HEADER_LENGTH - Udp.HEADER_LENGTH;
+
+    /**
+     * Sends {@code length} bytes at {@code data[offset]} from {@code socket} to
+     * {@code destination:port}, fragmenting if it exceeds the MTU. Returns false if no packet
+     * buffer was free (nothing was sent: UDP may drop, and the caller may retry).
+     */
+    public boolean sendUdp(UdpSocket socket, int destination, int port, MemorySegment data, long offset, int length)
+            throws IOException {
+        if (length < 0 || length > MAX_UDP_PAYLOAD) {
+            throw new IllegalArgumentException("UDP payload of " + length + " bytes exceeds " + MAX_UDP_PAYLOAD);
+        }
+        int udpLength = Udp.HEADER_LENGTH + length;
+        int maxIpPayload = config.mtu() - Ipv4.MIN_HEADER_LENGTH;
+        if (udpLength <= maxIpPayload) {
+            long l4 = beginPacket(udpLength);
+            if (l4 < 0) {
+                return false;
+            }
+            MemorySegment.copy(data, offset, memory, l4 + Udp.HEADER_LENGTH, length);
+            Udp.write(memory, l4, socket.port(), port, length, config.address(), destination);
+            sendPacket(udpLength, Ipv4.PROTOCOL_UDP, destination);
+            counters.increment(StackCounter.UDP_DATAGRAMS_OUT);
+            return true;
+        }
+        return sendFragmentedUdp(socket.port(), destination, port, data, offset, length);
+    }
+
+    private boolean sendFragmentedUdp(int sourcePort, int destination, int port, MemorySegment data, long offset,
+            int length) throws IOException {
+        int udpLength = Udp.HEADER_LENGTH + length;
+        int perFragment = (config.mtu() - Ipv4.MIN_HEADER_LENGTH) & ~7;
+        int fragments = (udpLength + perFragment - 1) / perFragment;
+        if (queueFreeBuffersAtLeast(fragments) < fragments) {
+            counters.increment(StackCounter.DROPPED_NO_BUFFER);
+            return false;
+        }
+        // The checksum covers the whole datagram: header fields plus data, summed once up front.
+        long sum = InternetChecksum.pseudoHeaderSum(config.address(), destination, Ipv4.PROTOCOL_UDP, udpLength)
+                + sourcePort + port + udpLength + InternetChecksum.sum(data, offset, length, 0);
+        int checksum = InternetChecksum.finish(sum);
+        int identification = nextIdentification++ & 0xFFFF;
+        int sent = 0;
+        while (sent < udpLength) {
+            int chunk = Math.min(perFragment, udpLength - sent);
+            long l4 = beginPacket(chunk);
+            int dataFrom = sent;
+            int copied = chunk;
+            if (sent == 0) {
+                NetworkOrder.setU16(memory, l4, sourcePort);
+                NetworkOrder.setU16(memory, l4 + 2, port);
+                NetworkOrder.setU16(memory, l4 + 4, udpLength);
+                NetworkOrder.setU16(memory, l4 + 6, checksum == 0 ? 0xFFFF : checksum);
+                MemorySegment.copy(data, offset, memory, l4 + Udp.HEADER_LENGTH, chunk - Udp.HEADER_LENGTH);
+            } else {
+                MemorySegment.copy(data, offset + dataFrom - Udp.HEADER_LENGTH, memory, l4, copied);
+            }
+            boolean more = sent + chunk < udpLength;
+            sendIpv4(building, chunk, Ipv4.PROTOCOL_UDP, destination, identification,
+                    (more ? Ipv4.FLAG_MF : 0) | (sent / 8));
+            building = -1;
+            counters.increment(StackCounter.FRAGMENTS_OUT);
+            sent += chunk;
+        }
+        counters.increment(StackCounter.UDP_DATAGRAMS_OUT);
+        return true;
+    }
+
+    private int queueFreeBuffersAtLeast(int wanted) {
+        // Take them all now, so a datagram is either sent whole or not at all; give them back.
+        int got = queue.allocate(fragmentProbe, wanted);
+        queue.release(fragmentProbe);
+        return got;
+    }
+
+    // ------------------------------------------------------------------ transmit
+
+    /** The packet memory transports write into (see {@link #beginPacket}). */
+    public MemorySegment memory() {
+        return memory;
+    }
+
+    /**
+     * Lends a packet buffer for one IPv4 datagram whose transport part is at most
+     * {@code maxL4Bytes}; returns the offset in {@link #memory()} where the transport header
+     * goes, or -1 if no buffer is free now (counted) or the MTU is smaller.
+     */
+    public long beginPacket(int maxL4Bytes) {
+        if (building >= 0) {
+            throw new IllegalStateException("a packet is already being built; send it first");
+        }
+        if (maxL4Bytes > config.mtu() - Ipv4.MIN_HEADER_LENGTH || headroom + L4 + maxL4Bytes > bufferSize) {
+            return -1;
+        }
+        if (queue.allocate(lent, 1) == 0) {
+            counters.increment(StackCounter.DROPPED_NO_BUFFER);
+            return -1;
+        }
+        building = lent.buffer(0);
+        lent.clear();
+        return (long) building * bufferSize + headroom + L4;
+    }
+
+    /** Sends the packet {@link #beginPacket} lent, with {@code l4Bytes} of transport header and payload. */
+    public void sendPacket(int l4Bytes, int protocol, int destination) throws IOException {
+        int buffer = building;
+        building = -1;
+        sendIpv4(buffer, l4Bytes, protocol, destination, nextIdentification++ & 0xFFFF,
+                protocol == Ipv4.PROTOCOL_TCP ? Ipv4.FLAG_DF : 0);
+    }
+
+    /** Address of our MTU toward {@code destination}: path MTU discovery may lower it later. */
+    public int mtuTo(int destination) {
+        return config.mtu();
+    }
+
+    private void sendIpv4(int buffer, int l4Bytes, int protocol, int destination, int identification,
+            int fragmentField) throws IOException {
+        long frame = (long) buffer * bufferSize + headroom;
+        int length = L4 + l4Bytes;
+        Ipv4.write(memory, frame + L3, 0, Ipv4.MIN_HEADER_LENGTH + l4Bytes, identification, fragmentField,
+                config.defaultTtl(), protocol, config.address(), destination);
+        Ethernet.setSource(memory, frame, mac);
+        Ethernet.setEtherType(memory, frame, Ethernet.TYPE_IPV4);
+        if (destination == LIMITED_BROADCAST || destination == config.subnetBroadcast()) {
+            Ethernet.setDestination(memory, frame, MacAddress.BROADCAST.bits());
+            enqueue(buffer, length);
+            return;
+        }
+        int nextHop = config.onLink(destination) ? destination : config.gateway();
+        if (nextHop == 0) {
+            counters.increment(StackCounter.DROPPED_NO_NEIGHBOUR);
+            freeBuffer(buffer);
+            return;
+        }
+        long nextHopMac = neighbours.lookup(nextHop, lastNow, config.arpReachableNanos());
+        if (nextHopMac >= 0) {
+            Ethernet.setDestination(memory, frame, nextHopMac);
+            enqueue(buffer, length);
+            return;
+        }
+        if (neighbours.hold(nextHop, buffer, headroom, length, lastNow, evicted)) {
+            counters.increment(StackCounter.DROPPED_NO_NEIGHBOUR);
+            freeBuffer(evicted[0]);
+        }
+        if (neighbours.requestDue(nextHop, lastNow, config.arpRetryNanos(), config.arpMaxRequests())) {
+            sendArp(Arp.OPERATION_REQUEST, MacAddress.BROADCAST.bits(), nextHop, config.address());
+        }
+    }
+
+    private void sendPending(int entry) throws IOException {
+        long nextHopMac = neighbours.mac(entry);
+        for (int k = 0; k < neighbours.pendingCount(entry); k++) {
+            int buffer = neighbours.pendingBuffer(entry, k);
+            long frame = (long) buffer * bufferSize + neighbours.pendingOffset(entry, k);
+            Ethernet.setDestination(memory, frame, nextHopMac);
+            enqueue(buffer, neighbours.pendingLength(entry, k));
+        }
+        neighbours.clearPending(entry);
+    }
+
+    private void sendArp(int operation, long targetMac, int target, int sender) throws IOException {
+        if (queue.allocate(lent, 1) == 0) {
+            counters.increment(StackCounter.DROPPED_NO_BUFFER);
+            return;
+        }
+        int buffer = lent.buffer(0);
+        lent.clear();
+        long frame = (long) buffer * bufferSize + headroom;
+        long ethernetDestination = operation == Arp.OPERATION_REQUEST ? MacAddress.BROADCAST.bits() : targetMac;
+        Ethernet.write(memory, frame, ethernetDestination, mac, Ethernet.TYPE_ARP);
+        Arp.write(memory, frame + L3, operation, mac, sender,
+                operation == Arp.OPERATION_REQUEST ? 0 : targetMac, target);
+        // Pad to the 60-byte Ethernet minimum: some peers drop runts.
+        memory.asSlice(frame + L3 + Arp.LENGTH, 60 - L3 - Arp.LENGTH).fill((byte) 0);
+        enqueue(buffer, 60);
+        counters.increment(operation == Arp.OPERATION_REQUEST ? StackCounter.ARP_REQUESTS_OUT
+                : StackCounter.ARP_REPLIES_OUT);
+    }
+
+    private void enqueue(int buffer, int length) throws IOException {
+        if (outgoing.isFull()) {
+            flush();
+            if (outgoing.isFull()) {
+                // The device takes nothing: drop the new frame rather than block the poll loop.
+                counters.increment(StackCounter.DROPPED_NO_BUFFER);
+                freeBuffer(buffer);
+                return;
+            }
+        }
+        outgoing.add(buffer, headroom, length);
+        counters.increment(StackCounter.FRAMES_OUT);
+    }
+
+    /** Hands queued frames to the device; what it cannot take yet stays queued for the next poll. */
+    public void flush() throws IOException {
+        if (!outgoing.isEmpty()) {
+            queue.transmit(outgoing);
+        }
+    }
+
+    private void freeBuffer(int buffer) {
+        lent.add(buffer, 0, 0);
+        queue.release(lent);
+    }
+
+    private void runTimers(long now) throws IOException {
+        retryArp(now);
+        int failed;
+        while ((failed = neighbours.failed(now, config.arpRetryNanos(), config.arpMaxRequests())) >= 0) {
+            for (int k = 0; k < neighbours.pendingCount(failed); k++) {
+                freeBuffer(neighbours.pendingBuffer(failed, k));
+                counters.increment(StackCounter.DROPPED_NO_NEIGHBOUR);
+            }
+            neighbours.remove(failed);
+        }
+        int expired = reassembly.expire(now);
+        if (expired > 0) {
+            counters.add(StackCounter.FRAGMENTS_DROPPED, expired);
+        }
+    }
+
+    private void retryArp(long now) throws IOException {
+        int address;
+        while ((address = neighbours.nextDueRequest(now, config.arpRetryNanos(), config.arpMaxRequests())) != 0) {
+            sendArp(Arp.OPERATION_REQUEST, MacAddress.BROADCAST.bits(), address, config.address());
+        }
+    }
+
+    @Override
+    public void close() {
+        arena.close();
+    }
+
+    @Override
+    public String toString() {
+        return "stack " + io.arrakis.device.Ipv4Text.format(config.address()) + "/" + config.prefixLength();
+    }
+}

@@ -1,0 +1,183 @@
+package io.arrakis.stack.udp;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * The receive side of a bound UDP port: datagrams wait in an off-heap ring of
+ * {@code receiveBufferBytes} (SO_RCVBUF), each as a record of source address, source port,
+ * length and payload. When the ring cannot hold a datagram it is dropped and counted, as the
+ * kernel does. Owned by the stack's polling thread; the provider calls it on that thread.
+ *
+ * <p>A connected socket only accepts datagrams from its peer, and learns of ICMP port
+ * unreachable errors for datagrams it sent, reported once by {@link #takeError()}.
+ */
+public final class UdpSocket {
+    private static final int RECORD_HEADER = 8;
+
+    private final int port;
+    private final MemorySegment ring;
+    private final long capacity;
+    private long head;
+    private long tail;
+    private int queued;
+    private int connectedAddress;
+    private int connectedPort;
+    private int pendingError;
+    private long dropped;
+    private boolean closed;
+
+    private int lastSourceAddress;
+    private int lastSourcePort;
+
+    /** ICMP-reported error codes, as {@link #takeError()} returns them. */
+    public static final int ERROR_NONE = 0;
+    public static final int ERROR_PORT_UNREACHABLE = 1;
+
+    public UdpSocket(int port, int receiveBufferBytes, Arena arena) {
+        this.port = port;
+        this.capacity = Math.max(receiveBufferBytes, 2048);
+        this.ring = arena.allocate(capacity, 8);
+    }
+
+    public int port() {
+        return port;
+    }
+
+    /** Restricts receiving to {@code address:port} (host order); 0, 0 disconnects. */
+    public void connect(int address, int remotePort) {
+        connectedAddress = address;
+        connectedPort = remotePort;
+    }
+
+    public boolean isConnected() {
+        return connectedAddress != 0;
+    }
+
+    public int connectedAddress() {
+        return connectedAddress;
+    }
+
+    public int connectedPort() {
+        return connectedPort;
+    }
+
+    /** Called by the stack for each datagram to this port; returns false if it was not queued. */
+    public boolean deliver(int sourceAddress, int sourcePort, MemorySegment packet, long payloadAt, int length) {
+        if (closed || (connectedAddress != 0 && (sourceAddress != connectedAddress || sourcePort != connectedPort))) {
+            return false;
+        }
+        long needed = RECORD_HEADER + length;
+        if (capacity - (tail - head) < needed) {
+            dropped++;
+            return false;
+        }
+        putInt(tail, sourceAddress);
+        putInt(tail + 4, (sourcePort << 16) | length);
+        copyIn(packet, payloadAt, tail + RECORD_HEADER, length);
+        tail += needed;
+        queued++;
+        return true;
+    }
+
+    /** Called by the stack when ICMP reports our datagram to {@code address:port} unreachable. */
+    public void reportUnreachable(int address, int remotePort) {
+        // Like Linux, only a connected socket hears about it: otherwise whom would we tell?
+        if (connectedAddress == address && connectedPort == remotePort) {
+            pendingError = ERROR_PORT_UNREACHABLE;
+        }
+    }
+
+    /** The pending error, cleared by this call. */
+    public int takeError() {
+        int error = pendingError;
+        pendingError = ERROR_NONE;
+        return error;
+    }
+
+    public boolean isReadable() {
+        return queued > 0 || pendingError != ERROR_NONE;
+    }
+
+    /**
+     * Copies the next datagram into {@code destination} (at most {@code maxLength} bytes; the
+     * rest of a longer datagram is discarded, as {@code DatagramChannel.receive} does) and
+     * returns its full length, or -1 if none is waiting. The sender is then in
+     * {@link #lastSourceAddress()}/{@link #lastSourcePort()}.
+     */
+    public int receive(MemorySegment destination, long offset, int maxLength) {
+        if (queued == 0) {
+            return -1;
+        }
+        lastSourceAddress = getInt(head);
+        int portAndLength = getInt(head + 4);
+        lastSourcePort = portAndLength >>> 16;
+        int length = portAndLength & 0xFFFF;
+        copyOut(head + RECORD_HEADER, destination, offset, Math.min(length, maxLength));
+        head += RECORD_HEADER + length;
+        queued--;
+        return length;
+    }
+
+    public int lastSourceAddress() {
+        return lastSourceAddress;
+    }
+
+    public int lastSourcePort() {
+        return lastSourcePort;
+    }
+
+    /** Datagrams dropped because the receive buffer was full. */
+    public long dropped() {
+        return dropped;
+    }
+
+    public int queuedDatagrams() {
+        return queued;
+    }
+
+    public void close() {
+        closed = true;
+        head = tail;
+        queued = 0;
+    }
+
+    public boolean isClosed() {
+        return closed;
+    }
+
+    // The ring is addressed by ever-growing positions; a record may wrap around its end.
+
+    private void putInt(long position, int value) {
+        for (int i = 0; i < 4; i++) {
+            ring.set(ValueLayout.JAVA_BYTE, (position + i) % capacity, (byte) (value >>> (24 - 8 * i)));
+        }
+    }
+
+    private int getInt(long position) {
+        int value = 0;
+        for (int i = 0; i < 4; i++) {
+            value = (value << 8) | (ring.get(ValueLayout.JAVA_BYTE, (position + i) % capacity) & 0xFF);
+        }
+        return value;
+    }
+
+    private void copyIn(MemorySegment source, long sourceAt, long position, int length) {
+        long at = position % capacity;
+        long first = Math.min(length, capacity - at);
+        MemorySegment.copy(source, sourceAt, ring, at, first);
+        if (first < length) {
+            MemorySegment.copy(source, sourceAt + first, ring, 0, length - first);
+        }
+    }
+
+    private void copyOut(long position, MemorySegment destination, long destinationAt, int length) {
+        long at = position % capacity;
+        long first = Math.min(length, capacity - at);
+        MemorySegment.copy(ring, at, destination, destinationAt, first);
+        if (first < length) {
+            MemorySegment.copy(ring, 0, destination, destinationAt + first, length - first);
+        }
+    }
+}

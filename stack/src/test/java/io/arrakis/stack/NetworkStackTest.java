@@ -1,0 +1,190 @@
+package io.arrakis.stack;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.arrakis.device.Ipv4Text;
+import io.arrakis.device.PacketBatch;
+import io.arrakis.device.VnicQueue;
+import io.arrakis.stack.link.LinkFaults;
+import io.arrakis.stack.udp.UdpSocket;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Random;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.constraints.IntRange;
+import org.junit.jupiter.api.Test;
+
+class NetworkStackTest {
+    private static final int A = Ipv4Text.parse(StackPair.A);
+    private static final int B = Ipv4Text.parse(StackPair.B);
+    private static final long SECOND = 1_000_000_000L;
+    private static final LinkFaults TEN_MICROSECONDS = LinkFaults.NONE.withLatency(10_000);
+
+    private static byte[] bytes(int length, long seed) {
+        byte[] data = new byte[length];
+        new Random(seed).nextBytes(data);
+        return data;
+    }
+
+    private static byte[] receive(UdpSocket socket) {
+        MemorySegment buffer = MemorySegment.ofArray(new byte[70_000]);
+        int length = socket.receive(buffer, 0, 70_000);
+        return buffer.asSlice(0, length).toArray(ValueLayout.JAVA_BYTE);
+    }
+
+    @Test
+    void aDatagramToAnUnresolvedNeighbourWaitsForArpAndThenArrivesIntact() throws Exception {
+        try (StackPair pair = new StackPair(TEN_MICROSECONDS)) {
+            UdpSocket sender = pair.a.openUdp(5000, 65_536);
+            UdpSocket receiver = pair.b.openUdp(6000, 65_536);
+            byte[] payload = bytes(512, 1);
+            assertTrue(pair.a.sendUdp(sender, B, 6000, MemorySegment.ofArray(payload), 0, payload.length));
+            assertTrue(pair.runUntil(receiver::isReadable, SECOND));
+            assertArrayEquals(payload, receive(receiver));
+            assertEquals(A, receiver.lastSourceAddress());
+            assertEquals(5000, receiver.lastSourcePort());
+            assertEquals(1, pair.a.counters().get(StackCounter.ARP_REQUESTS_OUT));
+            assertEquals(1, pair.b.counters().get(StackCounter.ARP_REPLIES_OUT));
+            // One round trip of ARP (2 × 10 µs) then the datagram (10 µs).
+            assertEquals(30_000, pair.now());
+        }
+    }
+
+    @Test
+    void aGratuitousArpAtStartRefreshesAPeersStaleEntrySoItSendsWithoutAsking() throws Exception {
+        try (StackPair pair = new StackPair(TEN_MICROSECONDS)) {
+            UdpSocket atA = pair.a.openUdp(7, 4096);
+            UdpSocket atB = pair.b.openUdp(7, 4096);
+            pair.b.sendUdp(atB, A, 7, MemorySegment.ofArray(new byte[] {1}), 0, 1);
+            assertTrue(pair.runUntil(atA::isReadable, SECOND));
+            receive(atA);
+            // Let b's entry for a go stale (reachable for 30 s), then a announces itself.
+            pair.clock.advanceBy(31 * SECOND);
+            pair.a.start(pair.now());
+            pair.runUntil(() -> false, SECOND);
+            long requestsBefore = pair.b.counters().get(StackCounter.ARP_REQUESTS_OUT);
+            pair.b.sendUdp(atB, A, 7, MemorySegment.ofArray(new byte[] {2}), 0, 1);
+            assertTrue(pair.runUntil(atA::isReadable, SECOND));
+            assertEquals(requestsBefore, pair.b.counters().get(StackCounter.ARP_REQUESTS_OUT));
+            assertEquals(0, pair.b.counters().get(StackCounter.ARP_REPLIES_OUT), "an announcement is not answered");
+        }
+    }
+
+    @Property(tries = 30)
+    void largeDatagramsAreFragmentedAndReassembledByteExact(@ForAll @IntRange(min = 1473, max = 65_507) int length) throws Exception {
+        try (StackPair pair = new StackPair(TEN_MICROSECONDS)) {
+            UdpSocket sender = pair.a.openUdp(5000, 4096);
+            UdpSocket receiver = pair.b.openUdp(6000, 200_000);
+            byte[] payload = bytes(length, length);
+            assertTrue(pair.a.sendUdp(sender, B, 6000, MemorySegment.ofArray(payload), 0, length));
+            assertTrue(pair.runUntil(receiver::isReadable, SECOND));
+            assertArrayEquals(payload, receive(receiver));
+            assertTrue(pair.a.counters().get(StackCounter.FRAGMENTS_OUT) >= 2);
+            assertEquals(1, pair.b.counters().get(StackCounter.DATAGRAMS_REASSEMBLED));
+        }
+    }
+
+    @Test
+    void aDatagramMissingAFragmentIsDroppedWholeAfterTheReassemblyTimeout() throws Exception {
+        try (StackPair pair = new StackPair(TEN_MICROSECONDS.withLoss(0.3).withSeed(4))) {
+            UdpSocket sender = pair.a.openUdp(5000, 4096);
+            UdpSocket receiver = pair.b.openUdp(6000, 200_000);
+            pair.a.start(0);
+            pair.b.start(0);
+            pair.runUntil(() -> false, SECOND);
+            long delivered = 0;
+            for (int i = 0; i < 20; i++) {
+                byte[] payload = bytes(20_000, i);
+                pair.a.sendUdp(sender, B, 6000, MemorySegment.ofArray(payload), 0, payload.length);
+                pair.runUntil(() -> false, 31 * SECOND);
+                while (receiver.isReadable()) {
+                    assertArrayEquals(payload, receive(receiver), "never a partial or mixed datagram");
+                    delivered++;
+                }
+            }
+            assertTrue(delivered < 20, "with 30% loss of 14 fragments almost every datagram loses one");
+            assertTrue(pair.b.counters().get(StackCounter.FRAGMENTS_DROPPED) > 0);
+        }
+    }
+
+    @Test
+    void aDatagramToAClosedPortComesBackAsPortUnreachableToAConnectedSocket() throws Exception {
+        try (StackPair pair = new StackPair(TEN_MICROSECONDS)) {
+            UdpSocket sender = pair.a.openUdp(5000, 4096);
+            sender.connect(B, 9);
+            pair.a.sendUdp(sender, B, 9, MemorySegment.ofArray(new byte[8]), 0, 8);
+            assertTrue(pair.runUntil(sender::isReadable, SECOND));
+            assertEquals(UdpSocket.ERROR_PORT_UNREACHABLE, sender.takeError());
+            assertEquals(UdpSocket.ERROR_NONE, sender.takeError(), "reported once");
+            assertEquals(1, pair.b.counters().get(StackCounter.ICMP_UNREACHABLE_OUT));
+        }
+    }
+
+    @Test
+    void packetsToANeighbourThatNeverAnswersAreDroppedAfterThreeArpRequests() throws Exception {
+        try (StackPair pair = new StackPair(TEN_MICROSECONDS)) {
+            UdpSocket sender = pair.a.openUdp(5000, 4096);
+            int nobody = Ipv4Text.parse("198.18.0.99");
+            for (int i = 0; i < 6; i++) {
+                pair.a.sendUdp(sender, nobody, 9, MemorySegment.ofArray(new byte[8]), 0, 8);
+            }
+            pair.runUntil(() -> false, 10 * SECOND);
+            assertEquals(3, pair.a.counters().get(StackCounter.ARP_REQUESTS_OUT));
+            assertEquals(6, pair.a.counters().get(StackCounter.DROPPED_NO_NEIGHBOUR),
+                    "2 evicted from the pending queue of 4, then 4 when resolution failed");
+            assertEquals(pair.link.a().bufferCount(), pair.link.a().freeBuffers(), "no buffer leaked");
+        }
+    }
+
+    @Test
+    void trafficOffTheSubnetGoesToTheGatewaysMac() throws Exception {
+        StackConfig aConfig = StackConfig.of(StackPair.A, 24, StackPair.B);
+        try (StackPair pair = new StackPair(TEN_MICROSECONDS, aConfig, StackConfig.of(StackPair.B, 24, null))) {
+            UdpSocket sender = pair.a.openUdp(5000, 4096);
+            int faraway = Ipv4Text.parse("198.19.7.7");
+            pair.a.sendUdp(sender, faraway, 9, MemorySegment.ofArray(new byte[8]), 0, 8);
+            pair.runUntil(() -> false, SECOND);
+            // b is the gateway: it resolved through ARP and received the frame, addressed to 198.19.7.7.
+            assertEquals(1, pair.b.counters().get(StackCounter.ARP_REPLIES_OUT));
+            assertEquals(1, pair.b.counters().get(StackCounter.DROPPED_NOT_OUR_ADDRESS));
+        }
+    }
+
+    @Property(tries = 20)
+    void arbitraryFramesNeverBreakTheReceiverAndLeakNoBuffers(@ForAll long seed) throws Exception {
+        try (StackPair pair = new StackPair(TEN_MICROSECONDS)) {
+            Random random = new Random(seed);
+            VnicQueue rogue = pair.link.a().queue(0);
+            PacketBatch batch = new PacketBatch(32);
+            for (int round = 0; round < 200; round++) {
+                int n = rogue.allocate(batch, 32);
+                for (int i = 0; i < n; i++) {
+                    int length = 34 + random.nextInt(1480);
+                    long at = (long) batch.buffer(i) * rogue.bufferSize() + batch.offset(i);
+                    byte[] junk = new byte[length];
+                    random.nextBytes(junk);
+                    // Half the frames look like IPv4 or ARP to us, so they get past the first checks.
+                    if (random.nextBoolean()) {
+                        junk[0] = (byte) 0xFF;
+                        junk[1] = (byte) 0xFF; junk[2] = (byte) 0xFF; junk[3] = (byte) 0xFF;
+                        junk[4] = (byte) 0xFF; junk[5] = (byte) 0xFF;
+                        junk[12] = 0x08;
+                        junk[13] = (byte) (random.nextBoolean() ? 0x00 : 0x06);
+                        junk[14] = 0x45;
+                    }
+                    MemorySegment.copy(MemorySegment.ofArray(junk), 0, rogue.memory(), at, length);
+                    batch.setLength(i, length);
+                }
+                rogue.transmit(batch);
+                pair.runUntil(() -> false, SECOND);
+            }
+            pair.runUntil(() -> false, 60 * SECOND);
+            assertEquals(pair.link.b().bufferCount(), pair.link.b().freeBuffers(), "receiver leaked buffers");
+            assertFalse(pair.b.counters().get(StackCounter.FRAMES_IN) == 0);
+        }
+    }
+}
