@@ -1,9 +1,9 @@
 package io.arrakis.stack.link;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.arrakis.stack.wire.Ethernet;
 import io.arrakis.stack.wire.Ipv4;
@@ -142,7 +142,7 @@ class PcapTsharkTest {
 
     /** Runs {@code tshark -V} on {@code file} with IPv4, TCP and UDP checksum checking; returns its output. */
     private String tshark(Path file) throws IOException, InterruptedException {
-        assumeTrue(TSHARK != null, "tshark is not installed");
+        assertNotNull(TSHARK, "tshark is not installed: ./dev installs it (apt-get install tshark)");
         Path output = directory.resolve(file.getFileName() + ".txt");
         Path errors = directory.resolve(file.getFileName() + ".stderr");
         List<String> command = List.of(TSHARK.toString(), "-n", "-r", file.toString(), "-V",
