@@ -52,6 +52,8 @@ public final class NetworkStack implements AutoCloseable {
     private final PacketBatch lent = new PacketBatch(1);
     /** Room for every fragment of the largest datagram at the smallest MTU (65,535 / 552 < 128). */
     private final PacketBatch fragmentProbe = new PacketBatch(128);
+    /** The UDP header of a datagram sent in fragments, built before the first fragment. */
+    private final MemorySegment udpHeader = arena.allocate(Udp.HEADER_LENGTH);
     private final NeighbourCache neighbours = new NeighbourCache(64);
     private final Ipv4Reassembly reassembly;
     private final TokenBucket icmpErrorLimit = new TokenBucket();
@@ -220,7 +222,7 @@ public final class NetworkStack implements AutoCloseable {
             default -> {
                 counters.increment(StackCounter.DROPPED_UNKNOWN_PROTOCOL);
                 if (!broadcast) {
-                    sendIcmpError(Icmp.CODE_PROTOCOL_UNREACHABLE, at);
+                    sendIcmpError(Icmp.CODE_PROTOCOL_UNREACHABLE, at, payload, payloadAt, payloadLength);
                 }
             }
         }
@@ -235,6 +237,16 @@ public final class NetworkStack implements AutoCloseable {
         }
         int type = Icmp.type(p, at);
         if (type == Icmp.TYPE_ECHO_REQUEST && !broadcast) {
+            if (length > config.mtu() - Ipv4.MIN_HEADER_LENGTH) {
+                // A reassembled request: the reply carries all its data (RFC 1122 §3.2.2.6), so it
+                // is built where the request lies and sent in fragments.
+                Icmp.setTypeAndCode(p, at, Icmp.TYPE_ECHO_REPLY, 0);
+                Icmp.fillChecksum(p, at, length);
+                if (sendFragments(Ipv4.PROTOCOL_ICMP, source, p, at, 0, p, at, length)) {
+                    counters.increment(StackCounter.ICMP_ECHO_REPLIES_OUT);
+                }
+                return;
+            }
             long l4 = beginPacket(length);
             if (l4 < 0) {
                 return;
@@ -290,8 +302,8 @@ public final class NetworkStack implements AutoCloseable {
         UdpSocket socket = udpPorts[Udp.destinationPort(p, at)];
         if (socket == null) {
             counters.increment(StackCounter.UDP_NO_PORT);
-            if (!broadcast && p == memory) {
-                sendIcmpError(Icmp.CODE_PORT_UNREACHABLE, ipAt);
+            if (!broadcast) {
+                sendIcmpError(Icmp.CODE_PORT_UNREACHABLE, ipAt, p, at, length);
             }
             return;
         }
@@ -303,11 +315,25 @@ public final class NetworkStack implements AutoCloseable {
 
     /** Destination unreachable quoting the datagram whose IP header is at {@code ipAt} (RFC 1122 §3.2.2). */
     private void sendIcmpError(int code, long ipAt) throws IOException {
+        int headerLength = Ipv4.headerLength(memory, ipAt);
+        sendIcmpError(code, ipAt, memory, ipAt + headerLength, Ipv4.totalLength(memory, ipAt) - headerLength);
+    }
+
+    /**
+     * Destination unreachable quoting the datagram whose IP header is at {@code ipAt} and whose
+     * payload ({@code payloadLength} bytes) is at {@code payloadAt} in {@code p}: the packet
+     * memory, or the reassembly buffer, in which case {@code ipAt} holds the header of the
+     * fragment that completed it and the quote gets the whole datagram's header back (offset 0,
+     * no MF, its total length), as Linux quotes it.
+     */
+    private void sendIcmpError(int code, long ipAt, MemorySegment p, long payloadAt, int payloadLength)
+            throws IOException {
         if (!icmpErrorLimit.tryTake(1, lastNow)) {
             return;
         }
         int headerLength = Ipv4.headerLength(memory, ipAt);
-        int quoted = Math.min(Ipv4.totalLength(memory, ipAt), headerLength + ICMP_QUOTE);
+        int payloadQuoted = Math.min(payloadLength, ICMP_QUOTE);
+        int quoted = headerLength + payloadQuoted;
         int length = Icmp.HEADER_LENGTH + quoted;
         int destination = Ipv4.source(memory, ipAt);
         long l4 = beginPacket(length);
@@ -316,7 +342,14 @@ public final class NetworkStack implements AutoCloseable {
         }
         Icmp.setTypeAndCode(memory, l4, Icmp.TYPE_DESTINATION_UNREACHABLE, code);
         Icmp.setRestOfHeader(memory, l4, 0);
-        MemorySegment.copy(memory, ipAt, memory, l4 + Icmp.HEADER_LENGTH, quoted);
+        long quote = l4 + Icmp.HEADER_LENGTH;
+        MemorySegment.copy(memory, ipAt, memory, quote, headerLength);
+        MemorySegment.copy(p, payloadAt, memory, quote + headerLength, payloadQuoted);
+        if (p != memory) {
+            Ipv4.setTotalLength(memory, quote, headerLength + payloadLength);
+            Ipv4.setFragmentField(memory, quote, Ipv4.fragmentField(memory, quote) & Ipv4.FLAG_DF);
+            Ipv4.fillChecksum(memory, quote);
+        }
         Icmp.fillChecksum(memory, l4, length);
         sendPacket(length, Ipv4.PROTOCOL_ICMP, destination);
         counters.increment(StackCounter.ICMP_UNREACHABLE_OUT);
@@ -380,40 +413,52 @@ public final class NetworkStack implements AutoCloseable {
     private boolean sendFragmentedUdp(int sourcePort, int destination, int port, MemorySegment data, long offset,
             int length) throws IOException {
         int udpLength = Udp.HEADER_LENGTH + length;
-        int perFragment = (config.mtu() - Ipv4.MIN_HEADER_LENGTH) & ~7;
-        int fragments = (udpLength + perFragment - 1) / perFragment;
-        if (queueFreeBuffersAtLeast(fragments) < fragments) {
-            counters.increment(StackCounter.DROPPED_NO_BUFFER);
-            return false;
-        }
         // The checksum covers the whole datagram: header fields plus data, summed once up front.
         long sum = InternetChecksum.pseudoHeaderSum(config.address(), destination, Ipv4.PROTOCOL_UDP, udpLength)
                 + sourcePort + port + udpLength + InternetChecksum.sum(data, offset, length, 0);
         int checksum = InternetChecksum.finish(sum);
+        NetworkOrder.setU16(udpHeader, 0, sourcePort);
+        NetworkOrder.setU16(udpHeader, 2, port);
+        NetworkOrder.setU16(udpHeader, 4, udpLength);
+        NetworkOrder.setU16(udpHeader, 6, checksum == 0 ? 0xFFFF : checksum);
+        if (!sendFragments(Ipv4.PROTOCOL_UDP, destination, udpHeader, 0, Udp.HEADER_LENGTH, data, offset, length)) {
+            return false;
+        }
+        counters.increment(StackCounter.UDP_DATAGRAMS_OUT);
+        return true;
+    }
+
+    /**
+     * Sends a transport datagram that is already complete (checksum included) but too big for
+     * one packet, as IPv4 fragments: {@code headLength} bytes at {@code head[headAt]} followed by
+     * {@code bodyLength} bytes at {@code body[bodyAt]} (the head lets UDP prepend its header to
+     * the application's bytes without copying them twice). All or nothing: returns false,
+     * sending nothing, if the queue lacks the buffers.
+     */
+    private boolean sendFragments(int protocol, int destination, MemorySegment head, long headAt, int headLength,
+            MemorySegment body, long bodyAt, int bodyLength) throws IOException {
+        int length = headLength + bodyLength;
+        int perFragment = (config.mtu() - Ipv4.MIN_HEADER_LENGTH) & ~7;
+        int fragments = (length + perFragment - 1) / perFragment;
+        if (queueFreeBuffersAtLeast(fragments) < fragments) {
+            counters.increment(StackCounter.DROPPED_NO_BUFFER);
+            return false;
+        }
         int identification = nextIdentification++ & 0xFFFF;
-        int sent = 0;
-        while (sent < udpLength) {
-            int chunk = Math.min(perFragment, udpLength - sent);
+        for (int sent = 0; sent < length; ) {
+            int chunk = Math.min(perFragment, length - sent);
             long l4 = beginPacket(chunk);
-            int dataFrom = sent;
-            int copied = chunk;
-            if (sent == 0) {
-                NetworkOrder.setU16(memory, l4, sourcePort);
-                NetworkOrder.setU16(memory, l4 + 2, port);
-                NetworkOrder.setU16(memory, l4 + 4, udpLength);
-                NetworkOrder.setU16(memory, l4 + 6, checksum == 0 ? 0xFFFF : checksum);
-                MemorySegment.copy(data, offset, memory, l4 + Udp.HEADER_LENGTH, chunk - Udp.HEADER_LENGTH);
-            } else {
-                MemorySegment.copy(data, offset + dataFrom - Udp.HEADER_LENGTH, memory, l4, copied);
+            int fromHead = Math.max(0, Math.min(chunk, headLength - sent));
+            if (fromHead > 0) {
+                MemorySegment.copy(head, headAt + sent, memory, l4, fromHead);
             }
-            boolean more = sent + chunk < udpLength;
-            sendIpv4(building, chunk, Ipv4.PROTOCOL_UDP, destination, identification,
-                    (more ? Ipv4.FLAG_MF : 0) | (sent / 8));
+            MemorySegment.copy(body, bodyAt + sent + fromHead - headLength, memory, l4 + fromHead, chunk - fromHead);
+            boolean more = sent + chunk < length;
+            sendIpv4(building, chunk, protocol, destination, identification, (more ? Ipv4.FLAG_MF : 0) | (sent / 8));
             building = -1;
             counters.increment(StackCounter.FRAGMENTS_OUT);
             sent += chunk;
         }
-        counters.increment(StackCounter.UDP_DATAGRAMS_OUT);
         return true;
     }
 
@@ -434,14 +479,18 @@ public final class NetworkStack implements AutoCloseable {
     /**
      * Lends a packet buffer for one IPv4 datagram whose transport part is at most
      * {@code maxL4Bytes}; returns the offset in {@link #memory()} where the transport header
-     * goes, or -1 if no buffer is free now (counted) or the MTU is smaller.
+     * goes, or -1 if no buffer is free now (counted).
+     *
+     * @throws IllegalArgumentException if the packet would exceed the MTU or a buffer
      */
     public long beginPacket(int maxL4Bytes) {
         if (building >= 0) {
             throw new IllegalStateException("a packet is already being built; send it first");
         }
         if (maxL4Bytes > config.mtu() - Ipv4.MIN_HEADER_LENGTH || headroom + L4 + maxL4Bytes > bufferSize) {
-            return -1;
+            throw new IllegalArgumentException(this + ": a packet with " + maxL4Bytes + " bytes of transport data"
+                    + " does not fit the MTU of " + config.mtu() + " or a " + bufferSize + "-byte buffer (headroom "
+                    + headroom + "); fragment it or ask mtuTo(destination) first");
         }
         if (queue.allocate(lent, 1) == 0) {
             counters.increment(StackCounter.DROPPED_NO_BUFFER);
