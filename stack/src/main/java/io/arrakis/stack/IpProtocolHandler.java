@@ -21,4 +21,12 @@ public interface IpProtocolHandler {
      * {@code nextHopMtu} is positive for "fragmentation needed".
      */
     void unreachable(int icmpCode, MemorySegment original, long at, int length, int nextHopMtu, long now);
+
+    /** The earliest time this transport has timer work; Long.MAX_VALUE if none. */
+    default long nextDeadline() {
+        return Long.MAX_VALUE;
+    }
+
+    /** Runs the timers due at {@code now}; called by every {@link NetworkStack#poll}. */
+    default void runTimers(long now) {}
 }

@@ -123,7 +123,8 @@ public final class NetworkStack implements AutoCloseable {
 
     /** The earliest time {@link #poll} has timer work to do; Long.MAX_VALUE if none. */
     public long nextDeadline() {
-        return Math.min(neighbours.nextDeadline(), reassembly.nextDeadline());
+        long next = Math.min(neighbours.nextDeadline(), reassembly.nextDeadline());
+        return tcp == null ? next : Math.min(next, tcp.nextDeadline());
     }
 
     // ------------------------------------------------------------------ receive
@@ -410,6 +411,28 @@ public final class NetworkStack implements AutoCloseable {
         return sendFragmentedUdp(socket.port(), destination, port, data, offset, length);
     }
 
+    /**
+     * The native (Arrakis/N) send path: lends a packet buffer for a datagram of at most
+     * {@code maxPayload} bytes and returns the offset in {@link #memory()} where the application
+     * writes the payload itself; {@link #sendDatagram} then sends it with no copy. Returns -1
+     * when no buffer is free. One datagram at a time; it must fit the MTU.
+     */
+    public long beginDatagram(int maxPayload) {
+        long l4 = beginPacket(Udp.HEADER_LENGTH + maxPayload);
+        return l4 < 0 ? -1 : l4 + Udp.HEADER_LENGTH;
+    }
+
+    /** Sends the datagram {@link #beginDatagram} lent, with {@code length} bytes of payload written in place. */
+    public void sendDatagram(UdpSocket socket, int destination, int port, int length) throws IOException {
+        if (building < 0) {
+            throw new IllegalStateException("no datagram begun: call beginDatagram first");
+        }
+        long l4 = (long) building * bufferSize + headroom + L4;
+        Udp.write(memory, l4, socket.port(), port, length, config.address(), destination);
+        sendPacket(Udp.HEADER_LENGTH + length, Ipv4.PROTOCOL_UDP, destination);
+        counters.increment(StackCounter.UDP_DATAGRAMS_OUT);
+    }
+
     private boolean sendFragmentedUdp(int sourcePort, int destination, int port, MemorySegment data, long offset,
             int length) throws IOException {
         int udpLength = Udp.HEADER_LENGTH + length;
@@ -617,6 +640,9 @@ public final class NetworkStack implements AutoCloseable {
         int expired = reassembly.expire(now);
         if (expired > 0) {
             counters.add(StackCounter.FRAGMENTS_DROPPED, expired);
+        }
+        if (tcp != null) {
+            tcp.runTimers(now);
         }
     }
 

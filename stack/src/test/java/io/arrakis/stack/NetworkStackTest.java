@@ -112,6 +112,35 @@ class NetworkStackTest {
     }
 
     @Test
+    void theNativeUdpPathSendsFromAndDeliversIntoPacketBuffersWithoutCopies() throws Exception {
+        try (StackPair pair = new StackPair(TEN_MICROSECONDS)) {
+            UdpSocket sender = pair.a.openUdp(5000, 4096);
+            UdpSocket receiver = pair.b.openUdp(6000, 4096);
+            MemorySegment packetMemory = pair.link.b().queue(0).memory();
+            byte[][] seen = new byte[1][];
+            boolean[] inPacketMemory = new boolean[1];
+            receiver.setReceiver((memory, offset, length, source, port) -> {
+                inPacketMemory[0] = memory == packetMemory;
+                seen[0] = memory.asSlice(offset, length).toArray(ValueLayout.JAVA_BYTE);
+                assertEquals(A, source);
+                assertEquals(5000, port);
+            });
+            long at = pair.a.beginDatagram(100);
+            assertTrue(at >= 0);
+            for (int i = 0; i < 100; i++) {
+                pair.a.memory().set(ValueLayout.JAVA_BYTE, at + i, (byte) i);
+            }
+            pair.a.sendDatagram(sender, B, 6000, 100);
+            assertTrue(pair.runUntil(() -> seen[0] != null, SECOND));
+            assertTrue(inPacketMemory[0], "handed over in the packet buffer it arrived in");
+            for (int i = 0; i < 100; i++) {
+                assertEquals((byte) i, seen[0][i]);
+            }
+            assertEquals(0, receiver.queuedDatagrams(), "nothing went through the copying receive buffer");
+        }
+    }
+
+    @Test
     void aDatagramToAClosedPortComesBackAsPortUnreachableToAConnectedSocket() throws Exception {
         try (StackPair pair = new StackPair(TEN_MICROSECONDS)) {
             UdpSocket sender = pair.a.openUdp(5000, 4096);

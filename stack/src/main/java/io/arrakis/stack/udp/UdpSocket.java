@@ -30,6 +30,7 @@ public final class UdpSocket {
 
     private int lastSourceAddress;
     private int lastSourcePort;
+    private UdpReceiver receiver;
 
     /** ICMP-reported error codes, as {@link #takeError()} returns them. */
     public static final int ERROR_NONE = 0;
@@ -63,10 +64,23 @@ public final class UdpSocket {
         return connectedPort;
     }
 
+    /**
+     * Switches this socket to the native receive path: datagrams go to {@code receiver} in place,
+     * with no copy, and no longer to {@link #receive}. {@code null} switches back.
+     */
+    public void setReceiver(UdpReceiver receiver) {
+        this.receiver = receiver;
+    }
+
     /** Called by the stack for each datagram to this port; returns false if it was not queued. */
     public boolean deliver(int sourceAddress, int sourcePort, MemorySegment packet, long payloadAt, int length) {
         if (closed || (connectedAddress != 0 && (sourceAddress != connectedAddress || sourcePort != connectedPort))) {
             return false;
+        }
+        UdpReceiver direct = receiver;
+        if (direct != null) {
+            direct.datagram(packet, payloadAt, length, sourceAddress, sourcePort);
+            return true;
         }
         long needed = RECORD_HEADER + length;
         if (capacity - (tail - head) < needed) {
