@@ -1,0 +1,171 @@
+package io.arrakis.stack;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.arrakis.device.Ipv4Text;
+import io.arrakis.stack.link.LinkFaults;
+import io.arrakis.stack.tcp.TcpConfig;
+import io.arrakis.stack.tcp.TcpConnection;
+import io.arrakis.stack.tcp.TcpFailure;
+import io.arrakis.stack.tcp.TcpListener;
+import io.arrakis.stack.tcp.TcpState;
+import java.io.ByteArrayOutputStream;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Random;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * TCP through the whole stack (IPv4, ARP, the simulated link), as opposed to the engine-only
+ * tests in {@code io.arrakis.stack.tcp}: what the provider will stand on.
+ */
+class TcpOverStackTest {
+    private static final int A = Ipv4Text.parse(StackPair.A);
+    private static final int B = Ipv4Text.parse(StackPair.B);
+    private static final long SECOND = 1_000_000_000L;
+
+    /** One bulk exchange both ways; returns a description of what went wrong, or null. */
+    static String exchange(long seed, LinkFaults faults, int bytesEachWay) throws Exception {
+        try (StackPair pair = new StackPair(faults.withSeed(seed))) {
+            TcpLayer tcpA = new TcpLayer(pair.a, TcpConfig.DEFAULT, seed);
+            TcpLayer tcpB = new TcpLayer(pair.b, TcpConfig.DEFAULT, ~seed);
+            TcpListener listener = tcpB.listen(8080, 16, 64 * 1024, 64 * 1024);
+            TcpConnection client = tcpA.connect(B, 8080, 0, 64 * 1024, 64 * 1024, pair.now());
+            TcpConnection[] server = new TcpConnection[1];
+            Random random = new Random(seed);
+            byte[] fromA = new byte[bytesEachWay];
+            byte[] fromB = new byte[bytesEachWay];
+            random.nextBytes(fromA);
+            random.nextBytes(fromB);
+            ByteArrayOutputStream atA = new ByteArrayOutputStream();
+            ByteArrayOutputStream atB = new ByteArrayOutputStream();
+            int[] sent = new int[2];
+            boolean[] shut = new boolean[2];
+            MemorySegment scratch = MemorySegment.ofArray(new byte[16 * 1024]);
+            boolean done = pair.runUntil(() -> {
+                long now = pair.now();
+                if (server[0] == null) {
+                    server[0] = tcpB.accept(listener);
+                }
+                pump(tcpA, client, fromA, sent, 0, shut, atA, scratch, random, now);
+                if (server[0] != null) {
+                    pump(tcpB, server[0], fromB, sent, 1, shut, atB, scratch, random, now);
+                }
+                return atA.size() == bytesEachWay && atB.size() == bytesEachWay && client.isReadable()
+                        && server[0] != null && tcpA.read(client, scratch, 0, 1, now) == -1
+                        && tcpB.read(server[0], scratch, 0, 1, now) == -1;
+            }, 3600 * SECOND);
+            if (!done && (client.failure() == TcpFailure.TIMED_OUT
+                    || server[0] != null && server[0].failure() == TcpFailure.TIMED_OUT)) {
+                // Retransmissions ran out (possible at 20% loss): what arrived must still be exact.
+                return isPrefix(atA.toByteArray(), fromB) && isPrefix(atB.toByteArray(), fromA) ? null
+                        : "seed " + seed + ": timed out with corrupted bytes";
+            }
+            if (!done) {
+                return "seed " + seed + ": not finished in an hour of virtual time: A got " + atA.size() + ", B got "
+                        + atB.size() + " of " + bytesEachWay + "; client " + client.info() + " failure " + client.failure()
+                        + " next deadline " + client.nextDeadline()
+                        + (server[0] == null ? "; never accepted" : "; server " + server[0].info() + " next deadline "
+                                + server[0].nextDeadline()) + "; now " + pair.now();
+            }
+            if (!java.util.Arrays.equals(fromB, atA.toByteArray()) || !java.util.Arrays.equals(fromA, atB.toByteArray())) {
+                return "seed " + seed + ": bytes differ";
+            }
+            return null;
+        }
+    }
+
+    private static boolean isPrefix(byte[] prefix, byte[] whole) {
+        return prefix.length <= whole.length
+                && java.util.Arrays.equals(prefix, 0, prefix.length, whole, 0, prefix.length);
+    }
+
+    /** Writes what fits, reads what arrived, and half-closes once everything is written. */
+    private static void pump(TcpLayer tcp, TcpConnection connection, byte[] data, int[] sent, int side,
+            boolean[] shut, ByteArrayOutputStream received, MemorySegment scratch, Random random, long now) {
+        if (!connection.isConnected() && connection.state() != TcpState.CLOSE_WAIT) {
+            return;
+        }
+        while (sent[side] < data.length) {
+            int chunk = Math.min(data.length - sent[side], 1 + random.nextInt((int) scratch.byteSize()));
+            MemorySegment.copy(MemorySegment.ofArray(data), sent[side], scratch, 0, chunk);
+            int n = tcp.write(connection, scratch, 0, chunk, now);
+            sent[side] += n;
+            if (n < chunk) {
+                break;
+            }
+        }
+        if (sent[side] == data.length && !shut[side]) {
+            tcp.shutdownOutput(connection, now);
+            shut[side] = true;
+        }
+        int n;
+        while ((n = tcp.read(connection, scratch, 0, (int) scratch.byteSize(), now)) > 0) {
+            received.write(scratch.asSlice(0, n).toArray(ValueLayout.JAVA_BYTE), 0, n);
+        }
+    }
+
+    @Test
+    void aConnectionThroughArpAndIpv4CarriesBytesBothWaysAndHalfClosesCleanly() throws Exception {
+        assertEquals(null, exchange(1, LinkFaults.NONE.withLatency(50_000).withRate(1_000_000_000), 1_000_000));
+    }
+
+    @Test
+    void bulkTransfersSurviveLossReorderingDuplicationAndCorruptionAcrossSeeds() throws Exception {
+        LinkFaults hostile = LinkFaults.NONE.withLatency(100_000).withRate(1_000_000_000).withLoss(0.05)
+                .withReordering(0.05, 10_000, 500_000).withDuplication(0.02).withCorruption(0.02).withQueueLimit(256);
+        for (long seed = 1; seed <= 40; seed++) {
+            String failure = exchange(seed, hostile, 50_000);
+            assertEquals(null, failure, "replay with TcpOverStackTest.exchange(" + seed + ", ...)");
+        }
+    }
+
+    @Tag("long")
+    @Test
+    void bulkTransfersSurviveTwentyPercentLossOnManySeeds() throws Exception {
+        LinkFaults lossy = LinkFaults.NONE.withLatency(100_000).withRate(100_000_000).withLoss(0.2)
+                .withReordering(0.1, 10_000, 1_000_000).withDuplication(0.05).withCorruption(0.05);
+        for (long seed = 1; seed <= 500; seed++) {
+            assertEquals(null, exchange(seed, lossy, 20_000));
+        }
+    }
+
+    @Test
+    void aSynToAPortNobodyListensOnIsRefusedWithAReset() throws Exception {
+        try (StackPair pair = new StackPair(LinkFaults.NONE.withLatency(10_000))) {
+            TcpLayer tcpA = new TcpLayer(pair.a, TcpConfig.DEFAULT, 1);
+            new TcpLayer(pair.b, TcpConfig.DEFAULT, 2);
+            TcpConnection client = tcpA.connect(B, 9, 0, 4096, 4096, pair.now());
+            assertTrue(pair.runUntil(() -> client.state() == TcpState.CLOSED, 10 * SECOND));
+            assertEquals(TcpFailure.REFUSED, client.failure());
+            assertEquals(0, tcpA.connectionCount(), "a closed connection leaves the table");
+        }
+    }
+
+    @Test
+    void anAcceptedConnectionKnowsItsPeerAndTheClientsEphemeralPortIsInTheDynamicRange() throws Exception {
+        try (StackPair pair = new StackPair(LinkFaults.NONE.withLatency(10_000))) {
+            TcpLayer tcpA = new TcpLayer(pair.a, TcpConfig.DEFAULT, 3);
+            TcpLayer tcpB = new TcpLayer(pair.b, TcpConfig.DEFAULT, 4);
+            TcpListener listener = tcpB.listen(6379, 8, 4096, 4096);
+            TcpConnection client = tcpA.connect(B, 6379, 0, 4096, 4096, pair.now());
+            TcpConnection[] accepted = new TcpConnection[1];
+            assertTrue(pair.runUntil(() -> (accepted[0] = accepted[0] != null ? accepted[0] : tcpB.accept(listener)) != null
+                    && client.isConnected(), SECOND));
+            assertNotNull(accepted[0]);
+            assertEquals(A, accepted[0].remoteAddress());
+            assertEquals(client.localPort(), accepted[0].remotePort());
+            assertTrue(client.localPort() >= 32_768 && client.localPort() <= 60_999);
+            byte[] hello = "PING\r\n".getBytes();
+            tcpA.write(client, MemorySegment.ofArray(hello), 0, hello.length, pair.now());
+            assertTrue(pair.runUntil(accepted[0]::isReadable, SECOND));
+            byte[] got = new byte[16];
+            int n = tcpB.read(accepted[0], MemorySegment.ofArray(got), 0, got.length, pair.now());
+            assertArrayEquals(hello, java.util.Arrays.copyOf(got, n));
+        }
+    }
+}
