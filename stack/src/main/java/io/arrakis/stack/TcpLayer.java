@@ -136,6 +136,24 @@ public final class TcpLayer implements IpProtocolHandler, TcpSegmentSink {
         return read;
     }
 
+    /**
+     * The native path: queues {@code n} bytes the application wrote in place into
+     * {@link TcpConnection#sendBuffer()} at {@link TcpConnection#writableOffset()}.
+     */
+    public void commit(TcpConnection connection, int n, long now) {
+        connection.commit(n, now);
+        after(connection, now);
+    }
+
+    /**
+     * The native path: marks {@code n} bytes read in place from
+     * {@link TcpConnection#receiveBuffer()} at {@link TcpConnection#readableOffset()} as consumed.
+     */
+    public void consume(TcpConnection connection, int n, long now) {
+        connection.consume(n, now);
+        after(connection, now);
+    }
+
     public void shutdownOutput(TcpConnection connection, long now) {
         connection.shutdownOutput(now);
         after(connection, now);

@@ -135,6 +135,45 @@ class TcpOverStackTest {
     }
 
     @Test
+    void theNativePathWritesIntoTheSendRingAndReadsFromTheReceiveRingInPlace() throws Exception {
+        try (StackPair pair = new StackPair(LinkFaults.NONE.withLatency(10_000).withLoss(0.02).withSeed(9))) {
+            TcpLayer tcpA = new TcpLayer(pair.a, TcpConfig.DEFAULT, 5);
+            TcpLayer tcpB = new TcpLayer(pair.b, TcpConfig.DEFAULT, 6);
+            TcpListener listener = tcpB.listen(7000, 4, 8192, 8192);
+            TcpConnection client = tcpA.connect(B, 7000, 0, 8192, 8192, pair.now());
+            TcpConnection[] server = new TcpConnection[1];
+            byte[] data = new byte[300_000];
+            new Random(9).nextBytes(data);
+            int[] written = new int[1];
+            ByteArrayOutputStream received = new ByteArrayOutputStream();
+            assertTrue(pair.runUntil(() -> {
+                long now = pair.now();
+                if (server[0] == null) {
+                    server[0] = tcpB.accept(listener);
+                }
+                int room;
+                while (client.isConnected() && written[0] < data.length && (room = client.writableContiguous()) > 0) {
+                    int n = Math.min(room, data.length - written[0]);
+                    // The application writes its bytes straight into the connection's send ring.
+                    MemorySegment.copy(MemorySegment.ofArray(data), written[0], client.sendBuffer(),
+                            client.writableOffset(), n);
+                    tcpA.commit(client, n, now);
+                    written[0] += n;
+                }
+                int ready;
+                while (server[0] != null && (ready = server[0].readableContiguous()) > 0) {
+                    // ... and reads the peer's bytes where they lie in the receive ring.
+                    received.write(server[0].receiveBuffer().asSlice(server[0].readableOffset(), ready)
+                            .toArray(ValueLayout.JAVA_BYTE), 0, ready);
+                    tcpB.consume(server[0], ready, now);
+                }
+                return received.size() == data.length;
+            }, 600 * SECOND));
+            assertArrayEquals(data, received.toByteArray());
+        }
+    }
+
+    @Test
     void aSynToAPortNobodyListensOnIsRefusedWithAReset() throws Exception {
         try (StackPair pair = new StackPair(LinkFaults.NONE.withLatency(10_000))) {
             TcpLayer tcpA = new TcpLayer(pair.a, TcpConfig.DEFAULT, 1);

@@ -1483,6 +1483,44 @@ public final class TcpConnection {
         if (first < n) {
             MemorySegment.copy(receiveRing, 0, dst, offset + first, n - first);
         }
+        consume(n, nowNanos);
+        return n;
+    }
+
+    // --- The native (Arrakis/N) interface: the application reads received bytes where they lie in
+    // the receive ring and writes bytes to send straight into the send ring, saving the copy that
+    // read() and write() make. Same thread rules as read/write.
+
+    /** The receive ring; readable bytes start at {@link #readableOffset()}. */
+    public MemorySegment receiveBuffer() {
+        return receiveRing;
+    }
+
+    /** Where in {@link #receiveBuffer()} the next unread byte is. */
+    public long readableOffset() {
+        return rcvHead;
+    }
+
+    /**
+     * How many unread bytes lie contiguously from {@link #readableOffset()} (the ring may hold
+     * more after it wraps); 0 when none, -1 at end of stream, as {@link #read} reports it.
+     */
+    public int readableContiguous() {
+        int available = receiveQueueBytes();
+        if (available == 0 || appClosed) {
+            return available == 0 && !(finReceived || state == TcpState.CLOSED || appClosed) ? 0 : -1;
+        }
+        return Math.min(available, receiveCapacity - rcvHead);
+    }
+
+    /** Marks {@code n} bytes read in place as consumed, freeing window for the peer. */
+    public void consume(int n, long nowNanos) {
+        if (n < 0 || n > receiveQueueBytes()) {
+            throw new IllegalArgumentException("cannot consume " + n + " bytes; " + receiveQueueBytes() + " are unread");
+        }
+        if (n == 0) {
+            return;
+        }
         rcvUser += n;
         rcvHead += n;
         if (rcvHead >= receiveCapacity) {
@@ -1497,7 +1535,6 @@ public final class TcpConnection {
             }
         }
         fireEvents();
-        return n;
     }
 
     /**
@@ -1515,21 +1552,59 @@ public final class TcpConnection {
         }
         int n = Math.min(length, sendCapacity - sndQueued);
         if (n > 0) {
-            int pos = sndHead + sndQueued;
-            if (pos >= sendCapacity) {
-                pos -= sendCapacity;
-            }
+            int pos = writablePosition();
             int first = Math.min(n, sendCapacity - pos);
             MemorySegment.copy(src, offset, sendRing, pos, first);
             if (first < n) {
                 MemorySegment.copy(src, offset + first, sendRing, 0, n - first);
             }
+        }
+        return commitWritten(n, length, nowNanos);
+    }
+
+    /** The send ring; free space starts at {@link #writableOffset()}. */
+    public MemorySegment sendBuffer() {
+        return sendRing;
+    }
+
+    /** Where in {@link #sendBuffer()} the application may write the next bytes to send. */
+    public long writableOffset() {
+        return writablePosition();
+    }
+
+    /**
+     * How many bytes may be written contiguously at {@link #writableOffset()} (more may be free
+     * after the ring wraps); -1 when the connection can no longer send, as {@link #write} says.
+     */
+    public int writableContiguous() {
+        if (!canWrite()) {
+            return -1;
+        }
+        return Math.min(sendCapacity - sndQueued, sendCapacity - writablePosition());
+    }
+
+    /** Queues {@code n} bytes the application wrote in place at {@link #writableOffset()} for sending. */
+    public void commit(int n, long nowNanos) {
+        int room = writableContiguous();
+        if (n < 0 || n > Math.max(room, 0)) {
+            throw new IllegalArgumentException("cannot commit " + n + " bytes; " + room + " were writable in place");
+        }
+        commitWritten(n, n, nowNanos);
+    }
+
+    private int writablePosition() {
+        int pos = sndHead + sndQueued;
+        return pos >= sendCapacity ? pos - sendCapacity : pos;
+    }
+
+    private int commitWritten(int n, int wanted, long nowNanos) {
+        if (n > 0) {
             sndQueued += n;
             if (state.synchronizedState()) {
                 output(nowNanos);
             }
         }
-        if (n < length) {
+        if (n < wanted) {
             writeBlocked = true;
         }
         fireEvents();
