@@ -30,6 +30,15 @@ class TcpOverStackTest {
 
     /** One bulk exchange both ways; returns a description of what went wrong, or null. */
     static String exchange(long seed, LinkFaults faults, int bytesEachWay) throws Exception {
+        return exchange(seed, faults, bytesEachWay, -1);
+    }
+
+    /**
+     * As {@link #exchange(long, LinkFaults, int)}; with {@code abortAt >= 0} the client aborts
+     * (RST) once it has written that many bytes, and the server must then fail with RESET,
+     * having received an exact prefix of what was sent.
+     */
+    static String exchange(long seed, LinkFaults faults, int bytesEachWay, int abortAt) throws Exception {
         try (StackPair pair = new StackPair(faults.withSeed(seed))) {
             TcpLayer tcpA = new TcpLayer(pair.a, TcpConfig.DEFAULT, seed);
             TcpLayer tcpB = new TcpLayer(pair.b, TcpConfig.DEFAULT, ~seed);
@@ -46,10 +55,21 @@ class TcpOverStackTest {
             int[] sent = new int[2];
             boolean[] shut = new boolean[2];
             MemorySegment scratch = MemorySegment.ofArray(new byte[16 * 1024]);
+            boolean[] aborted = new boolean[1];
             boolean done = pair.runUntil(() -> {
                 long now = pair.now();
                 if (server[0] == null) {
                     server[0] = tcpB.accept(listener);
+                }
+                if (abortAt >= 0 && !aborted[0] && sent[0] >= abortAt && client.isConnected()) {
+                    tcpA.abort(client, now);
+                    aborted[0] = true;
+                }
+                if (aborted[0]) {
+                    if (server[0] != null) {
+                        pump(tcpB, server[0], fromB, sent, 1, shut, atB, scratch, random, now);
+                    }
+                    return server[0] != null && server[0].state() == TcpState.CLOSED;
                 }
                 pump(tcpA, client, fromA, sent, 0, shut, atA, scratch, random, now);
                 if (server[0] != null) {
@@ -59,6 +79,20 @@ class TcpOverStackTest {
                         && server[0] != null && tcpA.read(client, scratch, 0, 1, now) == -1
                         && tcpB.read(server[0], scratch, 0, 1, now) == -1;
             }, 3600 * SECOND);
+            if (aborted[0]) {
+                if (!isPrefix(atB.toByteArray(), fromA)) {
+                    return "seed " + seed + ": bytes before the abort differ";
+                }
+                // RFC 9293 §3.10.7.4: a RST in CLOSING, LAST-ACK or TIME-WAIT (the client's FIN came
+                // first, when it had written everything before aborting) closes without a signal.
+                boolean finFirst = atB.size() == fromA.length && sent[0] == fromA.length && shut[0];
+                if (server[0] != null && server[0].wasEstablished() && server[0].failure() != TcpFailure.RESET
+                        && server[0].failure() != TcpFailure.TIMED_OUT && !(finFirst && server[0].failure() == null)) {
+                    return "seed " + seed + ": after the client's abort the server ended with " + server[0].failure()
+                            + " in " + server[0].info();
+                }
+                return null;
+            }
             if (!done && (client.failure() == TcpFailure.TIMED_OUT
                     || server[0] != null && server[0].failure() == TcpFailure.TIMED_OUT)) {
                 // Retransmissions ran out (possible at 20% loss): what arrived must still be exact.
@@ -114,24 +148,39 @@ class TcpOverStackTest {
         assertEquals(null, exchange(1, LinkFaults.NONE.withLatency(50_000).withRate(1_000_000_000), 1_000_000));
     }
 
-    @Test
-    void bulkTransfersSurviveLossReorderingDuplicationAndCorruptionAcrossSeeds() throws Exception {
-        LinkFaults hostile = LinkFaults.NONE.withLatency(100_000).withRate(1_000_000_000).withLoss(0.05)
-                .withReordering(0.05, 10_000, 500_000).withDuplication(0.02).withCorruption(0.02).withQueueLimit(256);
-        for (long seed = 1; seed <= 40; seed++) {
-            String failure = exchange(seed, hostile, 50_000);
-            assertEquals(null, failure, "replay with TcpOverStackTest.exchange(" + seed + ", ...)");
+    /** A random hostile link for one seed: up to 20% loss, reordering, duplication and corruption. */
+    static LinkFaults hostileLink(Random random) {
+        return LinkFaults.NONE.withLatency(10_000 + random.nextInt(2_000_000)).withRate(100_000_000L << random.nextInt(4))
+                .withLoss(random.nextDouble() * 0.2).withReordering(random.nextDouble() * 0.1, 10_000, 1_000_000)
+                .withDuplication(random.nextDouble() * 0.05).withCorruption(random.nextDouble() * 0.05)
+                .withQueueLimit(64 + random.nextInt(512));
+    }
+
+    static void runSeeds(long first, int count, int maxBytes) throws Exception {
+        java.util.List<String> failures = new java.util.ArrayList<>();
+        for (long seed = first; seed < first + count; seed++) {
+            Random random = new Random(seed * 0x9E37_79B9L);
+            LinkFaults faults = hostileLink(random);
+            int bytes = 1 + random.nextInt(maxBytes);
+            int abortAt = random.nextInt(20) == 0 ? random.nextInt(bytes) : -1;
+            String failure = exchange(seed, faults, bytes, abortAt);
+            if (failure != null) {
+                failures.add(failure + " [" + faults + ", " + bytes + " bytes each way, abort at " + abortAt + "]");
+            }
         }
+        assertEquals(java.util.List.of(), failures, "replay a seed with TcpOverStackTest.runSeeds(seed, 1, "
+                + maxBytes + ")");
+    }
+
+    @Test
+    void bulkTransfersBothWaysSurviveHostileLinksAndAbortsAcrossTwoThousandSeeds() throws Exception {
+        runSeeds(1, 2_000, 64 * 1024);
     }
 
     @Tag("long")
     @Test
-    void bulkTransfersSurviveTwentyPercentLossOnManySeeds() throws Exception {
-        LinkFaults lossy = LinkFaults.NONE.withLatency(100_000).withRate(100_000_000).withLoss(0.2)
-                .withReordering(0.1, 10_000, 1_000_000).withDuplication(0.05).withCorruption(0.05);
-        for (long seed = 1; seed <= 500; seed++) {
-            assertEquals(null, exchange(seed, lossy, 20_000));
-        }
+    void manyMoreSeedsWithLargerTransfers() throws Exception {
+        runSeeds(1_000_000, 20_000, 256 * 1024);
     }
 
     @Test
