@@ -60,6 +60,14 @@ public final class NetworkStack implements AutoCloseable {
     private final UdpSocket[] udpPorts = new UdpSocket[65_536];
     private final int[] evicted = new int[3];
     private IpProtocolHandler tcp;
+    // Path MTUs learnt from ICMP "fragmentation needed" (RFC 1191), forgotten after 10 minutes.
+    private static final int PATH_MTU_ENTRIES = 16;
+    private static final long PATH_MTU_AGE_NANOS = 600_000_000_000L;
+    /** Linux's net.ipv4.route.min_pmtu: a smaller "next-hop MTU" is more likely an attack than a link. */
+    private static final int MIN_PATH_MTU = 552;
+    private final int[] pathMtuDestinations = new int[PATH_MTU_ENTRIES];
+    private final int[] pathMtus = new int[PATH_MTU_ENTRIES];
+    private final long[] pathMtuExpiry = new long[PATH_MTU_ENTRIES];
     private int nextIdentification;
     private long lastNow;
 
@@ -269,7 +277,12 @@ public final class NetworkStack implements AutoCloseable {
                 return;
             }
             int code = Icmp.code(p, at);
-            int mtu = code == Icmp.CODE_FRAGMENTATION_NEEDED ? Icmp.nextHopMtu(p, at) : 0;
+            int mtu = code == Icmp.CODE_FRAGMENTATION_NEEDED
+                    ? learnPathMtu(Ipv4.destination(p, original), Icmp.nextHopMtu(p, at), Ipv4.totalLength(p, original))
+                    : 0;
+            if (code == Icmp.CODE_FRAGMENTATION_NEEDED && mtu == 0) {
+                return;
+            }
             switch (Ipv4.protocol(p, original)) {
                 case Ipv4.PROTOCOL_UDP -> {
                     long udp = original + originalHeader;
@@ -396,7 +409,7 @@ public final class NetworkStack implements AutoCloseable {
             throw new IllegalArgumentException("UDP payload of " + length + " bytes exceeds " + MAX_UDP_PAYLOAD);
         }
         int udpLength = Udp.HEADER_LENGTH + length;
-        int maxIpPayload = config.mtu() - Ipv4.MIN_HEADER_LENGTH;
+        int maxIpPayload = mtuTo(destination) - Ipv4.MIN_HEADER_LENGTH;
         if (udpLength <= maxIpPayload) {
             long l4 = beginPacket(udpLength);
             if (l4 < 0) {
@@ -461,7 +474,7 @@ public final class NetworkStack implements AutoCloseable {
     private boolean sendFragments(int protocol, int destination, MemorySegment head, long headAt, int headLength,
             MemorySegment body, long bodyAt, int bodyLength) throws IOException {
         int length = headLength + bodyLength;
-        int perFragment = (config.mtu() - Ipv4.MIN_HEADER_LENGTH) & ~7;
+        int perFragment = (mtuTo(destination) - Ipv4.MIN_HEADER_LENGTH) & ~7;
         int fragments = (length + perFragment - 1) / perFragment;
         if (queueFreeBuffersAtLeast(fragments) < fragments) {
             counters.increment(StackCounter.DROPPED_NO_BUFFER);
@@ -532,9 +545,53 @@ public final class NetworkStack implements AutoCloseable {
                 protocol == Ipv4.PROTOCOL_TCP ? Ipv4.FLAG_DF : 0);
     }
 
-    /** Address of our MTU toward {@code destination}: path MTU discovery may lower it later. */
+    /** The MTU toward {@code destination}: the link's, or lower where ICMP said the path is narrower. */
     public int mtuTo(int destination) {
+        for (int i = 0; i < PATH_MTU_ENTRIES; i++) {
+            if (pathMtus[i] != 0 && pathMtuDestinations[i] == destination) {
+                if (lastNow - pathMtuExpiry[i] >= 0) {
+                    pathMtus[i] = 0;
+                    break;
+                }
+                return Math.min(config.mtu(), pathMtus[i]);
+            }
+        }
         return config.mtu();
+    }
+
+    /**
+     * Records that the path to {@code destination} carries at most {@code mtu} bytes; 0 (an old
+     * router) means the next plateau below {@code originalLength} (RFC 1191 §7). Returns the
+     * MTU recorded, or 0 if the report was not plausible and was ignored.
+     */
+    private int learnPathMtu(int destination, int mtu, int originalLength) {
+        if (mtu == 0) {
+            for (int plateau : new int[] {1492, 1006, 576}) {
+                if (plateau < originalLength) {
+                    mtu = plateau;
+                    break;
+                }
+            }
+        }
+        int current = mtuTo(destination);
+        if (mtu < MIN_PATH_MTU || mtu >= current) {
+            return 0;
+        }
+        int slot = 0;
+        for (int i = 0; i < PATH_MTU_ENTRIES; i++) {
+            if (pathMtuDestinations[i] == destination || pathMtus[i] == 0) {
+                slot = i;
+                break;
+            }
+            if (pathMtuExpiry[i] - pathMtuExpiry[slot] < 0) {
+                slot = i;
+            }
+        }
+        pathMtuDestinations[slot] = destination;
+        pathMtus[slot] = mtu;
+        pathMtuExpiry[slot] = lastNow + PATH_MTU_AGE_NANOS;
+        counters.increment(StackCounter.PATH_MTU_LEARNT);
+        return mtu;
     }
 
     private void sendIpv4(int buffer, int l4Bytes, int protocol, int destination, int identification,

@@ -29,6 +29,8 @@ public enum StackCounter {
     ICMP_ECHO_REPLIES_OUT,
     ICMP_UNREACHABLE_IN,
     ICMP_UNREACHABLE_OUT,
+    /** ICMP "fragmentation needed" lowered the MTU toward a destination (RFC 1191). */
+    PATH_MTU_LEARNT,
     UDP_DATAGRAMS_IN,
     UDP_DATAGRAMS_OUT,
     /** UDP datagrams dropped because the socket's receive buffer was full. */

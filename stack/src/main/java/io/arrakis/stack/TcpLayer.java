@@ -8,6 +8,7 @@ import io.arrakis.stack.tcp.TcpListener;
 import io.arrakis.stack.tcp.TcpReset;
 import io.arrakis.stack.tcp.TcpSegmentSink;
 import io.arrakis.stack.tcp.TcpState;
+import io.arrakis.stack.wire.Icmp;
 import io.arrakis.stack.wire.Ipv4;
 import io.arrakis.stack.wire.Tcp;
 import java.io.IOException;
@@ -219,8 +220,22 @@ public final class TcpLayer implements IpProtocolHandler, TcpSegmentSink {
 
     @Override
     public void unreachable(int icmpCode, MemorySegment original, long at, int length, int nextHopMtu, long now) {
-        // Path MTU and hard errors in SYN-SENT are not acted on yet: the engine's retransmission
-        // timeout still ends a connection to an unreachable peer (RFC 1122 §4.2.3.9 allows it).
+        long tcp = at + Ipv4.headerLength(original, at);
+        int remoteAddress = Ipv4.destination(original, at);
+        int localPort = Tcp.sourcePort(original, tcp);
+        int remotePort = Tcp.destinationPort(original, tcp);
+        ConnectionTimer timer = connections.get(FlowTable.key(remoteAddress, remotePort, localPort));
+        // The quoted sequence number must be one in flight, or a blind attacker could shrink our
+        // MSS or kill a connect (RFC 5927 §4.1).
+        if (timer == null || !timer.connection.icmpQuoteAcceptable(Tcp.sequence(original, tcp))) {
+            return;
+        }
+        if (nextHopMtu > 0) {
+            timer.connection.pathMtuDecreased(nextHopMtu, now);
+        } else if (icmpCode == Icmp.CODE_PROTOCOL_UNREACHABLE || icmpCode == Icmp.CODE_PORT_UNREACHABLE) {
+            timer.connection.hardError(now);
+        }
+        after(timer, now);
     }
 
     @Override

@@ -21,7 +21,11 @@ final class StackPair implements AutoCloseable {
     }
 
     StackPair(LinkFaults faults, StackConfig aConfig, StackConfig bConfig) {
-        link = new SimulatedLink(clock, faults);
+        this(faults, faults, aConfig, bConfig);
+    }
+
+    StackPair(LinkFaults aToB, LinkFaults bToA, StackConfig aConfig, StackConfig bConfig) {
+        link = new SimulatedLink(clock, aToB, bToA, SimulatedLink.DEFAULT_BUFFERS, SimulatedLink.DEFAULT_BUFFER_SIZE);
         a = new NetworkStack(link.a(), 0, aConfig);
         b = new NetworkStack(link.b(), 0, bConfig);
     }

@@ -2,6 +2,7 @@ package io.arrakis.stack.tcp;
 
 import static io.arrakis.stack.tcp.TcpCounter.*;
 
+import io.arrakis.stack.wire.Ipv4;
 import io.arrakis.stack.wire.Tcp;
 import io.arrakis.stack.wire.TcpOptions;
 import java.lang.foreign.Arena;
@@ -1326,6 +1327,55 @@ public final class TcpConnection {
         rto = Math.min(config.maxRtoNanos, rto * 2);
     }
 
+    /**
+     * Whether an ICMP error quoting a segment with sequence number {@code seq} can be about one
+     * of ours in flight (RFC 5927 §4.1): blind ICMP attacks must guess it, as they would for RST.
+     */
+    public boolean icmpQuoteAcceptable(int seq) {
+        if (state == TcpState.SYN_SENT) {
+            return seq == iss;
+        }
+        return !lt(seq, sndUna) && lt(seq, sndMax);
+    }
+
+    /**
+     * ICMP "fragmentation needed" (RFC 1191): the path to the peer carries at most
+     * {@code pathMtu} bytes per IP packet. Lowers the MSS and sends what was in flight again at
+     * the new size at once, which is not a congestion signal (no change to cwnd).
+     */
+    public void pathMtuDecreased(int pathMtu, long nowNanos) {
+        int newBase = Math.max(MIN_MSS, pathMtu - Ipv4.MIN_HEADER_LENGTH - Tcp.MIN_HEADER_LENGTH);
+        if (newBase >= mssBase || state == TcpState.CLOSED) {
+            return;
+        }
+        mssBase = newBase;
+        smss = mssBase - (timestampsOk ? TIMESTAMP_OPTION : 0);
+        counters.increment(PATH_MTU_DECREASES);
+        if (state.synchronizedState() && sndMax != sndUna) {
+            scoreboard.clear();
+            inRecovery = false;
+            dupAcks = 0;
+            rxtNext = sndUna;
+            sndNxt = sndUna;
+            retransmitHead = true;
+            rttTiming = false;
+        }
+        output(nowNanos);
+        fireEvents();
+    }
+
+    /**
+     * ICMP protocol or port unreachable (RFC 1122 §4.2.3.9: hard errors): a connection still
+     * opening fails as refused; an established one carries on, as Linux does, and its
+     * retransmission timeout decides.
+     */
+    public void hardError(long nowNanos) {
+        if (state == TcpState.SYN_SENT) {
+            fail(TcpFailure.REFUSED);
+            fireEvents();
+        }
+    }
+
     private void persistTimeout(long now) {
         persistDeadline = NEVER;
         if (unansweredProbes >= config.maxRetransmissions) {
@@ -1811,6 +1861,11 @@ public final class TcpConnection {
     }
 
     /** Sequence space sent and not yet acknowledged. */
+    /** SND.UNA: the oldest sequence number not yet acknowledged (for tools and ICMP checks). */
+    public int sendUnacknowledged() {
+        return sndUna;
+    }
+
     public int bytesInFlight() {
         return sndMax - sndUna;
     }
@@ -1860,10 +1915,6 @@ public final class TcpConnection {
     // Package-private views for tests.
     int receiveNext() {
         return rcvNxt;
-    }
-
-    int sendUnacknowledged() {
-        return sndUna;
     }
 
     int sendMax() {

@@ -22,6 +22,8 @@ public enum TcpCounter {
     RESETS_OUT,
     WINDOW_PROBES,
     KEEPALIVE_PROBES,
+    /** ICMP "fragmentation needed" lowered the MSS (RFC 1191). */
+    PATH_MTU_DECREASES,
     /** {@link TcpSegmentSink#begin} returned -1: a segment waits for a packet buffer. */
     SINK_FULL,
     /** Listener: SYN-ACKs sent with a SYN cookie instead of a SYN queue entry. */
