@@ -86,6 +86,14 @@ class TcpOverStackTest {
                 // RFC 9293 §3.10.7.4: a RST in CLOSING, LAST-ACK or TIME-WAIT (the client's FIN came
                 // first, when it had written everything before aborting) closes without a signal.
                 boolean finFirst = atB.size() == fromA.length && sent[0] == fromA.length && shut[0];
+                // If the RST was lost after the server's FIN was acknowledged, the half-closed server
+                // sends nothing that could draw another RST: without keep-alive it rightly waits in
+                // FIN-WAIT-2 for ever (RFC 9293; Linux times out only orphaned sockets).
+                boolean quietlyHalfClosed = server[0] != null && server[0].state() == TcpState.FIN_WAIT_2
+                        && server[0].bytesInFlight() == 0;
+                if (quietlyHalfClosed) {
+                    return null;
+                }
                 if (server[0] != null && server[0].wasEstablished() && server[0].failure() != TcpFailure.RESET
                         && server[0].failure() != TcpFailure.TIMED_OUT && !(finFirst && server[0].failure() == null)) {
                     return "seed " + seed + ": after the client's abort the server ended with " + server[0].failure()
