@@ -65,6 +65,10 @@ public final class NetworkStack implements AutoCloseable {
     private static final long PATH_MTU_AGE_NANOS = 600_000_000_000L;
     /** Linux's net.ipv4.route.min_pmtu: a smaller "next-hop MTU" is more likely an attack than a link. */
     private static final int MIN_PATH_MTU = 552;
+    // Multicast groups some socket joined (RFC 1112 host extensions), with how many sockets did.
+    private static final int MAX_GROUPS = 32;
+    private final int[] groups = new int[MAX_GROUPS];
+    private final int[] groupMembers = new int[MAX_GROUPS];
     private final int[] pathMtuDestinations = new int[PATH_MTU_ENTRIES];
     private final int[] pathMtus = new int[PATH_MTU_ENTRIES];
     private final long[] pathMtuExpiry = new long[PATH_MTU_ENTRIES];
@@ -144,7 +148,7 @@ public final class NetworkStack implements AutoCloseable {
             return;
         }
         long destination = Ethernet.destination(memory, frame);
-        if (destination != mac && destination != MacAddress.BROADCAST.bits()) {
+        if (destination != mac && destination != MacAddress.BROADCAST.bits() && !joinedMulticastMac(destination)) {
             counters.increment(StackCounter.FRAMES_NOT_FOR_US);
             return;
         }
@@ -191,7 +195,8 @@ public final class NetworkStack implements AutoCloseable {
             return;
         }
         int destination = Ipv4.destination(memory, at);
-        boolean broadcast = destination == LIMITED_BROADCAST || destination == config.subnetBroadcast();
+        boolean broadcast = destination == LIMITED_BROADCAST || destination == config.subnetBroadcast()
+                || isMulticast(destination) && joined(destination);
         if (destination != config.address() && !broadcast) {
             counters.increment(StackCounter.DROPPED_NOT_OUR_ADDRESS);
             return;
@@ -314,6 +319,9 @@ public final class NetworkStack implements AutoCloseable {
         }
         counters.increment(StackCounter.UDP_DATAGRAMS_IN);
         UdpSocket socket = udpPorts[Udp.destinationPort(p, at)];
+        if (socket != null && isMulticast(destination) && !socket.isMemberOf(destination)) {
+            socket = null;
+        }
         if (socket == null) {
             counters.increment(StackCounter.UDP_NO_PORT);
             if (!broadcast) {
@@ -388,11 +396,120 @@ public final class NetworkStack implements AutoCloseable {
         return socket;
     }
 
-    public void closeUdp(UdpSocket socket) {
+    public void closeUdp(UdpSocket socket) throws IOException {
         if (udpPorts[socket.port()] == socket) {
             udpPorts[socket.port()] = null;
         }
+        for (int group : socket.groups()) {
+            leaveGroup(socket, group);
+        }
         socket.close();
+    }
+
+    /**
+     * Makes {@code socket} receive datagrams sent to multicast {@code group} (224.0.0.0/4) on its
+     * port, and announces the membership with an IGMPv2 report (RFC 2236) so that switches that
+     * snoop IGMP forward the group here. Backends deliver multicast frames as they come: the
+     * simulated link and a TAP do; a NIC filtering by MAC would need the group's MAC added.
+     */
+    public void joinGroup(UdpSocket socket, int group) throws IOException {
+        if (!isMulticast(group)) {
+            throw new IllegalArgumentException(io.arrakis.device.Ipv4Text.format(group) + " is not a multicast group");
+        }
+        if (!socket.join(group)) {
+            return;
+        }
+        int free = -1;
+        for (int i = 0; i < MAX_GROUPS; i++) {
+            if (groupMembers[i] > 0 && groups[i] == group) {
+                groupMembers[i]++;
+                return;
+            }
+            if (groupMembers[i] == 0 && free < 0) {
+                free = i;
+            }
+        }
+        if (free < 0) {
+            socket.leave(group);
+            throw new IllegalStateException(this + " has joined " + MAX_GROUPS + " multicast groups already");
+        }
+        groups[free] = group;
+        groupMembers[free] = 1;
+        sendIgmp(IGMP_V2_REPORT, group, group);
+        flush();
+    }
+
+    /** Undoes {@link #joinGroup}; the last member leaving sends an IGMPv2 leave to all routers. */
+    public void leaveGroup(UdpSocket socket, int group) throws IOException {
+        if (!socket.leave(group)) {
+            return;
+        }
+        for (int i = 0; i < MAX_GROUPS; i++) {
+            if (groupMembers[i] > 0 && groups[i] == group && --groupMembers[i] == 0) {
+                sendIgmp(IGMP_V2_LEAVE, group, ALL_ROUTERS);
+                flush();
+            }
+        }
+    }
+
+    private static final int IGMP_V2_REPORT = 0x16;
+    private static final int IGMP_V2_LEAVE = 0x17;
+    private static final int ALL_ROUTERS = 0xE000_0002;
+    private static final int PROTOCOL_IGMP = 2;
+
+    /** An IGMPv2 message with the Router Alert option (RFC 2236 §2, RFC 2113), TTL 1. */
+    private void sendIgmp(int type, int group, int destination) throws IOException {
+        if (queue.allocate(lent, 1) == 0) {
+            counters.increment(StackCounter.DROPPED_NO_BUFFER);
+            return;
+        }
+        int buffer = lent.buffer(0);
+        lent.clear();
+        long frame = (long) buffer * bufferSize + headroom;
+        Ethernet.write(memory, frame, multicastMac(destination), mac, Ethernet.TYPE_IPV4);
+        long ip = frame + L3;
+        int headerLength = Ipv4.MIN_HEADER_LENGTH + 4;
+        Ipv4.write(memory, ip, 0xC0, headerLength + 8, nextIdentification++ & 0xFFFF, 0, 1, PROTOCOL_IGMP,
+                config.address(), destination);
+        NetworkOrder.setU8(memory, ip, 0x40 | headerLength / 4);
+        NetworkOrder.setU32(memory, ip + Ipv4.MIN_HEADER_LENGTH, 0x9404_0000);
+        Ipv4.fillChecksum(memory, ip);
+        long igmp = ip + headerLength;
+        NetworkOrder.setU8(memory, igmp, type);
+        NetworkOrder.setU8(memory, igmp + 1, 0);
+        NetworkOrder.setU16(memory, igmp + 2, 0);
+        NetworkOrder.setU32(memory, igmp + 4, group);
+        NetworkOrder.setU16(memory, igmp + 2, InternetChecksum.of(memory, igmp, 8));
+        enqueue(buffer, L3 + headerLength + 8);
+    }
+
+    private static boolean isMulticast(int address) {
+        return (address >>> 28) == 0xE;
+    }
+
+    private static long multicastMac(int group) {
+        return 0x0100_5E00_0000L | (group & 0x7F_FFFF);
+    }
+
+    private boolean joined(int group) {
+        for (int i = 0; i < MAX_GROUPS; i++) {
+            if (groupMembers[i] > 0 && groups[i] == group) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private boolean joinedMulticastMac(long destination) {
+        if ((destination & 0xFFFF_FF80_0000L) != 0x0100_5E00_0000L) {
+            return false;
+        }
+        for (int i = 0; i < MAX_GROUPS; i++) {
+            if (groupMembers[i] > 0 && multicastMac(groups[i]) == destination) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** The largest UDP payload one datagram carries (fragmented as needed): 65,507 bytes. */
@@ -604,6 +721,14 @@ public final class NetworkStack implements AutoCloseable {
         Ethernet.setEtherType(memory, frame, Ethernet.TYPE_IPV4);
         if (destination == LIMITED_BROADCAST || destination == config.subnetBroadcast()) {
             Ethernet.setDestination(memory, frame, MacAddress.BROADCAST.bits());
+            enqueue(buffer, length);
+            return;
+        }
+        if (isMulticast(destination)) {
+            // RFC 1112 §6.4: the group's low 23 bits under 01:00:5e; one hop unless told otherwise.
+            Ethernet.setDestination(memory, frame, multicastMac(destination));
+            Ipv4.setTtl(memory, frame + L3, 1);
+            Ipv4.fillChecksum(memory, frame + L3);
             enqueue(buffer, length);
             return;
         }

@@ -141,6 +141,36 @@ class NetworkStackTest {
     }
 
     @Test
+    void multicastReachesOnlySocketsThatJoinedTheGroupAndJoiningAnnouncesItWithIgmp() throws Exception {
+        try (StackPair pair = new StackPair(TEN_MICROSECONDS)) {
+            int group = Ipv4Text.parse("239.1.2.3");
+            UdpSocket member = pair.a.openUdp(5000, 4096);
+            int[] igmpSeen = new int[1];
+            pair.link.trace((nanos, direction, event, frame, length) -> {
+                if (direction == io.arrakis.stack.link.SimulatedLink.Direction.A_TO_B
+                        && event == io.arrakis.stack.link.LinkCounter.SENT && length == 14 + 24 + 8) {
+                    igmpSeen[0]++;
+                }
+            });
+            pair.a.joinGroup(member, group);
+            assertEquals(1, igmpSeen[0], "one IGMPv2 report (IP header with Router Alert, 8-byte message)");
+            UdpSocket sender = pair.b.openUdp(6000, 4096);
+            byte[] payload = {4, 5, 6};
+            pair.b.sendUdp(sender, group, 5000, MemorySegment.ofArray(payload), 0, 3);
+            assertTrue(pair.runUntil(member::isReadable, SECOND));
+            assertArrayEquals(payload, receive(member));
+            assertEquals(0, pair.b.counters().get(StackCounter.ARP_REQUESTS_OUT), "multicast needs no ARP");
+
+            // A socket on the port that did not join hears nothing; after leaving, neither does the member.
+            pair.a.leaveGroup(member, group);
+            pair.b.sendUdp(sender, group, 5000, MemorySegment.ofArray(payload), 0, 3);
+            pair.runUntil(() -> false, SECOND);
+            assertFalse(member.isReadable());
+            assertEquals(2, igmpSeen[0], "and one IGMPv2 leave");
+        }
+    }
+
+    @Test
     void aDatagramToAClosedPortComesBackAsPortUnreachableToAConnectedSocket() throws Exception {
         try (StackPair pair = new StackPair(TEN_MICROSECONDS)) {
             UdpSocket sender = pair.a.openUdp(5000, 4096);

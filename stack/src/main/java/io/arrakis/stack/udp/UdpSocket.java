@@ -31,6 +31,7 @@ public final class UdpSocket {
     private int lastSourceAddress;
     private int lastSourcePort;
     private UdpReceiver receiver;
+    private int[] groups = new int[0];
 
     /** ICMP-reported error codes, as {@link #takeError()} returns them. */
     public static final int ERROR_NONE = 0;
@@ -101,6 +102,42 @@ public final class UdpSocket {
         if (connectedAddress == address && connectedPort == remotePort) {
             pendingError = ERROR_PORT_UNREACHABLE;
         }
+    }
+
+    /** Records membership of {@code group}; false if already a member. Use {@code NetworkStack.joinGroup}, which also tells the network. */
+    public boolean join(int group) {
+        if (isMemberOf(group)) {
+            return false;
+        }
+        groups = java.util.Arrays.copyOf(groups, groups.length + 1);
+        groups[groups.length - 1] = group;
+        return true;
+    }
+
+    /** Forgets membership of {@code group}; false if not a member. */
+    public boolean leave(int group) {
+        for (int i = 0; i < groups.length; i++) {
+            if (groups[i] == group) {
+                groups[i] = groups[groups.length - 1];
+                groups = java.util.Arrays.copyOf(groups, groups.length - 1);
+                return true;
+            }
+        }
+        return false;
+    }
+
+    public boolean isMemberOf(int group) {
+        for (int g : groups) {
+            if (g == group) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The multicast groups this socket joined (a copy). */
+    public int[] groups() {
+        return groups.clone();
     }
 
     /** The pending error, cleared by this call. */
