@@ -810,6 +810,19 @@ public final class NetworkStack implements AutoCloseable {
     }
 
     private void runTimers(long now) throws IOException {
+        if (now >= neighbours.nextDeadline()) {
+            runNeighbourTimers(now);
+        }
+        int expired = reassembly.expire(now);
+        if (expired > 0) {
+            counters.add(StackCounter.FRAGMENTS_DROPPED, expired);
+        }
+        if (tcp != null) {
+            tcp.runTimers(now);
+        }
+    }
+
+    private void runNeighbourTimers(long now) throws IOException {
         retryArp(now);
         int failed;
         while ((failed = neighbours.failed(now, config.arpRetryNanos(), config.arpMaxRequests())) >= 0) {
@@ -818,13 +831,6 @@ public final class NetworkStack implements AutoCloseable {
                 counters.increment(StackCounter.DROPPED_NO_NEIGHBOUR);
             }
             neighbours.remove(failed);
-        }
-        int expired = reassembly.expire(now);
-        if (expired > 0) {
-            counters.add(StackCounter.FRAGMENTS_DROPPED, expired);
-        }
-        if (tcp != null) {
-            tcp.runTimers(now);
         }
     }
 

@@ -30,6 +30,9 @@ public final class Ipv4Reassembly {
     private final long[][] received;
 
     private int completedSlot = -1;
+    /** The earliest deadline, recomputed only after a change: polls ask for it every time. */
+    private long earliestDeadline = Long.MAX_VALUE;
+    private boolean deadlineStale;
 
     public Ipv4Reassembly(int slots, Arena arena) {
         this.slots = slots;
@@ -75,6 +78,7 @@ public final class Ipv4Reassembly {
             protocols[slot] = protocol;
             identifications[slot] = identification;
             deadlines[slot] = now + timeoutNanos;
+            deadlineStale = true;
             totalLengths[slot] = -1;
             java.util.Arrays.fill(received[slot], 0);
         }
@@ -94,7 +98,7 @@ public final class Ipv4Reassembly {
         }
         if (totalLengths[slot] >= 0 && allReceived(bits, (totalLengths[slot] + 7) >>> 3)) {
             completedSlot = slot;
-            used[slot] = false;
+            release(slot);
             return Outcome.COMPLETE;
         }
         return Outcome.HELD;
@@ -115,6 +119,9 @@ public final class Ipv4Reassembly {
 
     /** Drops datagrams whose deadline passed; returns how many. */
     public int expire(long now) {
+        if (now < nextDeadline()) {
+            return 0;
+        }
         int expired = 0;
         for (int i = 0; i < slots; i++) {
             if (used[i] && now - deadlines[i] >= 0) {
@@ -126,13 +133,17 @@ public final class Ipv4Reassembly {
     }
 
     public long nextDeadline() {
-        long next = Long.MAX_VALUE;
-        for (int i = 0; i < slots; i++) {
-            if (used[i]) {
-                next = Math.min(next, deadlines[i]);
+        if (deadlineStale) {
+            long next = Long.MAX_VALUE;
+            for (int i = 0; i < slots; i++) {
+                if (used[i]) {
+                    next = Math.min(next, deadlines[i]);
+                }
             }
+            earliestDeadline = next;
+            deadlineStale = false;
         }
-        return next;
+        return earliestDeadline;
     }
 
     public int inProgress() {
@@ -180,5 +191,6 @@ public final class Ipv4Reassembly {
 
     private void release(int slot) {
         used[slot] = false;
+        deadlineStale = true;
     }
 }

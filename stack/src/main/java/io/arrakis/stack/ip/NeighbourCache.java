@@ -34,6 +34,9 @@ public final class NeighbourCache {
     private final int[] pendingLengths;
     private final int[] pendingCounts;
     private int lastHit = -1;
+    /** The earliest ARP deadline, recomputed only after a change: polls ask for it every time. */
+    private long earliestDeadline = Long.MAX_VALUE;
+    private boolean deadlineStale;
 
     public NeighbourCache(int capacity) {
         this.capacity = capacity;
@@ -76,6 +79,7 @@ public final class NeighbourCache {
         states[i] = REACHABLE;
         confirmedAt[i] = now;
         requestsSent[i] = 0;
+        deadlineStale = true;
         return i;
     }
 
@@ -104,6 +108,7 @@ public final class NeighbourCache {
             requestsSent[i] = 0;
             nextRequestAt[i] = now;
         }
+        deadlineStale = true;
         int base = i * PENDING_PER_ENTRY;
         boolean dropped = false;
         if (pendingCounts[i] == PENDING_PER_ENTRY) {
@@ -134,6 +139,7 @@ public final class NeighbourCache {
         }
         requestsSent[i]++;
         nextRequestAt[i] = now + retryNanos;
+        deadlineStale = true;
         return true;
     }
 
@@ -146,6 +152,7 @@ public final class NeighbourCache {
             if (states[i] == INCOMPLETE && requestsSent[i] < maxRequests && now >= nextRequestAt[i]) {
                 requestsSent[i]++;
                 nextRequestAt[i] = now + retryNanos;
+                deadlineStale = true;
                 return addresses[i];
             }
         }
@@ -168,13 +175,17 @@ public final class NeighbourCache {
 
     /** The earliest time an ARP retry or failure is due; Long.MAX_VALUE if none. */
     public long nextDeadline() {
-        long next = Long.MAX_VALUE;
-        for (int i = 0; i < capacity; i++) {
-            if (states[i] == INCOMPLETE) {
-                next = Math.min(next, nextRequestAt[i]);
+        if (deadlineStale) {
+            long next = Long.MAX_VALUE;
+            for (int i = 0; i < capacity; i++) {
+                if (states[i] == INCOMPLETE) {
+                    next = Math.min(next, nextRequestAt[i]);
+                }
             }
+            earliestDeadline = next;
+            deadlineStale = false;
         }
-        return next;
+        return earliestDeadline;
     }
 
     public int pendingCount(int entry) {
@@ -206,6 +217,7 @@ public final class NeighbourCache {
     }
 
     public void remove(int entry) {
+        deadlineStale = true;
         states[entry] = FREE;
         pendingCounts[entry] = 0;
         if (lastHit == entry) {
@@ -242,6 +254,7 @@ public final class NeighbourCache {
         if (victim < 0) {
             return -1;
         }
+        deadlineStale = true;
         addresses[victim] = address;
         states[victim] = INCOMPLETE;
         confirmedAt[victim] = now;

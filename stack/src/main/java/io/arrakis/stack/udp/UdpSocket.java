@@ -15,6 +15,11 @@ import java.lang.foreign.ValueLayout;
  */
 public final class UdpSocket {
     private static final int RECORD_HEADER = 8;
+    private static final ValueLayout.OfInt BIG_ENDIAN_INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(
+            java.nio.ByteOrder.BIG_ENDIAN);
+
+    /** Four bytes of scratch: record header words may wrap around the ring's end. */
+    private final MemorySegment header = MemorySegment.ofArray(new byte[4]);
 
     private final int port;
     private final MemorySegment ring;
@@ -201,17 +206,13 @@ public final class UdpSocket {
     // The ring is addressed by ever-growing positions; a record may wrap around its end.
 
     private void putInt(long position, int value) {
-        for (int i = 0; i < 4; i++) {
-            ring.set(ValueLayout.JAVA_BYTE, (position + i) % capacity, (byte) (value >>> (24 - 8 * i)));
-        }
+        header.set(BIG_ENDIAN_INT, 0, value);
+        copyIn(header, 0, position, 4);
     }
 
     private int getInt(long position) {
-        int value = 0;
-        for (int i = 0; i < 4; i++) {
-            value = (value << 8) | (ring.get(ValueLayout.JAVA_BYTE, (position + i) % capacity) & 0xFF);
-        }
-        return value;
+        copyOut(position, header, 0, 4);
+        return header.get(BIG_ENDIAN_INT, 0);
     }
 
     private void copyIn(MemorySegment source, long sourceAt, long position, int length) {
