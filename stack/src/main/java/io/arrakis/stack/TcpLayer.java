@@ -44,6 +44,9 @@ public final class TcpLayer implements IpProtocolHandler, TcpSegmentSink {
     private final SplittableRandom random;
     private int nextEphemeral;
 
+    /** A segment found no free packet buffer since the last retry (see {@link #runTimers}). */
+    private boolean sinkBlocked;
+
     // The segment being built between begin() and send().
     private long segmentAt = -1;
     private int segmentSource;
@@ -243,9 +246,20 @@ public final class TcpLayer implements IpProtocolHandler, TcpSegmentSink {
         return timers.nextDeadline();
     }
 
+    /**
+     * Runs the due timers, then, if a segment found no packet buffer since the last poll, retries
+     * the connections that wait for one ({@link #flushBlocked}): the sink's side of the contract
+     * (the engine sends on the next flush, which the core calls once buffers are free again),
+     * since a blocked connection with nothing in flight has no timer and no ACK to wake it.
+     * Every poll releases the buffers it received, just before calling this.
+     */
     @Override
     public void runTimers(long now) {
         timers.expire(now);
+        if (sinkBlocked) {
+            sinkBlocked = false;
+            flushBlocked(now);
+        }
     }
 
     // ------------------------------------------------------------------ the sink
@@ -258,6 +272,8 @@ public final class TcpLayer implements IpProtocolHandler, TcpSegmentSink {
             segmentAt = at;
             segmentSource = sourceAddress;
             segmentDestination = destinationAddress;
+        } else {
+            sinkBlocked = true;
         }
         return at;
     }

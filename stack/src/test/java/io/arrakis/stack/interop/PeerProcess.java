@@ -74,6 +74,28 @@ final class PeerProcess implements AutoCloseable {
         return peer;
     }
 
+    /**
+     * Starts {@code main args...} (a plain-JDK class of the test classes, such as
+     * {@link LinuxTcpPeer}) inside {@code namespace} with the JVM options {@code jvmOptions}, and
+     * waits for its {@code ready} line.
+     */
+    static PeerProcess start(NetworkNamespace namespace, Duration patience, List<String> jvmOptions, Class<?> main,
+            String... args) throws IOException {
+        List<String> command = new ArrayList<>(List.of("ip", "netns", "exec", namespace.name(),
+                Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+        command.addAll(jvmOptions);
+        command.addAll(List.of("-cp", classpath(), main.getName()));
+        command.addAll(List.of(args));
+        PeerProcess peer = new PeerProcess(new ProcessBuilder(command).start());
+        try {
+            peer.expect("ready", patience);
+        } catch (RuntimeException | Error e) {
+            peer.close();
+            throw e;
+        }
+        return peer;
+    }
+
     /** The test classes directory (the peer needs nothing else: it is plain JDK). */
     private static String classpath() {
         try {
@@ -107,6 +129,44 @@ final class PeerProcess implements AutoCloseable {
                     return line;
                 }
             }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError("interrupted waiting for the Linux peer", e);
+        }
+    }
+
+    /**
+     * Waits up to {@code patience} (in all) until a line starting with each of {@code prefixes}
+     * has come, in any order, skipping others; returns them in the order of {@code prefixes}.
+     */
+    List<String> expectAll(Duration patience, String... prefixes) {
+        long deadline = System.nanoTime() + patience.toNanos();
+        String[] found = new String[prefixes.length];
+        int missing = prefixes.length;
+        try {
+            while (missing > 0) {
+                long left = deadline - System.nanoTime();
+                String line = left > 0 ? lines.poll(left, TimeUnit.NANOSECONDS) : null;
+                if (line == null || line.equals(END)) {
+                    if (line != null) {
+                        lines.add(END);
+                    }
+                    throw new AssertionError((line == null ? "not all of " + List.of(prefixes)
+                            + " from the Linux peer within " + patience : "the Linux peer ended before saying all of "
+                            + List.of(prefixes)) + "; " + describe());
+                }
+                synchronized (transcript) {
+                    transcript.add(line);
+                }
+                for (int i = 0; i < prefixes.length; i++) {
+                    if (found[i] == null && line.startsWith(prefixes[i])) {
+                        found[i] = line;
+                        missing--;
+                        break;
+                    }
+                }
+            }
+            return List.of(found);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new AssertionError("interrupted waiting for the Linux peer", e);

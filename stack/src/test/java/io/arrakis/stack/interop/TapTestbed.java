@@ -17,6 +17,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.function.UnaryOperator;
 
 /**
  * Our stack, at {@value #OUR_CIDR}, on a TAP VNIC whose kernel side has been moved into a
@@ -54,6 +55,15 @@ final class TapTestbed implements AutoCloseable {
 
     /** As {@link #open()}; if {@code pcap} is not null, every frame crossing our VNIC is captured to it. */
     static TapTestbed open(Path pcap) throws IOException {
+        return open(pcap, UnaryOperator.identity());
+    }
+
+    /**
+     * As {@link #open(Path)}, with the stack on {@code decorate.apply(vnic)} instead of the TAP
+     * (or its capture): a {@link io.arrakis.stack.link.FaultyVnic}, say. The capture, if any, sees
+     * the frames as they cross the TAP, below the decoration. Closing closes the TAP itself.
+     */
+    static TapTestbed open(Path pcap, UnaryOperator<Vnic> decorate) throws IOException {
         NetworkNamespace namespace = NetworkNamespace.create();
         TapVnic tap = null;
         PcapWriter capture = null;
@@ -70,7 +80,7 @@ final class TapTestbed implements AutoCloseable {
                         StandardOpenOption.WRITE), 65_535);
                 vnic = new CaptureVnic(tap, capture, Clock.systemEpoch());
             }
-            StackDriver stack = StackDriver.start(vnic, StackConfig.of(OUR_IP, 24, null));
+            StackDriver stack = StackDriver.start(decorate.apply(vnic), StackConfig.of(OUR_IP, 24, null));
             return new TapTestbed(namespace, tap, capture, stack);
         } catch (IOException | RuntimeException | Error e) {
             closeQuietly(capture, e);
@@ -83,6 +93,16 @@ final class TapTestbed implements AutoCloseable {
     /** Starts {@link LinuxUdpPeer} with {@code args} in the namespace; it is ended when this closes. */
     PeerProcess startPeer(String... args) throws IOException {
         PeerProcess peer = PeerProcess.start(namespace, PEER_PATIENCE, args);
+        peers.add(peer);
+        return peer;
+    }
+
+    /** JVM options of the TCP peer: C2 and room to hash at full speed (unlike the UDP peer's quick-start options). */
+    static final List<String> TCP_PEER_JVM = List.of("-XX:+UseSerialGC", "-Xmx256m", "-Xshare:auto");
+
+    /** Starts {@link LinuxTcpPeer} with {@code args} in the namespace; it is ended when this closes. */
+    PeerProcess startTcpPeer(String... args) throws IOException {
+        PeerProcess peer = PeerProcess.start(namespace, PEER_PATIENCE, TCP_PEER_JVM, LinuxTcpPeer.class, args);
         peers.add(peer);
         return peer;
     }
