@@ -171,6 +171,25 @@ class NetworkStackTest {
     }
 
     @Test
+    void broadcastDatagramsReachEveryStackOnTheLinkWithoutArp() throws Exception {
+        try (StackPair pair = new StackPair(TEN_MICROSECONDS)) {
+            UdpSocket listener = pair.b.openUdp(67, 4096);
+            UdpSocket sender = pair.a.openUdp(68, 4096);
+            byte[] payload = {1, 2, 3, 4};
+            for (String to : new String[] {"255.255.255.255", "198.18.0.255"}) {
+                pair.a.sendUdp(sender, Ipv4Text.parse(to), 67, MemorySegment.ofArray(payload), 0, 4);
+                assertTrue(pair.runUntil(listener::isReadable, SECOND), "to " + to);
+                assertArrayEquals(payload, receive(listener));
+            }
+            assertEquals(0, pair.a.counters().get(StackCounter.ARP_REQUESTS_OUT));
+            // Nobody answers a broadcast to a closed port with an ICMP error (RFC 1122 §3.2.2).
+            pair.a.sendUdp(sender, Ipv4Text.parse("255.255.255.255"), 99, MemorySegment.ofArray(payload), 0, 4);
+            pair.runUntil(() -> false, SECOND);
+            assertEquals(0, pair.b.counters().get(StackCounter.ICMP_UNREACHABLE_OUT));
+        }
+    }
+
+    @Test
     void aDatagramToAClosedPortComesBackAsPortUnreachableToAConnectedSocket() throws Exception {
         try (StackPair pair = new StackPair(TEN_MICROSECONDS)) {
             UdpSocket sender = pair.a.openUdp(5000, 4096);
