@@ -1,6 +1,6 @@
 package io.arrakis.device.loopback;
 
-import io.arrakis.device.FlowFilter;
+import io.arrakis.device.FilterlessVnicControl;
 import io.arrakis.device.MacAddress;
 import io.arrakis.device.Offload;
 import io.arrakis.device.RateLimit;
@@ -10,7 +10,6 @@ import io.arrakis.device.VnicConfig;
 import io.arrakis.device.VnicControl;
 import io.arrakis.device.VnicQueue;
 import java.lang.foreign.Arena;
-import java.util.List;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -18,19 +17,20 @@ import java.util.concurrent.atomic.AtomicInteger;
  * A VNIC whose queues reflect what they transmit. Identity and control are thread-safe; each
  * queue belongs to its polling thread.
  */
-final class LoopbackVnic implements Vnic, VnicControl {
+final class LoopbackVnic implements Vnic {
     private static final AtomicInteger NEXT_MAC = new AtomicInteger(1);
 
     private final String name;
+    private final FilterlessVnicControl control;
     private final MacAddress mac;
     private final Arena arena = Arena.ofShared();
     private final LoopbackQueue[] queues;
-    private volatile TransmitFilter transmitFilter = TransmitFilter.ANY;
-    private volatile RateLimit rateLimit = RateLimit.UNLIMITED;
     private boolean closed;
 
     LoopbackVnic(VnicConfig config) {
         this.name = config.name();
+        this.control = new FilterlessVnicControl("loopback VNIC " + name
+                + " delivers every frame back to the queue that sent it; it has no receive filters");
         this.mac = MacAddress.locallyAdministered(0x4C_0000_0000L | NEXT_MAC.getAndIncrement());
         this.queues = new LoopbackQueue[config.queues()];
         for (int i = 0; i < queues.length; i++) {
@@ -80,44 +80,18 @@ final class LoopbackVnic implements Vnic, VnicControl {
 
     @Override
     public VnicControl control() {
-        return this;
+        return control;
     }
 
-    @Override
-    public void addReceiveFilter(FlowFilter filter, int queue) {
-        throw new UnsupportedOperationException("loopback VNIC " + name
-                + " delivers every frame back to the queue that sent it; it has no receive filters");
+    /** Shorthands for the queues, which enforce these on every transmit. */
+    TransmitFilter transmitFilter() {
+        return control.transmitFilter();
     }
 
-    @Override
-    public boolean removeReceiveFilter(FlowFilter filter) {
-        return false;
+    RateLimit rateLimit() {
+        return control.rateLimit();
     }
 
-    @Override
-    public List<FlowFilter> receiveFilters() {
-        return List.of();
-    }
-
-    @Override
-    public void setTransmitFilter(TransmitFilter filter) {
-        transmitFilter = filter;
-    }
-
-    @Override
-    public TransmitFilter transmitFilter() {
-        return transmitFilter;
-    }
-
-    @Override
-    public void setRateLimit(RateLimit limit) {
-        rateLimit = limit;
-    }
-
-    @Override
-    public RateLimit rateLimit() {
-        return rateLimit;
-    }
 
     @Override
     public synchronized void close() {

@@ -41,7 +41,6 @@ final class TapQueue implements VnicQueue {
     private static final int ETHERTYPE_IPV4 = 0x0800;
     private static final int ETHERTYPE_ARP = 0x0806;
     private static final int IPV4_HEADER = 20;
-    private static final int ARP_IPV4_LENGTH = 28;
     private static final int PROTOCOL_TCP = 6;
     private static final int PROTOCOL_UDP = 17;
     private static final ValueLayout.OfByte U8 = ValueLayout.JAVA_BYTE;
@@ -245,7 +244,7 @@ final class TapQueue implements VnicQueue {
                     break;
                 }
                 long frame = pool.offset(buffer) + batch.offset(i);
-                if (!transmitAllowed(memory, frame, length)) {
+                if (!vnic.transmitFilter().allowsFrame(memory, frame, length)) {
                     counters.increment(VnicCounter.TX_DROPPED_FILTERED);
                     pool.free(buffer);
                     accepted++;
@@ -302,26 +301,6 @@ final class TapQueue implements VnicQueue {
      * and for ARP, the sender's MAC and address too, since a spoofed ARP is how a neighbour's
      * traffic gets stolen.
      */
-    private boolean transmitAllowed(MemorySegment memory, long frame, int length) {
-        var filter = vnic.transmitFilter();
-        long sourceMac = mac(memory, frame + 6);
-        int ethertype = memory.get(U16, frame + 12) & 0xFFFF;
-        if (ethertype == ETHERTYPE_ARP && length >= ETHERNET_HEADER + ARP_IPV4_LENGTH) {
-            long senderMac = mac(memory, frame + ETHERNET_HEADER + 8);
-            int senderAddress = memory.get(U32, frame + ETHERNET_HEADER + 14);
-            return filter.allows(sourceMac, senderAddress) && filter.allows(senderMac, senderAddress);
-        }
-        int sourceAddress = 0;
-        if (ethertype == ETHERTYPE_IPV4 && length >= ETHERNET_HEADER + IPV4_HEADER) {
-            sourceAddress = memory.get(U32, frame + ETHERNET_HEADER + 12);
-        }
-        return filter.allows(sourceMac, sourceAddress);
-    }
-
-    private static long mac(MemorySegment memory, long at) {
-        return ((long) (memory.get(U16, at) & 0xFFFF) << 32) | (memory.get(U32, at + 2) & 0xFFFF_FFFFL);
-    }
-
     @Override
     public int allocate(PacketBatch batch, int n) {
         int allocated = 0;

@@ -8,8 +8,6 @@ import io.arrakis.device.VnicQueue;
 import io.arrakis.memory.BufferPool;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 
 /**
  * The one queue of a {@link SimulatedVnic}. Transmit hands frames to the link, which keeps their
@@ -19,9 +17,6 @@ import java.nio.ByteOrder;
  */
 final class SimulatedQueue implements VnicQueue {
     private static final int ETHERNET_HEADER = 14;
-    private static final int ETHERTYPE_IPV4 = 0x0800;
-    private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
-    private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
 
     private final SimulatedLink link;
     private final SimulatedVnic vnic;
@@ -112,7 +107,7 @@ final class SimulatedQueue implements VnicQueue {
                 break;
             }
             accepted++;
-            if (!transmitAllowed(pool.offset(buffer) + offset, length)) {
+            if (!vnic.transmitFilter().allowsFrame(pool.segment(), pool.offset(buffer) + offset, length)) {
                 counters.increment(VnicCounter.TX_DROPPED_FILTERED);
                 pool.free(buffer);
                 continue;
@@ -139,17 +134,6 @@ final class SimulatedQueue implements VnicQueue {
                     + " length " + length + " does not fit a " + pool.bufferSize()
                     + "-byte buffer or is shorter than an Ethernet header; frame not sent");
         }
-    }
-
-    private boolean transmitAllowed(long frame, int length) {
-        MemorySegment memory = pool.segment();
-        long sourceMac = ((long) (memory.get(U16, frame + 6) & 0xFFFF) << 32)
-                | (memory.get(U32, frame + 8) & 0xFFFF_FFFFL);
-        int sourceAddress = 0;
-        if ((memory.get(U16, frame + 12) & 0xFFFF) == ETHERTYPE_IPV4 && length >= ETHERNET_HEADER + 20) {
-            sourceAddress = memory.get(U32, frame + ETHERNET_HEADER + 12);
-        }
-        return vnic.transmitFilter().allows(sourceMac, sourceAddress);
     }
 
     @Override

@@ -1,6 +1,6 @@
 package io.arrakis.stack.link;
 
-import io.arrakis.device.FlowFilter;
+import io.arrakis.device.FilterlessVnicControl;
 import io.arrakis.device.MacAddress;
 import io.arrakis.device.Offload;
 import io.arrakis.device.RateLimit;
@@ -9,7 +9,6 @@ import io.arrakis.device.Vnic;
 import io.arrakis.device.VnicControl;
 import io.arrakis.device.VnicQueue;
 import io.arrakis.memory.BufferPool;
-import java.util.List;
 import java.util.Set;
 
 /**
@@ -20,15 +19,14 @@ import java.util.Set;
  * <p>Belongs to the simulation thread, like its link; {@link #control()} may be used from any
  * thread.
  */
-public final class SimulatedVnic implements Vnic, VnicControl {
+public final class SimulatedVnic implements Vnic {
     private final SimulatedLink link;
     private final SimulatedLink.Direction transmitDirection;
     private final String name;
+    private final FilterlessVnicControl control;
     private final MacAddress mac;
     private final BufferPool pool;
     private final SimulatedQueue queue;
-    private volatile TransmitFilter transmitFilter = TransmitFilter.ANY;
-    private volatile RateLimit rateLimit = RateLimit.UNLIMITED;
     private boolean closed;
 
     SimulatedVnic(SimulatedLink link, SimulatedLink.Direction transmitDirection, String name, MacAddress mac,
@@ -36,6 +34,8 @@ public final class SimulatedVnic implements Vnic, VnicControl {
         this.link = link;
         this.transmitDirection = transmitDirection;
         this.name = name;
+        this.control = new FilterlessVnicControl("simulated VNIC " + name
+                + " has one queue and delivers every frame that arrives to it; it has no receive filters");
         this.mac = mac;
         this.pool = pool;
         this.queue = new SimulatedQueue(link, this, pool);
@@ -101,44 +101,18 @@ public final class SimulatedVnic implements Vnic, VnicControl {
 
     @Override
     public VnicControl control() {
-        return this;
+        return control;
     }
 
-    @Override
-    public void addReceiveFilter(FlowFilter filter, int queue) {
-        throw new UnsupportedOperationException("simulated VNIC " + name
-                + " has one queue and delivers every frame that arrives to it; it has no receive filters");
+    /** Shorthands for the queues, which enforce these on every transmit. */
+    TransmitFilter transmitFilter() {
+        return control.transmitFilter();
     }
 
-    @Override
-    public boolean removeReceiveFilter(FlowFilter filter) {
-        return false;
+    RateLimit rateLimit() {
+        return control.rateLimit();
     }
 
-    @Override
-    public List<FlowFilter> receiveFilters() {
-        return List.of();
-    }
-
-    @Override
-    public void setTransmitFilter(TransmitFilter filter) {
-        transmitFilter = filter;
-    }
-
-    @Override
-    public TransmitFilter transmitFilter() {
-        return transmitFilter;
-    }
-
-    @Override
-    public void setRateLimit(RateLimit limit) {
-        rateLimit = limit;
-    }
-
-    @Override
-    public RateLimit rateLimit() {
-        return rateLimit;
-    }
 
     /**
      * Closes this end: frames still arriving for it are dropped and counted; its memory is freed
