@@ -1034,6 +1034,12 @@ public final class TcpConnection {
                     }
                 }
                 long cwndRoom = cc.cwnd - flight;
+                if (!inRecovery && !retransmission && dupAcks > 0 && dupAcks < 3) {
+                    // Limited transmit (RFC 3042): each of the first two duplicate ACKs lets one new
+                    // segment out beyond cwnd, so a small window still gathers the third dupack
+                    // for fast retransmit instead of waiting for the RTO.
+                    cwndRoom += (long) dupAcks * smss;
+                }
                 if (len > 0 && cwndRoom < len) {
                     len = 0;
                 }
