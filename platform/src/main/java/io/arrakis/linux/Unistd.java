@@ -25,6 +25,15 @@ public final class Unistd {
     public static final int O_NONBLOCK = 04000;
     public static final int O_DIRECT = 040000;
     public static final int O_CLOEXEC = 02000000;
+    // linux/fcntl.h: duplication with close-on-exec, and file sealing (memfd_create(2), fcntl(2))
+    public static final int F_DUPFD_CLOEXEC = 1030;
+    public static final int F_ADD_SEALS = 1033;
+    public static final int F_GET_SEALS = 1034;
+    public static final int F_SEAL_SEAL = 0x0001;
+    public static final int F_SEAL_SHRINK = 0x0002;
+    public static final int F_SEAL_GROW = 0x0004;
+    public static final int F_SEAL_WRITE = 0x0008;
+    public static final int F_SEAL_FUTURE_WRITE = 0x0010;
 
     private static final MethodHandle CLOSE = Native.function("close",
             FunctionDescriptor.of(Native.C_INT, Native.C_INT));
@@ -41,6 +50,9 @@ public final class Unistd {
             Linker.Option.firstVariadicArg(2));
     private static final MethodHandle MKFIFO = Native.function("mkfifo",
             FunctionDescriptor.of(Native.C_INT, Native.C_POINTER, Native.C_INT));
+    private static final MethodHandle FCNTL = Native.function("fcntl",
+            FunctionDescriptor.of(Native.C_INT, Native.C_INT, Native.C_INT, Native.C_INT),
+            Linker.Option.firstVariadicArg(2));
     private static final MethodHandle GETPID = Native.function("getpid", FunctionDescriptor.of(Native.C_INT));
 
     private Unistd() {}
@@ -156,6 +168,24 @@ public final class Unistd {
             throw new LinuxException("mkfifo(path=\"" + path + "\", mode=0" + Integer.toOctalString(mode) + ")",
                     Native.errno());
         }
+    }
+
+    /**
+     * {@code fcntl} with an int argument ({@link #F_ADD_SEALS}, {@link #F_GET_SEALS}, ...); returns
+     * what the command returns (for {@link #F_GET_SEALS}, the seals).
+     */
+    public static int fcntl(int fd, int command, int argument) throws LinuxException {
+        int result;
+        try {
+            result = (int) FCNTL.invokeExact(Native.errnoState(), fd, command, argument);
+        } catch (Throwable t) {
+            throw Native.unreachable(t);
+        }
+        if (result < 0) {
+            throw new LinuxException("fcntl(fd=" + fd + ", cmd=" + command + ", arg=0x" + Integer.toHexString(argument)
+                    + ")", Native.errno());
+        }
+        return result;
     }
 
     public static int getpid() {

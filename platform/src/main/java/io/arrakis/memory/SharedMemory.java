@@ -23,8 +23,10 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * unmapped address.
  *
  * <p>A peer that shrinks the file (ftruncate) makes our accesses beyond the new end fault with
- * SIGBUS; sealing the memfd against shrinking ({@code F_ADD_SEALS}) would close that hole and
- * needs an {@code fcntl} binding we do not have yet.
+ * SIGBUS. Memory shared with untrusted peers must therefore be created with
+ * {@code MFD_ALLOW_SEALING} and sealed ({@code Unistd.fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK |
+ * F_SEAL_GROW | F_SEAL_SEAL)}) before it is handed out, as the control plane does; this class
+ * does not seal what it creates.
  */
 public final class SharedMemory implements AutoCloseable {
     private static final int PROT_RW = Mman.PROT_READ | Mman.PROT_WRITE;

@@ -46,4 +46,23 @@ class MmanTest {
             assertEquals(0, Futex.wake(nativeWord, 0, 1));
         }
     }
+
+    @Test
+    void aSealedMemfdRefusesToShrinkOrGrowAndReportsItsSeals() throws Exception {
+        int fd = Mman.memfdCreate("sealed", Mman.MFD_CLOEXEC | Mman.MFD_ALLOW_SEALING);
+        try {
+            Unistd.ftruncate(fd, 8192);
+            int seals = Unistd.F_SEAL_SHRINK | Unistd.F_SEAL_GROW | Unistd.F_SEAL_SEAL;
+            Unistd.fcntl(fd, Unistd.F_ADD_SEALS, seals);
+            assertEquals(seals, Unistd.fcntl(fd, Unistd.F_GET_SEALS, 0));
+            LinuxException shrink = assertThrows(LinuxException.class, () -> Unistd.ftruncate(fd, 4096));
+            assertEquals(Errno.EPERM, shrink.errno());
+            assertThrows(LinuxException.class, () -> Unistd.ftruncate(fd, 16384));
+            LinuxException reseal = assertThrows(LinuxException.class,
+                    () -> Unistd.fcntl(fd, Unistd.F_ADD_SEALS, Unistd.F_SEAL_WRITE));
+            assertEquals(Errno.EPERM, reseal.errno());
+        } finally {
+            Unistd.close(fd);
+        }
+    }
 }

@@ -1,0 +1,52 @@
+package io.arrakis.control;
+
+import io.arrakis.device.RateLimit;
+import java.io.IOException;
+import java.nio.file.Path;
+
+/**
+ * A tool's connection to a control plane (what {@code arrakis control status} and
+ * {@code arrakis control rate} will use): asks for status and sets rate limits. It attaches no
+ * VNIC. Thread-safe; every call waits a bounded time.
+ */
+public final class ControlClient implements AutoCloseable {
+    private final ControlConnection connection;
+
+    private ControlClient(ControlConnection connection) {
+        this.connection = connection;
+    }
+
+    /** Connects to the control plane at {@code socket}; fails if none answers there. */
+    public static ControlClient connect(Path socket) throws IOException {
+        ControlConnection connection = ControlConnection.connect(socket);
+        connection.start(null, "arrakis-control-client");
+        return new ControlClient(connection);
+    }
+
+    /** Connects to the control plane at {@link ControlPlane#defaultSocketPath()}. */
+    public static ControlClient connect() throws IOException {
+        return connect(ControlPlane.defaultSocketPath());
+    }
+
+    public ControlStatus status() throws IOException {
+        Protocol.Message reply = connection.call(new Protocol.StatusRequest());
+        if (reply instanceof Protocol.StatusReply(ControlStatus status)) {
+            return status;
+        }
+        throw new IOException("the control plane answered STATUS with " + reply);
+    }
+
+    /**
+     * Sets the rate limit of the VNIC called {@code vnic} ({@link RateLimit#UNLIMITED} lifts it).
+     * When this returns, the owner and the VNIC's peers have been sent the new limit. Needs root
+     * or the control plane's uid.
+     */
+    public void setRateLimit(String vnic, RateLimit limit) throws IOException {
+        connection.call(new Protocol.SetRateLimit(vnic, limit));
+    }
+
+    @Override
+    public void close() throws IOException {
+        connection.close();
+    }
+}

@@ -1,0 +1,305 @@
+package io.arrakis.control;
+
+import io.arrakis.device.MacAddress;
+import io.arrakis.device.RateLimit;
+import java.net.ProtocolException;
+import java.nio.BufferUnderflowException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The messages between the control plane and the processes attached to it, one per
+ * {@code SOCK_SEQPACKET} datagram, with the file descriptors of a message attached to it
+ * ({@code SCM_RIGHTS}). Stateless; encoding allocates (this is the control path).
+ *
+ * <pre>
+ * header (16 bytes, big endian): int magic 0x41524b43 ("ARKC"), short version 1, short type,
+ *                                int request id (0 for pushes; a reply carries its request's),
+ *                                int body length
+ * body: fields in order; a string is a short length and that many UTF-8 bytes; a rate limit is
+ *       four longs (bytes/s, packets/s, burst bytes, burst packets)
+ * </pre>
+ *
+ * <table>
+ * <tr><th>type</th><th>direction</th><th>body</th><th>descriptors</th></tr>
+ * <tr><td>1 ATTACH</td><td>process → CP</td><td>name</td><td>none</td></tr>
+ * <tr><td>2 ATTACHED</td><td>CP → process</td><td>id, name, mac, address, prefix, gateway, mtu,
+ *     capacity, frame slot, rate limit</td><td>bell (rw), readiness eventfd, counters (rw)</td></tr>
+ * <tr><td>3 PEER_ADDED</td><td>CP → process</td><td>peer id, name, mac, address, rate limit</td>
+ *     <td>outbound forward (rw), outbound return (ro), inbound forward (ro), inbound return (rw),
+ *     the peer's bell (rw), the peer's eventfd</td></tr>
+ * <tr><td>4 PEER_REMOVED</td><td>CP → process</td><td>peer id</td><td>none</td></tr>
+ * <tr><td>5 SET_RATE_LIMIT</td><td>tool → CP</td><td>VNIC name, rate limit</td><td>none</td></tr>
+ * <tr><td>6 RATE_LIMIT</td><td>CP → owner and peers</td><td>VNIC id, rate limit</td><td>none</td></tr>
+ * <tr><td>7 STATUS</td><td>tool → CP</td><td>(empty)</td><td>none</td></tr>
+ * <tr><td>8 STATUS_REPLY</td><td>CP → tool</td><td>see {@link #encode}</td><td>none</td></tr>
+ * <tr><td>9 OK</td><td>CP → requester</td><td>(empty)</td><td>none</td></tr>
+ * <tr><td>10 FAILURE</td><td>CP → requester</td><td>message</td><td>none</td></tr>
+ * </table>
+ */
+public final class Protocol {
+    public static final int MAGIC = 0x4152_4B43;
+    public static final int VERSION = 1;
+    public static final int HEADER_BYTES = 16;
+    /** Largest datagram either side sends or accepts. */
+    public static final int MAX_MESSAGE = 1 << 16;
+    /** Descriptors attached to PEER_ADDED, the most any message carries. */
+    public static final int MAX_FDS = 6;
+
+    static final short ATTACH = 1;
+    static final short ATTACHED = 2;
+    static final short PEER_ADDED = 3;
+    static final short PEER_REMOVED = 4;
+    static final short SET_RATE_LIMIT = 5;
+    static final short RATE_LIMIT = 6;
+    static final short STATUS = 7;
+    static final short STATUS_REPLY = 8;
+    static final short OK = 9;
+    static final short FAILURE = 10;
+
+    private Protocol() {}
+
+    /** A decoded message. */
+    public sealed interface Message permits Attach, Attached, PeerAdded, PeerRemoved, SetRateLimit, RateLimitChanged,
+            StatusRequest, StatusReply, Ok, Failure {}
+
+    public record Attach(String name) implements Message {}
+
+    /** The VNIC made for an ATTACH; with it the bell, readiness eventfd and counters descriptors. */
+    public record Attached(int id, String name, long mac, int address, int prefixLength, int gateway, int mtu,
+            int capacity, int frameSlotSize, RateLimit rateLimit) implements Message {}
+
+    /** A peer joined (or was there before us); with it the six descriptors of the two channels and its bell. */
+    public record PeerAdded(int id, String name, long mac, int address, RateLimit rateLimit) implements Message {}
+
+    public record PeerRemoved(int id) implements Message {}
+
+    public record SetRateLimit(String vnic, RateLimit limit) implements Message {}
+
+    public record RateLimitChanged(int id, RateLimit limit) implements Message {}
+
+    public record StatusRequest() implements Message {}
+
+    public record StatusReply(ControlStatus status) implements Message {}
+
+    public record Ok() implements Message {}
+
+    public record Failure(String message) implements Message {}
+
+    /** A message and the request id it travelled with. */
+    public record Envelope(int requestId, Message message) {}
+
+    // ------------------------------------------------------------------ encoding
+
+    public static byte[] encode(int requestId, Message message) {
+        ByteBuffer body = ByteBuffer.allocate(MAX_MESSAGE - HEADER_BYTES);
+        short type = switch (message) {
+            case Attach m -> {
+                putString(body, m.name());
+                yield ATTACH;
+            }
+            case Attached m -> {
+                body.putInt(m.id());
+                putString(body, m.name());
+                body.putLong(m.mac()).putInt(m.address()).putInt(m.prefixLength()).putInt(m.gateway())
+                        .putInt(m.mtu()).putInt(m.capacity()).putInt(m.frameSlotSize());
+                putRate(body, m.rateLimit());
+                yield ATTACHED;
+            }
+            case PeerAdded m -> {
+                body.putInt(m.id());
+                putString(body, m.name());
+                body.putLong(m.mac()).putInt(m.address());
+                putRate(body, m.rateLimit());
+                yield PEER_ADDED;
+            }
+            case PeerRemoved m -> {
+                body.putInt(m.id());
+                yield PEER_REMOVED;
+            }
+            case SetRateLimit m -> {
+                putString(body, m.vnic());
+                putRate(body, m.limit());
+                yield SET_RATE_LIMIT;
+            }
+            case RateLimitChanged m -> {
+                body.putInt(m.id());
+                putRate(body, m.limit());
+                yield RATE_LIMIT;
+            }
+            case StatusRequest _ -> STATUS;
+            case StatusReply m -> {
+                putStatus(body, m.status());
+                yield STATUS_REPLY;
+            }
+            case Ok _ -> OK;
+            case Failure m -> {
+                putString(body, m.message().length() > 4000 ? m.message().substring(0, 4000) : m.message());
+                yield FAILURE;
+            }
+        };
+        body.flip();
+        ByteBuffer whole = ByteBuffer.allocate(HEADER_BYTES + body.remaining());
+        whole.putInt(MAGIC).putShort((short) VERSION).putShort(type).putInt(requestId).putInt(body.remaining());
+        whole.put(body);
+        return whole.array();
+    }
+
+    /**
+     * Decodes one datagram of {@code length} bytes.
+     *
+     * @throws ProtocolException if it is not a well-formed message of this version
+     */
+    public static Envelope decode(ByteBuffer data) throws ProtocolException {
+        try {
+            if (data.remaining() < HEADER_BYTES) {
+                throw new ProtocolException("control message of " + data.remaining() + " bytes is shorter than its "
+                        + HEADER_BYTES + "-byte header");
+            }
+            int magic = data.getInt();
+            int version = data.getShort();
+            short type = data.getShort();
+            int requestId = data.getInt();
+            int length = data.getInt();
+            if (magic != MAGIC) {
+                throw new ProtocolException("not an Arrakis control message (magic 0x" + Integer.toHexString(magic)
+                        + ", expected 0x" + Integer.toHexString(MAGIC) + ")");
+            }
+            if (version != VERSION) {
+                throw new ProtocolException("control protocol version " + version + ", this side speaks " + VERSION
+                        + ": run the same Arrakis version on both sides");
+            }
+            if (length != data.remaining()) {
+                throw new ProtocolException("control message type " + type + " says its body has " + length
+                        + " bytes but " + data.remaining() + " arrived");
+            }
+            Message message = switch (type) {
+                case ATTACH -> new Attach(getString(data));
+                case ATTACHED -> new Attached(data.getInt(), getString(data), data.getLong(), data.getInt(),
+                        data.getInt(), data.getInt(), data.getInt(), data.getInt(), data.getInt(), getRate(data));
+                case PEER_ADDED -> new PeerAdded(data.getInt(), getString(data), data.getLong(), data.getInt(),
+                        getRate(data));
+                case PEER_REMOVED -> new PeerRemoved(data.getInt());
+                case SET_RATE_LIMIT -> new SetRateLimit(getString(data), getRate(data));
+                case RATE_LIMIT -> new RateLimitChanged(data.getInt(), getRate(data));
+                case STATUS -> new StatusRequest();
+                case STATUS_REPLY -> new StatusReply(getStatus(data));
+                case OK -> new Ok();
+                case FAILURE -> new Failure(getString(data));
+                default -> throw new ProtocolException("unknown control message type " + type);
+            };
+            if (data.hasRemaining()) {
+                throw new ProtocolException("control message type " + type + " has " + data.remaining()
+                        + " bytes after its last field");
+            }
+            return new Envelope(requestId, message);
+        } catch (BufferUnderflowException e) {
+            throw new ProtocolException("control message ends in the middle of a field");
+        } catch (IllegalArgumentException e) {
+            throw new ProtocolException("control message holds an invalid value: " + e.getMessage());
+        }
+    }
+
+    /** How many descriptors travel with a message of this kind. */
+    static int fdsFor(Message message) {
+        return switch (message) {
+            case Attached _ -> 3;
+            case PeerAdded _ -> 6;
+            default -> 0;
+        };
+    }
+
+    private static void putString(ByteBuffer buffer, String text) {
+        byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
+        if (bytes.length > Short.MAX_VALUE) {
+            throw new IllegalArgumentException("string of " + bytes.length + " bytes is too long for a control message");
+        }
+        buffer.putShort((short) bytes.length).put(bytes);
+    }
+
+    private static String getString(ByteBuffer buffer) throws ProtocolException {
+        int length = buffer.getShort();
+        if (length < 0 || length > buffer.remaining()) {
+            throw new ProtocolException("string length " + length + " runs past the end of the control message");
+        }
+        byte[] bytes = new byte[length];
+        buffer.get(bytes);
+        return new String(bytes, StandardCharsets.UTF_8);
+    }
+
+    private static void putRate(ByteBuffer buffer, RateLimit limit) {
+        buffer.putLong(limit.bytesPerSecond()).putLong(limit.packetsPerSecond()).putLong(limit.burstBytes())
+                .putLong(limit.burstPackets());
+    }
+
+    private static RateLimit getRate(ByteBuffer buffer) {
+        return new RateLimit(buffer.getLong(), buffer.getLong(), buffer.getLong(), buffer.getLong());
+    }
+
+    private static void putStatus(ByteBuffer buffer, ControlStatus status) {
+        buffer.putInt(status.pid());
+        putString(buffer, status.socket());
+        putString(buffer, status.subnet());
+        buffer.putLong(status.attaches()).putLong(status.detaches());
+        buffer.putInt(status.vnics().size());
+        for (ControlStatus.VnicStatus v : status.vnics()) {
+            buffer.putInt(v.id());
+            putString(buffer, v.name());
+            buffer.putInt(v.pid()).putInt(v.uid()).putLong(v.mac().bits()).putInt(v.address());
+            putRate(buffer, v.rateLimit());
+            buffer.putInt(v.counters().size());
+            for (Map.Entry<String, Long> counter : v.counters().entrySet()) {
+                putString(buffer, counter.getKey());
+                buffer.putLong(counter.getValue());
+            }
+        }
+        buffer.putInt(status.channels().size());
+        for (ControlStatus.ChannelStatus c : status.channels()) {
+            buffer.putInt(c.from()).putInt(c.to()).putLong(c.published()).putLong(c.consumed());
+        }
+    }
+
+    private static ControlStatus getStatus(ByteBuffer buffer) throws ProtocolException {
+        int pid = buffer.getInt();
+        String socket = getString(buffer);
+        String subnet = getString(buffer);
+        long attaches = buffer.getLong();
+        long detaches = buffer.getLong();
+        int count = checkCount(buffer.getInt(), buffer);
+        List<ControlStatus.VnicStatus> vnics = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            int id = buffer.getInt();
+            String name = getString(buffer);
+            int vpid = buffer.getInt();
+            int uid = buffer.getInt();
+            MacAddress mac = new MacAddress(buffer.getLong());
+            int address = buffer.getInt();
+            RateLimit limit = getRate(buffer);
+            int counterCount = checkCount(buffer.getInt(), buffer);
+            Map<String, Long> counters = new LinkedHashMap<>();
+            for (int k = 0; k < counterCount; k++) {
+                counters.put(getString(buffer), buffer.getLong());
+            }
+            vnics.add(new ControlStatus.VnicStatus(id, name, vpid, uid, mac, address, limit, counters));
+        }
+        int channelCount = checkCount(buffer.getInt(), buffer);
+        List<ControlStatus.ChannelStatus> channels = new ArrayList<>(channelCount);
+        for (int i = 0; i < channelCount; i++) {
+            channels.add(new ControlStatus.ChannelStatus(buffer.getInt(), buffer.getInt(), buffer.getLong(),
+                    buffer.getLong()));
+        }
+        return new ControlStatus(pid, socket, subnet, attaches, detaches, vnics, channels);
+    }
+
+    private static int checkCount(int count, ByteBuffer buffer) throws ProtocolException {
+        if (count < 0 || count > buffer.remaining()) {
+            throw new ProtocolException("count " + count + " is impossible in the " + buffer.remaining()
+                    + " bytes left of the control message");
+        }
+        return count;
+    }
+}

@@ -1,0 +1,435 @@
+package io.arrakis.control;
+
+import io.arrakis.device.Counters;
+import io.arrakis.device.FlowFilter;
+import io.arrakis.device.MacAddress;
+import io.arrakis.device.Offload;
+import io.arrakis.device.RateLimit;
+import io.arrakis.device.TransmitFilter;
+import io.arrakis.device.Vnic;
+import io.arrakis.device.VnicConfig;
+import io.arrakis.device.VnicControl;
+import io.arrakis.device.VnicQueue;
+import io.arrakis.device.Ipv4Text;
+import io.arrakis.linux.LinuxException;
+import io.arrakis.linux.Unistd;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.time.Duration;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * A VNIC the control plane made for this process: its identity (MAC and IPv4 address assigned
+ * by the control plane), one queue pair ({@link ShmQueue}) over direct channels to every other
+ * VNIC attached to the same control plane, and the control connection whose reader thread
+ * applies membership changes. Closing it (or the process dying) closes the connection, and the
+ * control plane reclaims the VNIC and tells the peers.
+ *
+ * <p>Identity, {@link #peers()} and the control operations are thread-safe; the queue belongs
+ * to its polling thread.
+ */
+public final class ShmVnic implements Vnic, VnicControl {
+    /** A peer as the directory knows it. */
+    public record Peer(int id, String name, MacAddress mac, int address) {
+        @Override
+        public String toString() {
+            return name + " (" + id + ", " + mac + ", " + Ipv4Text.format(address) + ")";
+        }
+    }
+
+    private final VnicConfig config;
+    private final ControlConnection connection;
+    private final Arena packetArena = Arena.ofShared();
+    private final Map<Integer, Peer> directory = new ConcurrentHashMap<>();
+
+    // Set once by the reader thread on ATTACHED, before open() returns (a future's happens-before).
+    private int id;
+    private String name;
+    private MacAddress mac;
+    private int address;
+    private int prefixLength;
+    private int gateway;
+    private int mtu;
+    private int channelCapacity;
+    private int channelFrameSlot;
+    private Mapping bellMapping;
+    private Mapping counterMapping;
+    private Bell bell;
+    private int eventFd = -1;
+    private ShmQueue queue;
+
+    private volatile RateLimit rateLimit = RateLimit.UNLIMITED;
+    private volatile boolean queueReadinessEnabled;
+    private volatile String lastProblem;
+    private boolean closed;
+
+    private ShmVnic(VnicConfig config, ControlConnection connection) {
+        this.config = config;
+        this.connection = connection;
+    }
+
+    /** Attaches over {@code connection} (which it then owns) and waits (bounded) for the VNIC. */
+    static ShmVnic attach(VnicConfig config, ControlConnection connection) throws IOException {
+        ShmVnic vnic = new ShmVnic(config, connection);
+        try {
+            connection.start(vnic.new Handler(), "arrakis-control-" + config.name());
+            var reply = connection.request(new Protocol.Attach(config.name()))
+                    .get(ControlConnection.REPLY_TIMEOUT.toNanos(), TimeUnit.NANOSECONDS);
+            if (reply.message() instanceof Protocol.Failure failure) {
+                throw new IOException("the control plane refused VNIC " + config.name() + ": " + failure.message());
+            }
+            if (vnic.queue == null) {
+                throw new IOException("the control plane answered the attach of " + config.name() + " with "
+                        + reply.message());
+            }
+            return vnic;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            vnic.closeQuietly(e);
+            throw new IOException("interrupted attaching VNIC " + config.name(), e);
+        } catch (ExecutionException e) {
+            vnic.closeQuietly(e);
+            throw new IOException("attaching VNIC " + config.name() + ": " + e.getCause().getMessage(), e.getCause());
+        } catch (TimeoutException e) {
+            vnic.closeQuietly(e);
+            throw new IOException("the control plane did not answer the attach of VNIC " + config.name() + " within "
+                    + ControlConnection.REPLY_TIMEOUT, e);
+        } catch (IOException | RuntimeException e) {
+            vnic.closeQuietly(e);
+            throw e;
+        }
+    }
+
+    /** Applies the control plane's messages on the connection's reader thread. */
+    private final class Handler implements ControlConnection.Listener {
+        @Override
+        public void onMessage(int requestId, Protocol.Message message, int[] fds) throws IOException {
+            switch (message) {
+                case Protocol.Attached attached -> onAttached(attached, fds);
+                case Protocol.PeerAdded added -> onPeerAdded(added, fds);
+                case Protocol.PeerRemoved(int peer) -> {
+                    directory.remove(peer);
+                    ShmQueue q = queue;
+                    if (q != null) {
+                        q.post(new ShmQueue.RemovePeer(peer));
+                    }
+                }
+                case Protocol.RateLimitChanged(int vnicId, RateLimit limit) -> {
+                    if (vnicId == id) {
+                        rateLimit = limit;
+                    } else if (queue != null) {
+                        queue.post(new ShmQueue.PeerRate(vnicId, limit));
+                    }
+                }
+                default -> ControlConnection.closeAll(fds);
+            }
+        }
+
+        @Override
+        public void onClosed(Throwable why) {
+            lastProblem = "the control plane went away: " + why.getMessage()
+                    + "; channels to the current peers keep working, but nobody new can join";
+        }
+    }
+
+    private void onAttached(Protocol.Attached attached, int[] fds) throws IOException {
+        try {
+            if (queue != null) {
+                throw new IOException("a second ATTACHED for VNIC " + name);
+            }
+            ChannelLayout.checkGeometry(attached.capacity(), attached.frameSlotSize());
+            bellMapping = Mapping.map(fds[0], ChannelLayout.BELL_BYTES, true, "bell of " + attached.name());
+            counterMapping = Mapping.map(fds[2], ChannelLayout.COUNTERS_BYTES, true, "counters of " + attached.name());
+            Unistd.close(fds[0]);
+            Unistd.close(fds[2]);
+            eventFd = fds[1];
+            id = attached.id();
+            name = attached.name();
+            mac = new MacAddress(attached.mac());
+            address = attached.address();
+            prefixLength = attached.prefixLength();
+            gateway = attached.gateway();
+            mtu = attached.mtu();
+            channelCapacity = attached.capacity();
+            channelFrameSlot = attached.frameSlotSize();
+            rateLimit = attached.rateLimit();
+            bell = new Bell(bellMapping.segment(), eventFd);
+            MemorySegment packets = packetArena.allocate((long) config.buffersPerQueue() * config.bufferSize(), 4096);
+            queue = new ShmQueue(this, packets, config.bufferSize(), bell, counterMapping.segment(),
+                    attached.capacity(), attached.frameSlotSize(), mtu);
+        } catch (IOException | RuntimeException e) {
+            ControlConnection.closeAll(fds);
+            throw e;
+        }
+    }
+
+    private void onPeerAdded(Protocol.PeerAdded added, int[] fds) throws IOException {
+        ShmQueue q = queue;
+        if (q == null) {
+            ControlConnection.closeAll(fds);
+            throw new IOException("PEER_ADDED before ATTACHED");
+        }
+        long forwardBytes = ChannelLayout.forwardBytes(channelCapacity, channelFrameSlot);
+        Mapping[] mappings = new Mapping[5];
+        try {
+            String peer = added.name();
+            mappings[0] = Mapping.map(fds[0], forwardBytes, true, "channel " + name + " -> " + peer);
+            mappings[1] = Mapping.map(fds[1], ChannelLayout.RETURN_BYTES, false, "return of " + name + " -> " + peer);
+            mappings[2] = Mapping.map(fds[2], forwardBytes, false, "channel " + peer + " -> " + name);
+            mappings[3] = Mapping.map(fds[3], ChannelLayout.RETURN_BYTES, true, "return of " + peer + " -> " + name);
+            mappings[4] = Mapping.map(fds[4], ChannelLayout.BELL_BYTES, true, "bell of " + peer);
+            PeerLink link = new PeerLink(added.id(), peer, added.mac(), added.address(), added.rateLimit(),
+                    mappings[0], mappings[1], mappings[2], mappings[3], mappings[4], fds[5]);
+            for (int i = 0; i < 5; i++) {
+                Unistd.close(fds[i]);
+            }
+            directory.put(added.id(), new Peer(added.id(), peer, new MacAddress(added.mac()), added.address()));
+            q.post(new ShmQueue.AddPeer(link));
+        } catch (IOException | RuntimeException e) {
+            for (Mapping mapping : mappings) {
+                if (mapping != null) {
+                    mapping.close();
+                }
+            }
+            ControlConnection.closeAll(fds);
+            throw e;
+        }
+    }
+
+    // ------------------------------------------------------------------ identity
+
+    /** The control plane's number for this VNIC (unique for the control plane's lifetime). */
+    public int id() {
+        return id;
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    @Override
+    public String backend() {
+        return ShmVnicBackend.NAME;
+    }
+
+    @Override
+    public MacAddress mac() {
+        return mac;
+    }
+
+    /** The IPv4 address the control plane assigned (host order). */
+    public int address() {
+        return address;
+    }
+
+    public int prefixLength() {
+        return prefixLength;
+    }
+
+    /** The gateway address the control plane reserved ({@code .1} of the subnet), 0 if none. */
+    public int gateway() {
+        return gateway;
+    }
+
+    @Override
+    public int mtu() {
+        return mtu;
+    }
+
+    @Override
+    public Set<Offload> offloads() {
+        return Set.of();
+    }
+
+    @Override
+    public int queueCount() {
+        return 1;
+    }
+
+    @Override
+    public VnicQueue queue(int index) {
+        if (index != 0) {
+            throw new IndexOutOfBoundsException("shm VNIC " + name + " has 1 queue; no queue " + index);
+        }
+        return queue;
+    }
+
+    /** The shm-specific counters of queue 0 (protection checks, membership). */
+    public Counters<ShmCounter> shmCounters() {
+        return queue.shmCounters();
+    }
+
+    /** The peers the control plane has announced so far (a snapshot, by id). */
+    public List<Peer> peers() {
+        return directory.values().stream().sorted(Comparator.comparingInt(Peer::id)).toList();
+    }
+
+    /** Waits (bounded) until exactly {@code count} peers are known; returns whether that happened. */
+    public boolean awaitPeers(int count, Duration patience) throws InterruptedException {
+        long deadline = System.nanoTime() + patience.toNanos();
+        while (directory.size() != count) {
+            if (System.nanoTime() - deadline > 0) {
+                return false;
+            }
+            Thread.sleep(2);
+        }
+        return true;
+    }
+
+    /** Whether the control plane's connection is gone (it stopped); channels still work. */
+    public boolean controlPlaneLost() {
+        return connection.isLost();
+    }
+
+    /** The last problem seen (a broken channel, a lost control plane), or null. */
+    public String lastProblem() {
+        return lastProblem;
+    }
+
+    void channelBroken(PeerLink link, String what) {
+        lastProblem = "shm VNIC " + name + ": gave up a channel of " + link + ": " + what
+                + "; the peer wrote garbage into shared memory";
+    }
+
+    /** Wakes a poller asleep on our own bell (for a membership change), unless closed. */
+    synchronized void ringOwnBell(Bell own) {
+        if (!closed) {
+            own.doorbell().ring();
+        }
+    }
+
+    /** Rings our own bell (from {@link ShmQueue#wakeup()}), unless closed. */
+    synchronized void wakeOwnBell(Bell own) {
+        if (closed) {
+            return;
+        }
+        own.ring();
+        if (queueReadinessEnabled) {
+            own.signal();
+        }
+    }
+
+    void readinessEnabled() {
+        queueReadinessEnabled = true;
+    }
+
+    // ------------------------------------------------------------------ control
+
+    @Override
+    public VnicControl control() {
+        return this;
+    }
+
+    /** Not in this version: one queue receives every frame for this VNIC's MAC. */
+    @Override
+    public void addReceiveFilter(FlowFilter filter, int queueIndex) {
+        throw new UnsupportedOperationException("shm VNIC " + name + ": receive filters are not implemented: it has"
+                + " one queue, which receives every frame addressed to " + mac);
+    }
+
+    @Override
+    public boolean removeReceiveFilter(FlowFilter filter) {
+        return false;
+    }
+
+    @Override
+    public List<FlowFilter> receiveFilters() {
+        return List.of();
+    }
+
+    /** The control plane sets it from the identity it assigned; processes cannot change it. */
+    @Override
+    public void setTransmitFilter(TransmitFilter filter) {
+        throw new UnsupportedOperationException("shm VNIC " + name + ": the transmit filter is the identity the"
+                + " control plane assigned (" + mac + ", " + Ipv4Text.format(address) + ") and every receiver"
+                + " enforces it; it cannot be changed");
+    }
+
+    @Override
+    public TransmitFilter transmitFilter() {
+        return new TransmitFilter(mac, address);
+    }
+
+    /**
+     * Asks the control plane to set this VNIC's limit; when this returns the new limit is in
+     * force here (the control plane pushes it before it answers) and at the receivers' policers.
+     */
+    @Override
+    public void setRateLimit(RateLimit limit) throws IOException {
+        connection.call(new Protocol.SetRateLimit(name, limit));
+    }
+
+    @Override
+    public RateLimit rateLimit() {
+        return rateLimit;
+    }
+
+    // ------------------------------------------------------------------ close
+
+    /**
+     * Closes the control connection (the control plane reclaims the VNIC and tells the peers),
+     * then unmaps every channel and frees the packet memory. Call it after the polling thread
+     * has stopped using the queue. Idempotent.
+     */
+    @Override
+    public void close() throws IOException {
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+        }
+        IOException failure = null;
+        try {
+            connection.close();
+        } catch (IOException e) {
+            failure = e;
+        }
+        if (queue != null) {
+            queue.close();
+        }
+        for (Mapping mapping : new Mapping[] {bellMapping, counterMapping}) {
+            if (mapping != null) {
+                mapping.close();
+            }
+        }
+        if (eventFd >= 0) {
+            try {
+                Unistd.close(eventFd);
+            } catch (LinuxException e) {
+                if (failure == null) {
+                    failure = e;
+                } else {
+                    failure.addSuppressed(e);
+                }
+            }
+        }
+        packetArena.close();
+        if (failure != null) {
+            throw failure;
+        }
+    }
+
+    private void closeQuietly(Exception primary) {
+        try {
+            close();
+        } catch (IOException | RuntimeException e) {
+            primary.addSuppressed(e);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "shm VNIC " + name + " (id " + id + ", " + mac + ", " + Ipv4Text.format(address) + "/" + prefixLength
+                + ", mtu " + mtu + ")";
+    }
+}

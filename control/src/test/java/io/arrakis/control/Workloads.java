@@ -1,0 +1,328 @@
+package io.arrakis.control;
+
+import io.arrakis.device.Ipv4Text;
+import io.arrakis.stack.NetworkStack;
+import io.arrakis.stack.TcpLayer;
+import io.arrakis.stack.tcp.TcpConnection;
+import io.arrakis.stack.tcp.TcpListener;
+import io.arrakis.stack.udp.UdpSocket;
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.Iterator;
+import java.util.List;
+import java.util.SplittableRandom;
+
+/**
+ * Applications for {@link StackRunner}s, run on the polling thread after every poll: a UDP echo
+ * server, a UDP pinger that checks every echo byte for byte, a TCP echo server, and a TCP
+ * client that streams seeded bytes through an echo and compares digests. Their fields are read
+ * by tests through {@link StackRunner#call} or {@link StackRunner#await} only (the polling thread).
+ */
+final class Workloads {
+    static final int UDP_ECHO_PORT = 7;
+    static final int TCP_ECHO_PORT = 9;
+
+    private Workloads() {}
+
+    static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    /** Echoes every datagram on {@code port} to its sender. */
+    static final class UdpEcho implements StackRunner.Hook {
+        private final int port;
+        private final byte[] buffer = new byte[65_536];
+        private final MemorySegment segment = MemorySegment.ofArray(buffer);
+        private UdpSocket socket;
+        long echoed;
+
+        UdpEcho(int port) {
+            this.port = port;
+        }
+
+        @Override
+        public void afterPoll(NetworkStack stack, TcpLayer tcp) throws IOException {
+            if (socket == null) {
+                socket = stack.openUdp(port, 1 << 20);
+            }
+            while (socket.isReadable()) {
+                int length = socket.receive(segment, 0, buffer.length);
+                if (length < 0) {
+                    socket.takeError();
+                    continue;
+                }
+                if (stack.sendUdp(socket, socket.lastSourceAddress(), socket.lastSourcePort(), segment, 0, length)) {
+                    echoed++;
+                }
+            }
+        }
+    }
+
+    /**
+     * Sends {@code count} datagrams of seeded sizes (1 byte to {@code maxSize}, fragmented above
+     * the MTU) and contents, one at a time, each after the echo of the one before was checked
+     * byte for byte. Resends after a second without an echo (counted: a loss is a bug here).
+     */
+    static final class UdpPinger implements StackRunner.Hook {
+        private final int destination;
+        private final int port;
+        private final int localPort;
+        private final int count;
+        private final int maxSize;
+        private final SplittableRandom random;
+        private final byte[] receiveBuffer = new byte[65_536];
+        private final MemorySegment receiveSegment = MemorySegment.ofArray(receiveBuffer);
+        private UdpSocket socket;
+        private byte[] current;
+        private long sentAt;
+        int verified;
+        int mismatches;
+        int resends;
+        String firstMismatch;
+
+        UdpPinger(int destination, int port, int localPort, int count, int maxSize, long seed) {
+            this.destination = destination;
+            this.port = port;
+            this.localPort = localPort;
+            this.count = count;
+            this.maxSize = maxSize;
+            this.random = new SplittableRandom(seed);
+        }
+
+        @Override
+        public void afterPoll(NetworkStack stack, TcpLayer tcp) throws IOException {
+            long now = System.nanoTime();
+            if (socket == null) {
+                socket = stack.openUdp(localPort, 1 << 20);
+            }
+            while (socket.isReadable()) {
+                int length = socket.receive(receiveSegment, 0, receiveBuffer.length);
+                if (length < 0) {
+                    socket.takeError();
+                    continue;
+                }
+                if (current != null && length == current.length
+                        && Arrays.equals(receiveBuffer, 0, length, current, 0, length)) {
+                    verified++;
+                    current = null;
+                } else if (current == null || socket.lastSourceAddress() == destination) {
+                    // A late echo of a resent datagram is a duplicate, not corruption.
+                    if (current != null && firstMismatch == null) {
+                        firstMismatch = "expected " + current.length + " bytes, got " + length + " from "
+                                + Ipv4Text.format(socket.lastSourceAddress());
+                        mismatches++;
+                    }
+                }
+            }
+            if (current == null && verified < count) {
+                int size = 1 + random.nextInt(maxSize);
+                current = new byte[size];
+                random.nextBytes(current);
+                send(stack, now);
+            } else if (current != null && now - sentAt > 1_000_000_000L) {
+                resends++;
+                send(stack, now);
+            }
+        }
+
+        private void send(NetworkStack stack, long now) throws IOException {
+            sentAt = now;
+            stack.sendUdp(socket, destination, port, MemorySegment.ofArray(current), 0, current.length);
+        }
+
+        boolean done() {
+            return verified == count;
+        }
+
+        String describe() {
+            return "UDP pinger to " + Ipv4Text.format(destination) + ":" + port + ": verified " + verified + "/" + count
+                    + ", mismatches " + mismatches + (firstMismatch != null ? " (" + firstMismatch + ")" : "")
+                    + ", resends " + resends;
+        }
+    }
+
+    /** Accepts connections on {@code port} and echoes every byte back, closing after the peer's FIN. */
+    static final class TcpEchoServer implements StackRunner.Hook {
+        private final int port;
+        private final List<Connection> connections = new ArrayList<>();
+        private TcpListener listener;
+        long accepted;
+        long bytes;
+
+        private static final class Connection {
+            final TcpConnection tcp;
+            final byte[] buffer = new byte[64 * 1024];
+            final MemorySegment segment = MemorySegment.ofArray(buffer);
+            int start;
+            int end;
+            boolean eof;
+
+            Connection(TcpConnection tcp) {
+                this.tcp = tcp;
+            }
+        }
+
+        TcpEchoServer(int port) {
+            this.port = port;
+        }
+
+        @Override
+        public void afterPoll(NetworkStack stack, TcpLayer tcp) throws IOException {
+            long now = System.nanoTime();
+            if (listener == null) {
+                listener = tcp.listen(port, 64, 256 * 1024, 256 * 1024);
+            }
+            TcpConnection fresh;
+            while ((fresh = tcp.accept(listener)) != null) {
+                connections.add(new Connection(fresh));
+                accepted++;
+            }
+            for (Iterator<Connection> it = connections.iterator(); it.hasNext(); ) {
+                Connection c = it.next();
+                if (c.tcp.failure() != null) {
+                    tcp.abort(c.tcp, now);
+                    it.remove();
+                    continue;
+                }
+                boolean progress = true;
+                while (progress) {
+                    progress = false;
+                    if (c.end < c.buffer.length && !c.eof) {
+                        int n = tcp.read(c.tcp, c.segment, c.end, c.buffer.length - c.end, now);
+                        if (n > 0) {
+                            c.end += n;
+                            bytes += n;
+                            progress = true;
+                        } else if (n < 0) {
+                            c.eof = true;
+                        }
+                    }
+                    if (c.start < c.end) {
+                        int n = tcp.write(c.tcp, c.segment, c.start, c.end - c.start, now);
+                        if (n > 0) {
+                            c.start += n;
+                            progress = true;
+                        }
+                        if (c.start == c.end) {
+                            c.start = 0;
+                            c.end = 0;
+                        }
+                    }
+                }
+                if (c.eof && c.start == c.end) {
+                    tcp.close(c.tcp, now);
+                    it.remove();
+                }
+            }
+        }
+    }
+
+    /**
+     * Connects to a TCP echo server, sends {@code toSend} seeded bytes, shuts its output down,
+     * reads the echo to end of stream, and compares the SHA-256 of each direction.
+     */
+    static final class TcpEchoCheck implements StackRunner.Hook {
+        private final int destination;
+        private final int port;
+        private final long toSend;
+        private final SplittableRandom random;
+        private final byte[] block = new byte[16 * 1024];
+        private final MemorySegment blockSegment = MemorySegment.ofArray(block);
+        private final byte[] readBuffer = new byte[64 * 1024];
+        private final MemorySegment readSegment = MemorySegment.ofArray(readBuffer);
+        private final MessageDigest sentDigest = sha256();
+        private final MessageDigest receivedDigest = sha256();
+        private int blockPosition = block.length;
+        TcpConnection connection;
+        long sent;
+        long received;
+        boolean shut;
+        boolean eof;
+        String sentHash;
+        String receivedHash;
+        long startNanos;
+        long endNanos;
+
+        TcpEchoCheck(int destination, int port, long toSend, long seed) {
+            this.destination = destination;
+            this.port = port;
+            this.toSend = toSend;
+            this.random = new SplittableRandom(seed);
+        }
+
+        @Override
+        public void afterPoll(NetworkStack stack, TcpLayer tcp) throws IOException {
+            long now = System.nanoTime();
+            if (connection == null) {
+                connection = tcp.connect(destination, port, 0, 256 * 1024, 256 * 1024, now);
+                startNanos = now;
+            }
+            if (eof) {
+                return;
+            }
+            int n;
+            while ((n = tcp.read(connection, readSegment, 0, readBuffer.length, now)) > 0) {
+                receivedDigest.update(readBuffer, 0, n);
+                received += n;
+            }
+            if (n < 0) {
+                eof = true;
+                endNanos = now;
+                receivedHash = HexFormat.of().formatHex(receivedDigest.digest());
+                if (connection.failure() == null) {
+                    tcp.close(connection, now);
+                }
+                return;
+            }
+            if (!connection.isConnected() || shut) {
+                return;
+            }
+            while (sent < toSend) {
+                if (blockPosition == block.length) {
+                    random.nextBytes(block);
+                    blockPosition = 0;
+                }
+                int chunk = (int) Math.min(block.length - blockPosition, toSend - sent);
+                int written = tcp.write(connection, blockSegment, blockPosition, chunk, now);
+                if (written <= 0) {
+                    break;
+                }
+                sentDigest.update(block, blockPosition, written);
+                blockPosition += written;
+                sent += written;
+            }
+            if (sent == toSend) {
+                tcp.shutdownOutput(connection, now);
+                shut = true;
+                sentHash = HexFormat.of().formatHex(sentDigest.digest());
+            }
+        }
+
+        boolean done() {
+            return eof;
+        }
+
+        boolean exact() {
+            return eof && received == toSend && sentHash != null && sentHash.equals(receivedHash);
+        }
+
+        double megabytesPerSecond() {
+            return endNanos == startNanos ? 0 : (sent + received) / 1e6 / ((endNanos - startNanos) / 1e9);
+        }
+
+        String describe() {
+            return "TCP echo check to " + Ipv4Text.format(destination) + ":" + port + ": sent " + sent + "/" + toSend
+                    + (shut ? " and shut down" : "") + ", received " + received + (eof ? " to end of stream" : "")
+                    + (connection == null ? "" : "; " + connection.state() + " failure " + connection.failure());
+        }
+    }
+}
