@@ -2,7 +2,6 @@ package io.arrakis.stack.interop;
 
 import static io.arrakis.stack.interop.TapTestbed.KERNEL_IP;
 import static io.arrakis.stack.interop.TapTestbed.OUR_IP;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -11,11 +10,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.arrakis.device.Ipv4Text;
 import io.arrakis.stack.NetworkStack;
 import io.arrakis.stack.StackCounter;
+import io.arrakis.stack.Tshark;
 import io.arrakis.stack.udp.UdpSocket;
-import java.io.File;
 import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
@@ -233,8 +231,6 @@ class LinuxKernelInteropTest {
     @Test
     void aPcapOfOurVnicShowsArpIcmpAndUdpBothWaysWithNoBadChecksumInTshark(@TempDir Path directory)
             throws Exception {
-        Path tshark = findTshark();
-        assertNotNull(tshark, "tshark is not installed: ./dev installs it (apt-get install tshark)");
         Path pcap = directory.resolve("interop.pcap");
         String ourMac;
         try (TapTestbed bed = TapTestbed.open(pcap)) {
@@ -255,7 +251,7 @@ class LinuxKernelInteropTest {
                     bed.stack.describeCounters());
         }
 
-        String out = tshark(tshark, pcap, directory);
+        String out = Tshark.decode(pcap, directory, 20);
         assertTrue(out.contains("Address Resolution Protocol (request)"), out);
         assertTrue(out.contains("Address Resolution Protocol (reply)"), out);
         assertTrue(out.contains("Sender MAC address: " + ourMac) && out.contains("Sender IP address: " + OUR_IP), out);
@@ -282,34 +278,6 @@ class LinuxKernelInteropTest {
         return n;
     }
 
-    /** {@code tshark -r file -V} with IPv4, UDP and TCP checksum checking; output through files, bounded wait. */
-    private static String tshark(Path tshark, Path pcap, Path directory) throws Exception {
-        Path output = directory.resolve("tshark.txt");
-        Path errors = directory.resolve("tshark.stderr");
-        Process process = new ProcessBuilder(tshark.toString(), "-n", "-r", pcap.toString(), "-V",
-                // Payloads are ours, not whatever protocol tshark guesses from an ephemeral port
-                // (a peer port of 54328 once decoded as a "malformed" Elasticsearch packet).
-                "-d", "udp.port==1-65535,data", "-d", "tcp.port==1-65535,data",
-                "-o", "ip.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE")
-                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
-                .redirectOutput(output.toFile()).redirectError(errors.toFile()).start();
-        try {
-            assertTrue(process.waitFor(20, TimeUnit.SECONDS), "tshark did not finish in 20 s");
-            assertEquals(0, process.exitValue(), "tshark failed: " + Files.readString(errors));
-            return Files.readString(output);
-        } finally {
-            process.destroyForcibly();
-        }
-    }
-
-    private static Path findTshark() {
-        for (String dir : (System.getenv().getOrDefault("PATH", "") + ":/usr/bin:/usr/local/bin").split(":")) {
-            if (!dir.isEmpty() && Files.isExecutable(Path.of(dir, "tshark"))) {
-                return Path.of(dir, "tshark");
-            }
-        }
-        return null;
-    }
 
     /** The {@code Ip:} line of the namespace's {@code /proc/net/snmp}: the kernel's IPv4 counters. */
     private static Map<String, Long> kernelIpStatistics(TapTestbed bed) throws Exception {

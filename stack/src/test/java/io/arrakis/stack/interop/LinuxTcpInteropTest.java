@@ -4,12 +4,12 @@ import static io.arrakis.stack.interop.TapTestbed.KERNEL_IP;
 import static io.arrakis.stack.interop.TapTestbed.OUR_IP;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.arrakis.device.Ipv4Text;
 import io.arrakis.stack.TcpLayer;
+import io.arrakis.stack.Tshark;
 import io.arrakis.stack.link.Clock;
 import io.arrakis.stack.link.FaultyVnic;
 import io.arrakis.stack.link.LinkCounter;
@@ -20,8 +20,6 @@ import io.arrakis.stack.tcp.TcpCounter;
 import io.arrakis.stack.tcp.TcpFailure;
 import io.arrakis.stack.tcp.TcpListener;
 import io.arrakis.stack.tcp.TcpState;
-import java.io.File;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.time.Duration;
@@ -245,8 +243,6 @@ class LinuxTcpInteropTest {
     @Timeout(value = 90, unit = TimeUnit.SECONDS)
     void bothHandshakesNegotiateWindowScalingSackAndTimestampsAsTsharkSees(@TempDir Path directory)
             throws Exception {
-        Path tshark = findTshark();
-        assertNotNull(tshark, "tshark is not installed: ./dev installs it (apt-get install tshark)");
         Path pcap = directory.resolve("tcp.pcap");
         int linuxShift = -1;
         try (TapTestbed bed = TapTestbed.open(pcap)) {
@@ -267,7 +263,7 @@ class LinuxTcpInteropTest {
             assertEquals(linuxShift, (int) bed.stack.<Integer>call(stack -> inbound.connection().sendWindowShift()));
         }
 
-        String out = tshark(tshark, pcap, directory);
+        String out = Tshark.decode(pcap, directory, 60);
         List<String> frames = frames(out);
         List<String> syns = frames.stream().filter(f -> f.contains("Flags: 0x002 (SYN)")).toList();
         List<String> synAcks = frames.stream().filter(f -> f.contains("Flags: 0x012 (SYN, ACK)")).toList();
@@ -469,34 +465,6 @@ class LinuxTcpInteropTest {
         return frames;
     }
 
-    /** {@code tshark -r pcap -V} with IPv4 and TCP checksum checking; output through files, bounded wait. */
-    private static String tshark(Path tshark, Path pcap, Path directory) throws Exception {
-        Path output = directory.resolve("tshark.txt");
-        Path errors = directory.resolve("tshark.stderr");
-        Process process = new ProcessBuilder(tshark.toString(), "-n", "-r", pcap.toString(), "-V",
-                // Payloads are ours, not whatever protocol tshark guesses from an ephemeral port
-                // (a peer port of 54328 once decoded as a "malformed" Elasticsearch packet).
-                "-d", "udp.port==1-65535,data", "-d", "tcp.port==1-65535,data",
-                "-o", "ip.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE")
-                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
-                .redirectOutput(output.toFile()).redirectError(errors.toFile()).start();
-        try {
-            assertTrue(process.waitFor(60, TimeUnit.SECONDS), "tshark did not finish in 60 s");
-            assertEquals(0, process.exitValue(), "tshark failed: " + Files.readString(errors));
-            return Files.readString(output);
-        } finally {
-            process.destroyForcibly();
-        }
-    }
-
-    private static Path findTshark() {
-        for (String dir : (System.getenv().getOrDefault("PATH", "") + ":/usr/bin:/usr/local/bin").split(":")) {
-            if (!dir.isEmpty() && Files.isExecutable(Path.of(dir, "tshark"))) {
-                return Path.of(dir, "tshark");
-            }
-        }
-        return null;
-    }
 
     private static String field(String line, int index) {
         String[] fields = line.split(" ");

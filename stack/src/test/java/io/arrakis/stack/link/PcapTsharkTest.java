@@ -1,22 +1,18 @@
 package io.arrakis.stack.link;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.arrakis.stack.Tshark;
 import io.arrakis.stack.wire.Ethernet;
-import io.arrakis.stack.wire.Ipv4;
 import io.arrakis.stack.wire.NetworkOrder;
-import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.channels.FileChannel;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
@@ -24,7 +20,6 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** Captures read back by tshark, the reference decoder, with every checksum check turned on. */
 class PcapTsharkTest {
-    private static final Path TSHARK = findTshark();
     /** 2025-01-01T00:00:00Z, so the capture shows a plausible date. */
     private static final long EPOCH = 1_735_689_600_000_000_000L;
 
@@ -140,37 +135,7 @@ class PcapTsharkTest {
         return n;
     }
 
-    /** Runs {@code tshark -V} on {@code file} with IPv4, TCP and UDP checksum checking; returns its output. */
-    private String tshark(Path file) throws IOException, InterruptedException {
-        assertNotNull(TSHARK, "tshark is not installed: ./dev installs it (apt-get install tshark)");
-        Path output = directory.resolve(file.getFileName() + ".txt");
-        Path errors = directory.resolve(file.getFileName() + ".stderr");
-        List<String> command = List.of(TSHARK.toString(), "-n", "-r", file.toString(), "-V",
-                // Payloads are ours, not whatever protocol tshark guesses from an ephemeral port
-                // (a peer port of 54328 once decoded as a "malformed" Elasticsearch packet).
-                "-d", "udp.port==1-65535,data", "-d", "tcp.port==1-65535,data",
-                "-o", "tcp.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE", "-o", "ip.check_checksum:TRUE");
-        // Output to files, so a stuck tshark cannot block the test in a read: the wait is bounded.
-        Process process = new ProcessBuilder(command).redirectOutput(output.toFile())
-                .redirectError(errors.toFile()).start();
-        try {
-            process.getOutputStream().close();
-            assertTrue(process.waitFor(20, TimeUnit.SECONDS), "tshark did not finish in 20 s");
-            String text = Files.readString(output);
-            assertEquals(0, process.exitValue(), "tshark failed: " + Files.readString(errors) + "\n" + text);
-            return text;
-        } finally {
-            process.destroyForcibly();
-        }
-    }
-
-    private static Path findTshark() {
-        String path = System.getenv().getOrDefault("PATH", "/usr/bin");
-        for (String dir : (path + ":/usr/bin:/usr/local/bin").split(":")) {
-            if (!dir.isEmpty() && Files.isExecutable(Path.of(dir, "tshark"))) {
-                return Path.of(dir, "tshark");
-            }
-        }
-        return null;
+    private String tshark(Path file) throws Exception {
+        return Tshark.decode(file, directory, 20);
     }
 }
