@@ -7,6 +7,7 @@ import static io.arrakis.control.ChannelLayout.DESCRIPTOR_OFFSET;
 import static io.arrakis.control.ChannelLayout.POSITION;
 
 import io.arrakis.device.Counters;
+import io.arrakis.device.LentBuffers;
 import io.arrakis.device.PacketBatch;
 import io.arrakis.device.RateLimit;
 import io.arrakis.device.TokenBucket;
@@ -76,6 +77,7 @@ final class ShmQueue implements VnicQueue {
     private final long areaOffset;
     private final long areaSize;
     private final int maxFrame;
+    private final LentBuffers lent;
     private final Bell ownBell;
     private final Doorbell ownDoorbell;
     private final Counters<VnicCounter> counters;
@@ -112,6 +114,7 @@ final class ShmQueue implements VnicQueue {
         this.areaOffset = ChannelLayout.areaOffset(capacity);
         this.areaSize = ChannelLayout.areaSize(capacity, frameSlot);
         this.maxFrame = ControlPlaneConfig.maxFrame(mtu);
+        this.lent = new LentBuffers(pool, HEADROOM, mtu, maxFrame, describe());
         this.ownBell = ownBell;
         this.ownDoorbell = ownBell.doorbell();
         this.counters = Counters.over(VnicCounter.class,
@@ -426,7 +429,7 @@ final class ShmQueue implements VnicQueue {
         }
         int size = batch.size();
         for (int i = 0; i < size; i++) {
-            checkDescriptor(batch.buffer(i), batch.offset(i), batch.length(i));
+            lent.checkTransmit(batch.buffer(i), batch.offset(i), batch.length(i));
         }
         RateLimit limit = vnic.rateLimit();
         long now = System.nanoTime();
@@ -640,51 +643,17 @@ final class ShmQueue implements VnicQueue {
         return true;
     }
 
-    private void checkDescriptor(int buffer, int offset, int length) {
-        if (buffer < 0 || buffer >= pool.capacity() || !pool.isAllocated(buffer)) {
-            throw new IllegalArgumentException(describe() + ": buffer " + buffer + " was not lent to the caller"
-                    + " (pool of " + pool.capacity() + "); nothing in the batch was sent");
-        }
-        if (offset < 0 || length < ETHERNET_HEADER || (long) offset + length > pool.bufferSize()) {
-            throw new IllegalArgumentException(describe() + ": buffer " + buffer + ": frame at offset " + offset
-                    + " length " + length + " does not fit a " + pool.bufferSize()
-                    + "-byte buffer or is shorter than an Ethernet header; nothing in the batch was sent");
-        }
-        if (length > maxFrame) {
-            throw new IllegalArgumentException(describe() + ": buffer " + buffer + ": a " + length
-                    + "-byte frame exceeds the MTU of " + vnic.mtu() + " (at most " + maxFrame
-                    + " bytes with a VLAN tag); nothing in the batch was sent");
-        }
-    }
 
     // ------------------------------------------------------------------ buffers
 
     @Override
     public int allocate(PacketBatch batch, int n) {
-        int allocated = 0;
-        while (allocated < n && !batch.isFull()) {
-            int buffer = pool.allocate();
-            if (buffer < 0) {
-                break;
-            }
-            batch.add(buffer, HEADROOM, 0);
-            allocated++;
-        }
-        return allocated;
+        return lent.allocate(batch, n);
     }
 
     @Override
     public void release(PacketBatch batch) {
-        for (int i = 0; i < batch.size(); i++) {
-            int buffer = batch.buffer(i);
-            if (buffer < 0 || buffer >= pool.capacity() || !pool.isAllocated(buffer)) {
-                batch.removeFirst(i);
-                throw new IllegalArgumentException(describe() + ": cannot release buffer " + buffer
-                        + ": it was not lent to the caller (pool of " + pool.capacity() + ")");
-            }
-            pool.free(buffer);
-        }
-        batch.clear();
+        lent.release(batch);
     }
 
     // ------------------------------------------------------------------ waiting

@@ -2,6 +2,7 @@ package io.arrakis.device.tap;
 
 import io.arrakis.device.Counters;
 import io.arrakis.device.FlowFilter;
+import io.arrakis.device.LentBuffers;
 import io.arrakis.device.PacketBatch;
 import io.arrakis.device.TokenBucket;
 import io.arrakis.device.VnicCounter;
@@ -58,6 +59,7 @@ final class TapQueue implements VnicQueue {
      * read that filled the room was truncated: a TAP read returns only what it copied.
      */
     private final int maxFrame;
+    private final LentBuffers lent;
     private final Epoll.Events events;
     private final Counters<VnicCounter> counters = Counters.onHeap(VnicCounter.class);
     private final TokenBucket bucket = new TokenBucket();
@@ -69,6 +71,7 @@ final class TapQueue implements VnicQueue {
         this.pool = new BufferPool(memory, bufferSize);
         this.room = bufferSize - HEADROOM;
         this.maxFrame = maxFrame(vnic.mtu());
+        this.lent = new LentBuffers(pool, HEADROOM, vnic.mtu(), maxFrame, describe());
         this.events = events;
     }
 
@@ -221,7 +224,7 @@ final class TapQueue implements VnicQueue {
     public int transmit(PacketBatch batch) throws IOException {
         int size = batch.size();
         for (int i = 0; i < size; i++) {
-            checkDescriptor(batch.buffer(i), batch.offset(i), batch.length(i));
+            lent.checkTransmit(batch.buffer(i), batch.offset(i), batch.length(i));
         }
         if (bucket.limit() != vnic.rateLimit()) {
             bucket.setLimit(vnic.rateLimit(), System.nanoTime());
@@ -279,55 +282,15 @@ final class TapQueue implements VnicQueue {
         return mtu + ETHERNET_HEADER + VLAN_TAG;
     }
 
-    private void checkDescriptor(int buffer, int offset, int length) {
-        if (buffer < 0 || buffer >= pool.capacity() || !pool.isAllocated(buffer)) {
-            throw new IllegalArgumentException(describe() + ": buffer " + buffer + " was not lent to the caller"
-                    + " (pool of " + pool.capacity() + "); nothing in the batch was sent");
-        }
-        if (offset < 0 || length < ETHERNET_HEADER || (long) offset + length > pool.bufferSize()) {
-            throw new IllegalArgumentException(describe() + ": buffer " + buffer + ": frame at offset " + offset
-                    + " length " + length + " does not fit a " + pool.bufferSize()
-                    + "-byte buffer or is shorter than an Ethernet header; nothing in the batch was sent");
-        }
-        if (length > maxFrame) {
-            throw new IllegalArgumentException(describe() + ": buffer " + buffer + ": a " + length
-                    + "-byte frame exceeds the MTU of " + vnic.mtu() + " (at most " + maxFrame
-                    + " bytes with a VLAN tag); nothing in the batch was sent");
-        }
-    }
 
-    /**
-     * The transmit filter: the Ethernet source MAC always; the source address of IPv4 frames;
-     * and for ARP, the sender's MAC and address too, since a spoofed ARP is how a neighbour's
-     * traffic gets stolen.
-     */
     @Override
     public int allocate(PacketBatch batch, int n) {
-        int allocated = 0;
-        while (allocated < n && !batch.isFull()) {
-            int buffer = pool.allocate();
-            if (buffer < 0) {
-                break;
-            }
-            batch.add(buffer, HEADROOM, 0);
-            allocated++;
-        }
-        return allocated;
+        return lent.allocate(batch, n);
     }
 
     @Override
     public void release(PacketBatch batch) {
-        for (int i = 0; i < batch.size(); i++) {
-            int buffer = batch.buffer(i);
-            if (buffer < 0 || buffer >= pool.capacity() || !pool.isAllocated(buffer)) {
-                // Keep the batch consistent: what was freed leaves it, the bad one and the rest stay.
-                batch.removeFirst(i);
-                throw new IllegalArgumentException(describe() + ": cannot release buffer " + buffer
-                        + ": it was not lent to the caller (pool of " + pool.capacity() + ")");
-            }
-            pool.free(buffer);
-        }
-        batch.clear();
+        lent.release(batch);
     }
 
     /**
