@@ -7,7 +7,6 @@ import io.arrakis.device.VnicQueue;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.util.Arrays;
 import java.util.SplittableRandom;
 
 /**
@@ -55,7 +54,7 @@ final class FaultyQueue implements VnicQueue {
     }
 
     int held(FaultyVnic.Direction direction) {
-        return direction == FaultyVnic.Direction.RECEIVE ? receiving.size : transmitting.size + outgoing.size();
+        return direction == FaultyVnic.Direction.RECEIVE ? receiving.held.size() : transmitting.held.size() + outgoing.size();
     }
 
     private Wire wire(FaultyVnic.Direction direction) {
@@ -101,9 +100,9 @@ final class FaultyQueue implements VnicQueue {
         pulled.clear();
         int appended = 0;
         while (!batch.isFull() && receiving.isDue(now)) {
-            int slot = receiving.pop();
-            batch.add(receiving.buffer[slot], receiving.offset[slot], receiving.length[slot]);
-            receiving.delivered(receiving.length[slot]);
+            int slot = receiving.held.pop();
+            batch.add(receiving.held.buffer(slot), receiving.held.offset(slot), receiving.held.length(slot));
+            receiving.delivered(receiving.held.length(slot));
             appended++;
         }
         return appended;
@@ -262,8 +261,9 @@ final class FaultyQueue implements VnicQueue {
     private void pumpTransmit(long now) throws IOException {
         while (true) {
             while (!outgoing.isFull() && transmitting.isDue(now)) {
-                int slot = transmitting.pop();
-                outgoing.add(transmitting.buffer[slot], transmitting.offset[slot], transmitting.length[slot]);
+                int slot = transmitting.held.pop();
+                outgoing.add(transmitting.held.buffer(slot), transmitting.held.offset(slot),
+                        transmitting.held.length(slot));
             }
             int size = outgoing.size();
             if (size == 0) {
@@ -284,8 +284,7 @@ final class FaultyQueue implements VnicQueue {
 
     /**
      * One direction: its faults, its generator, its counters, its transmit queue (for the rate
-     * and queue limit) and the copies it holds, in a binary min-heap ordered by (time, order)
-     * over slots held in parallel arrays.
+     * and queue limit) and the copies it holds.
      */
     static final class Wire {
         final LinkFaults faults;
@@ -295,18 +294,8 @@ final class FaultyQueue implements VnicQueue {
         private int departuresHead;
         private int departuresCount;
         private long busyUntil = Long.MIN_VALUE;
-        private long nextOrder;
-
-        int size;
-        private int[] heap = new int[64];
-        private long[] arrival = new long[64];
-        private long[] order = new long[64];
-        int[] buffer = new int[64];
-        int[] offset = new int[64];
-        int[] length = new int[64];
-        private int[] freeSlots = new int[64];
-        private int freeCount;
-        private int slotsUsed;
+        /** The copies held back, earliest release first. */
+        final FrameSchedule held = new FrameSchedule();
 
         Wire(LinkFaults faults, SplittableRandom random) {
             this.faults = faults;
@@ -343,79 +332,15 @@ final class FaultyQueue implements VnicQueue {
         }
 
         long nextArrival() {
-            return size == 0 ? Long.MAX_VALUE : arrival[heap[0]];
+            return held.nextArrival();
         }
 
         boolean isDue(long now) {
-            return size > 0 && arrival[heap[0]] <= now;
+            return held.isDue(now);
         }
 
         void schedule(long at, int buf, int off, int len) {
-            int slot;
-            if (freeCount > 0) {
-                slot = freeSlots[--freeCount];
-            } else {
-                if (slotsUsed == arrival.length) {
-                    grow();
-                }
-                slot = slotsUsed++;
-            }
-            arrival[slot] = at;
-            order[slot] = nextOrder++;
-            buffer[slot] = buf;
-            offset[slot] = off;
-            length[slot] = len;
-            int i = size++;
-            while (i > 0) {
-                int parent = (i - 1) >>> 1;
-                if (!before(slot, heap[parent])) {
-                    break;
-                }
-                heap[i] = heap[parent];
-                i = parent;
-            }
-            heap[i] = slot;
-        }
-
-        /** Removes the earliest copy; its slot stays readable until the next {@link #schedule}. */
-        int pop() {
-            int top = heap[0];
-            int last = heap[--size];
-            int i = 0;
-            while (true) {
-                int child = 2 * i + 1;
-                if (child >= size) {
-                    break;
-                }
-                if (child + 1 < size && before(heap[child + 1], heap[child])) {
-                    child++;
-                }
-                if (!before(heap[child], last)) {
-                    break;
-                }
-                heap[i] = heap[child];
-                i = child;
-            }
-            if (size > 0) {
-                heap[i] = last;
-            }
-            freeSlots[freeCount++] = top;
-            return top;
-        }
-
-        private boolean before(int x, int y) {
-            return arrival[x] < arrival[y] || (arrival[x] == arrival[y] && order[x] < order[y]);
-        }
-
-        private void grow() {
-            int capacity = arrival.length * 2;
-            heap = Arrays.copyOf(heap, capacity);
-            arrival = Arrays.copyOf(arrival, capacity);
-            order = Arrays.copyOf(order, capacity);
-            buffer = Arrays.copyOf(buffer, capacity);
-            offset = Arrays.copyOf(offset, capacity);
-            length = Arrays.copyOf(length, capacity);
-            freeSlots = Arrays.copyOf(freeSlots, capacity);
+            held.add(at, buf, off, len, 0, -1);
         }
     }
 }

@@ -8,7 +8,6 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.util.Arrays;
 import java.util.SplittableRandom;
 
 /**
@@ -128,7 +127,7 @@ public final class SimulatedLink implements AutoCloseable {
 
     /** Copies scheduled to arrive and not yet delivered or dropped, in one direction. */
     public int inFlight(Direction direction) {
-        return wire(direction).heapSize;
+        return wire(direction).inFlight.size();
     }
 
     /**
@@ -226,8 +225,7 @@ public final class SimulatedLink implements AutoCloseable {
     }
 
     /**
-     * One direction of the link: its transmit queue and the copies in flight, a binary min-heap
-     * ordered by (arrival time, schedule order) over slots held in parallel arrays.
+     * One direction of the link: its transmit queue and the copies in flight.
      */
     private final class Wire {
         private static final int ETHERNET_HEADER = 14;
@@ -248,20 +246,8 @@ public final class SimulatedLink implements AutoCloseable {
         private int departuresHead;
         private int departuresCount;
         private long nextFrame;
-        private long nextOrder;
-
-        private int[] heap = new int[64];
-        private int heapSize;
-        private long[] arrival = new long[64];
-        private long[] order = new long[64];
-        private long[] frame = new long[64];
-        private int[] buffer = new int[64];
-        private int[] offset = new int[64];
-        private int[] length = new int[64];
-        private int[] flipBit = new int[64];
-        private int[] freeSlots = new int[64];
-        private int freeCount;
-        private int slotsUsed;
+        /** The copies in flight, earliest arrival first. */
+        final FrameSchedule inFlight = new FrameSchedule();
 
         Wire(Direction direction, LinkFaults faults, SplittableRandom random, SimulatedVnic from, SimulatedVnic to) {
             this.direction = direction;
@@ -274,7 +260,7 @@ public final class SimulatedLink implements AutoCloseable {
         }
 
         long nextArrival() {
-            return heapSize == 0 ? Long.MAX_VALUE : arrival[heap[0]];
+            return inFlight.nextArrival();
         }
 
         void send(long now, int buf, int off, int len) {
@@ -328,20 +314,19 @@ public final class SimulatedLink implements AutoCloseable {
                     event(now, LinkCounter.CORRUPTED, frameNumber, len);
                 }
                 references[buf]++;
-                schedule(arrivesAt, frameNumber, buf, off, len, flip);
+                inFlight.add(arrivesAt, buf, off, len, frameNumber, flip);
             }
         }
 
         /** Delivers the earliest copy; returns 1 if it reached a receive buffer, else 0. */
         int deliverNext() throws IOException {
-            int slot = pop();
-            long at = arrival[slot];
-            int buf = buffer[slot];
-            int len = length[slot];
-            long frameNumber = frame[slot];
-            int flip = flipBit[slot];
-            int off = offset[slot];
-            freeSlots[freeCount++] = slot;
+            int slot = inFlight.pop();
+            long at = inFlight.arrival(slot);
+            int buf = inFlight.buffer(slot);
+            int len = inFlight.length(slot);
+            long frameNumber = inFlight.frameNumber(slot);
+            int flip = inFlight.flipBit(slot);
+            int off = inFlight.offset(slot);
             try {
                 if (to.isClosed()) {
                     counters.increment(LinkCounter.DROPPED_RECEIVER_CLOSED);
@@ -391,78 +376,6 @@ public final class SimulatedLink implements AutoCloseable {
             if (t != null) {
                 t.event(nanos, direction, event, frameNumber, len);
             }
-        }
-
-        private void schedule(long arrivesAt, long frameNumber, int buf, int off, int len, int flip) {
-            int slot;
-            if (freeCount > 0) {
-                slot = freeSlots[--freeCount];
-            } else {
-                if (slotsUsed == arrival.length) {
-                    grow();
-                }
-                slot = slotsUsed++;
-            }
-            arrival[slot] = arrivesAt;
-            order[slot] = nextOrder++;
-            frame[slot] = frameNumber;
-            buffer[slot] = buf;
-            offset[slot] = off;
-            length[slot] = len;
-            flipBit[slot] = flip;
-            // Sift up.
-            int i = heapSize++;
-            while (i > 0) {
-                int parent = (i - 1) >>> 1;
-                if (!before(slot, heap[parent])) {
-                    break;
-                }
-                heap[i] = heap[parent];
-                i = parent;
-            }
-            heap[i] = slot;
-        }
-
-        private int pop() {
-            int top = heap[0];
-            int last = heap[--heapSize];
-            // Sift down.
-            int i = 0;
-            while (true) {
-                int child = 2 * i + 1;
-                if (child >= heapSize) {
-                    break;
-                }
-                if (child + 1 < heapSize && before(heap[child + 1], heap[child])) {
-                    child++;
-                }
-                if (!before(heap[child], last)) {
-                    break;
-                }
-                heap[i] = heap[child];
-                i = child;
-            }
-            if (heapSize > 0) {
-                heap[i] = last;
-            }
-            return top;
-        }
-
-        private boolean before(int x, int y) {
-            return arrival[x] < arrival[y] || (arrival[x] == arrival[y] && order[x] < order[y]);
-        }
-
-        private void grow() {
-            int capacity = arrival.length * 2;
-            heap = Arrays.copyOf(heap, capacity);
-            arrival = Arrays.copyOf(arrival, capacity);
-            order = Arrays.copyOf(order, capacity);
-            frame = Arrays.copyOf(frame, capacity);
-            buffer = Arrays.copyOf(buffer, capacity);
-            offset = Arrays.copyOf(offset, capacity);
-            length = Arrays.copyOf(length, capacity);
-            flipBit = Arrays.copyOf(flipBit, capacity);
-            freeSlots = Arrays.copyOf(freeSlots, capacity);
         }
     }
 }
