@@ -1,6 +1,7 @@
 package io.arrakis.device.loopback;
 
 import io.arrakis.device.Counters;
+import io.arrakis.device.FrameQueue;
 import io.arrakis.device.PacketBatch;
 import io.arrakis.device.TokenBucket;
 import io.arrakis.device.VnicCounter;
@@ -26,11 +27,7 @@ final class LoopbackQueue implements VnicQueue {
 
     // Frames transmitted and not yet received, in order. Every buffer is in it at most once, so
     // a ring as large as the pool never overflows.
-    private final int[] reflectedBuffers;
-    private final int[] reflectedOffsets;
-    private final int[] reflectedLengths;
-    private int head;
-    private int count;
+    private final FrameQueue reflected;
 
     private volatile boolean wakeupPending;
     private volatile Thread waiter;
@@ -39,9 +36,7 @@ final class LoopbackQueue implements VnicQueue {
         this.vnic = vnic;
         this.index = index;
         this.pool = new BufferPool(memory, bufferSize);
-        this.reflectedBuffers = new int[pool.capacity()];
-        this.reflectedOffsets = new int[pool.capacity()];
-        this.reflectedLengths = new int[pool.capacity()];
+        this.reflected = new FrameQueue(pool.capacity());
     }
 
     @Override
@@ -66,18 +61,7 @@ final class LoopbackQueue implements VnicQueue {
 
     @Override
     public int receive(PacketBatch batch) {
-        int received = 0;
-        while (count > 0 && !batch.isFull()) {
-            int buffer = reflectedBuffers[head];
-            int length = reflectedLengths[head];
-            batch.add(buffer, reflectedOffsets[head], length);
-            head = (head + 1) % reflectedBuffers.length;
-            count--;
-            received++;
-            counters.increment(VnicCounter.RX_PACKETS);
-            counters.add(VnicCounter.RX_BYTES, length);
-        }
-        return received;
+        return reflected.moveTo(batch, counters);
     }
 
     @Override
@@ -102,11 +86,7 @@ final class LoopbackQueue implements VnicQueue {
                 pool.free(buffer);
                 continue;
             }
-            int tail = (head + count) % reflectedBuffers.length;
-            reflectedBuffers[tail] = buffer;
-            reflectedOffsets[tail] = offset;
-            reflectedLengths[tail] = length;
-            count++;
+            reflected.add(buffer, offset, length);
             counters.increment(VnicCounter.TX_PACKETS);
             counters.add(VnicCounter.TX_BYTES, length);
         }
@@ -152,7 +132,7 @@ final class LoopbackQueue implements VnicQueue {
     public boolean awaitReceive(long timeoutNanos) {
         // Frames only ever come from this queue's own transmit, on this thread: if none are
         // waiting now, only wakeup() or the timeout can end the wait.
-        if (count > 0 || consumeWakeup()) {
+        if (!reflected.isEmpty() || consumeWakeup()) {
             return true;
         }
         counters.increment(VnicCounter.IDLE_WAITS);

@@ -1,6 +1,7 @@
 package io.arrakis.stack.link;
 
 import io.arrakis.device.Counters;
+import io.arrakis.device.FrameQueue;
 import io.arrakis.device.PacketBatch;
 import io.arrakis.device.TokenBucket;
 import io.arrakis.device.VnicCounter;
@@ -26,11 +27,7 @@ final class SimulatedQueue implements VnicQueue {
 
     // Frames delivered and not yet received, in order. Every buffer is in it at most once, so a
     // ring as large as the pool never overflows.
-    private final int[] arrivedBuffers;
-    private final int[] arrivedOffsets;
-    private final int[] arrivedLengths;
-    private int head;
-    private int count;
+    private final FrameQueue arrived;
 
     private volatile boolean wakeupPending;
 
@@ -38,9 +35,7 @@ final class SimulatedQueue implements VnicQueue {
         this.link = link;
         this.vnic = vnic;
         this.pool = pool;
-        this.arrivedBuffers = new int[pool.capacity()];
-        this.arrivedOffsets = new int[pool.capacity()];
-        this.arrivedLengths = new int[pool.capacity()];
+        this.arrived = new FrameQueue(pool.capacity());
     }
 
     @Override
@@ -68,23 +63,12 @@ final class SimulatedQueue implements VnicQueue {
     public int receive(PacketBatch batch) throws IOException {
         checkOpen();
         link.deliverDue();
-        int received = 0;
-        while (count > 0 && !batch.isFull()) {
-            batch.add(arrivedBuffers[head], arrivedOffsets[head], arrivedLengths[head]);
-            head = (head + 1) % arrivedBuffers.length;
-            count--;
-            received++;
-        }
-        return received;
+        return arrived.moveTo(batch, null);
     }
 
     /** Called by the link: a frame was copied into {@code buffer} of this pool. */
     void arrived(int buffer, int offset, int length) {
-        int tail = (head + count) % arrivedBuffers.length;
-        arrivedBuffers[tail] = buffer;
-        arrivedOffsets[tail] = offset;
-        arrivedLengths[tail] = length;
-        count++;
+        arrived.add(buffer, offset, length);
         counters.increment(VnicCounter.RX_PACKETS);
         counters.add(VnicCounter.RX_BYTES, length);
     }
@@ -175,7 +159,7 @@ final class SimulatedQueue implements VnicQueue {
     public boolean awaitReceive(long timeoutNanos) throws IOException {
         checkOpen();
         link.deliverDue();
-        if (count > 0) {
+        if (!arrived.isEmpty()) {
             return true;
         }
         if (wakeupPending) {
