@@ -730,10 +730,9 @@ final class ShmQueue implements VnicQueue {
     }
 
     /**
-     * Our readiness eventfd: readable once a frame arrives after a {@link #receive} that found
-     * nothing, or after {@link #wakeup()}. Cheap: {@link #receive} arms it (one store and a
-     * fence) only when it finds nothing, and a sender writes it only when it finds it armed
-     * (flipping it back, so a busy stream costs senders nothing). As with the TAP backend, a
+     * Our readiness eventfd: readable once a frame arrives after {@link #armReadiness()}, or
+     * after {@link #wakeup()}. Cheap: a sender writes it only when it finds it armed (flipping it
+     * back, so a busy stream costs senders nothing). As with the TAP backend, a
      * selector that finds it readable but {@link #receive} empty calls {@link #awaitReceive},
      * which consumes the signal and returns at once.
      */
@@ -744,20 +743,33 @@ final class ShmQueue implements VnicQueue {
         return ownBell.eventFd();
     }
 
+    /**
+     * Arms our bell so the next sender writes the readiness eventfd (one store and a fence). Not
+     * done by {@link #receive}: a thread spinning on receive would make every sender pay an
+     * eventfd write and wake the sleeper for nothing; only a poller about to sleep arms.
+     */
+    @Override
+    public boolean armReadiness() {
+        if (!readinessEnabled) {
+            readinessFd();
+        }
+        if (!armedByUs) {
+            ownBell.arm();
+            armedByUs = true;
+            // StoreLoad: our ARMED store before the reads of the senders' positions (the Dekker
+            // pair of Bell.ring's fence), so either the sender sees us armed or we see its frame.
+            VarHandle.fullFence();
+        }
+        return !hasWork();
+    }
+
+    /** A receive that found frames takes back our arming (draining the signal if a sender took it first). */
     private void updateReadiness(int received) {
         if (armedByUs && (received > 0 || !ownBell.isArmed())) {
             if (!ownBell.disarm()) {
                 drainReadiness();
             }
             armedByUs = false;
-        }
-        if (received == 0 && !armedByUs) {
-            ownBell.arm();
-            armedByUs = true;
-            VarHandle.fullFence();
-            if (hasWork()) {
-                ownBell.signal();
-            }
         }
     }
 

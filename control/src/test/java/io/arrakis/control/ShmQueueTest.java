@@ -154,7 +154,14 @@ class ShmQueueTest {
         try (Arena arena = Arena.ofConfined()) {
             Epoll.Events events = Epoll.Events.allocate(arena, 4);
             Epoll.add(epoll, fd, Epoll.EPOLLIN, 1);
-            assertEquals(0, queue.receive(batch), "nothing yet: this arms the descriptor");
+            assertEquals(0, queue.receive(batch), "nothing yet");
+            send(a, Frames.udp(a.mac().bits(), b.mac().bits(), a.address(), b.address(), 1, 2, new byte[1]));
+            assertEquals(0, Epoll.wait(epoll, events, 0), "not armed: a frame for a spinning receiver signals nothing");
+            assertEquals(0, a.shmCounters().get(ShmCounter.READINESS_SIGNALS));
+            assertFalse(queue.armReadiness(), "a frame waits: arming says poll instead");
+            assertEquals(1, queue.receive(batch));
+            queue.release(batch);
+            assertTrue(queue.armReadiness(), "nothing waits: armed");
             assertEquals(0, Epoll.wait(epoll, events, 0));
             send(a, Frames.udp(a.mac().bits(), b.mac().bits(), a.address(), b.address(), 1, 2, new byte[1]));
             assertEquals(1, Epoll.wait(epoll, events, 5_000), "the sender signalled the armed descriptor");

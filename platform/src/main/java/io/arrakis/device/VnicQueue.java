@@ -66,6 +66,18 @@ public interface VnicQueue {
      */
     int readinessFd();
 
+    /**
+     * Prepares {@link #readinessFd()} for a caller about to sleep on it: afterwards the descriptor
+     * becomes readable when a frame arrives or {@link #wakeup()} is called. Returns {@code false}
+     * when frames already wait (the caller should {@link #receive} instead of sleeping). A thread
+     * that polls {@link #receive} in a loop does not arm, so a busy receiver costs its senders
+     * nothing; arming is what a poller does last, before it sleeps. The default suits backends
+     * whose descriptor is readable whenever frames wait (TAP).
+     */
+    default boolean armReadiness() throws IOException {
+        return true;
+    }
+
     /** This queue's counters. Any thread may read them. */
     Counters<VnicCounter> counters();
 }

@@ -119,6 +119,11 @@ final class CaptureQueue implements VnicQueue {
     }
 
     @Override
+    public boolean armReadiness() throws IOException {
+        return inner.armReadiness();
+    }
+
+    @Override
     public Counters<VnicCounter> counters() {
         return inner.counters();
     }

@@ -173,6 +173,11 @@ final class FaultyQueue implements VnicQueue {
         return passThroughReadiness ? inner.readinessFd() : -1;
     }
 
+    @Override
+    public boolean armReadiness() throws IOException {
+        return !passThroughReadiness || inner.armReadiness();
+    }
+
     /** The wrapped queue's device counters (frames as the device saw them, before receive faults). */
     @Override
     public Counters<VnicCounter> counters() {
