@@ -607,6 +607,7 @@ final class ShmQueue implements VnicQueue {
         localBuffers[(localHead + localCount) % LOCAL_CAPACITY] = reply;
         localLengths[(localHead + localCount) % LOCAL_CAPACITY] = ARP_FRAME;
         localCount++;
+        localFrameQueued();
         shmCounters.increment(ShmCounter.PROXY_ARP_REPLIES);
         return true;
     }
@@ -625,6 +626,17 @@ final class ShmQueue implements VnicQueue {
         localBuffers[(localHead + localCount) % LOCAL_CAPACITY] = buffer;
         localLengths[(localHead + localCount) % LOCAL_CAPACITY] = length;
         localCount++;
+        localFrameQueued();
+    }
+
+    /**
+     * A frame for our own receive path appeared while we transmitted: if a poller armed the
+     * readiness descriptor and sleeps on it, no sender will ring for this frame, so we signal it.
+     */
+    private void localFrameQueued() {
+        if (armedByUs) {
+            ownBell.signal();
+        }
     }
 
     /** Our own identity, as the receiver will check it: a well-behaved stack never trips this. */

@@ -1,7 +1,11 @@
 package io.arrakis.provider;
 
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.net.ProtocolFamily;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.StandardProtocolFamily;
 import java.nio.channels.Channel;
 import java.nio.channels.DatagramChannel;
 import java.nio.channels.Pipe;
@@ -9,22 +13,124 @@ import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.channels.spi.AbstractSelector;
 import java.nio.channels.spi.SelectorProvider;
+import java.util.Objects;
 
 /**
- * The JVM-wide {@link SelectorProvider} that moves an application's sockets onto the user-level
+ * The JVM-wide {@link SelectorProvider} that moves an application's TCP onto the user-level
  * stack: named by {@code -Djava.nio.channels.spi.SelectorProvider=io.arrakis.provider.ArrakisSelectorProvider}
- * or installed by the agent. Thread-safe.
- *
- * <p>This first step routes nothing yet: every channel is the JDK's own. Routing arrives with the
- * user-level channels.
+ * or installed by the agent. Its channels decide their route when they bind or connect (see
+ * {@link ArrakisSocketChannel}, {@link ArrakisServerSocketChannel}); its selectors take both kinds.
+ * The user-level stack (and with it the VNIC and, if none runs, the embedded control plane) is
+ * started by the first channel that needs it. Thread-safe.
  */
 public class ArrakisSelectorProvider extends SelectorProvider {
+    private final ProviderConfig config;
+    private final Object stackLock = new Object();
+    private volatile UserStack stack;
+    private volatile IOException stackFailure;
+
     /** Called by {@link SelectorProvider#provider()} when the system property names this class. */
-    public ArrakisSelectorProvider() {}
+    public ArrakisSelectorProvider() {
+        this(ProviderConfig.fromSystemProperties());
+    }
+
+    ArrakisSelectorProvider(ProviderConfig config) {
+        this.config = config;
+    }
+
+    /** A provider configured by {@code properties} ({@code arrakis.*}), independent of the JVM-wide one; for tests and embedding. */
+    public static ArrakisSelectorProvider create(java.util.Properties properties) {
+        return new ArrakisSelectorProvider(ProviderConfig.from(properties));
+    }
 
     private static SelectorProvider kernel() {
         return JdkProvider.get();
     }
+
+    // ------------------------------------------------------------------ the user-level stack
+
+    /** The user-level stack, attached on first use; a failure to attach is remembered and rethrown. */
+    UserStack userStack() throws IOException {
+        UserStack s = stack;
+        if (s != null) {
+            return s;
+        }
+        synchronized (stackLock) {
+            if (stack == null) {
+                if (stackFailure != null) {
+                    throw new IOException(stackFailure.getMessage(), stackFailure);
+                }
+                try {
+                    stack = UserStack.open(config);
+                    log(System.Logger.Level.INFO, "attached " + stack);
+                } catch (IOException | RuntimeException e) {
+                    stackFailure = e instanceof IOException io ? io
+                            : new IOException("Arrakis: cannot attach a VNIC (backend " + config.backend() + "): "
+                                    + e.getMessage(), e);
+                    throw stackFailure;
+                }
+            }
+            return stack;
+        }
+    }
+
+    /** The user-level stack's own address (our VNIC's), attaching the stack if needed. */
+    public java.net.InetAddress userLevelAddress() throws IOException {
+        return Addresses.inet(userStack().address());
+    }
+
+    UserStack userStackIfOpen() {
+        return stack;
+    }
+
+    long spinNanos() {
+        return config.spinNanos();
+    }
+
+    /** Whether a local address is one of ours (routed to the user-level stack). */
+    boolean routesLocal(int address) {
+        return config.routes(address);
+    }
+
+    /** Whether a wildcard listener also listens user-level (when the stack can be attached). */
+    boolean listensOnWildcard() {
+        return true;
+    }
+
+    /** Where a connection to {@code target} goes. */
+    Route routeConnect(InetSocketAddress target, UserStack boundTo) throws IOException {
+        int address = Addresses.ipv4(target.getAddress());
+        if (address != 0 && config.routes(address)) {
+            UserStack s = boundTo != null ? boundTo : userStack();
+            return new Route(s, address);
+        }
+        return Route.KERNEL;
+    }
+
+    Socket socketAdaptor(ArrakisSocketChannel channel) {
+        throw new UnsupportedOperationException("socket adaptors for user-level channels are not available yet");
+    }
+
+    ServerSocket serverSocketAdaptor(ArrakisServerSocketChannel channel) {
+        throw new UnsupportedOperationException("socket adaptors for user-level channels are not available yet");
+    }
+
+    void log(System.Logger.Level level, String message) {
+        System.getLogger("io.arrakis.provider").log(level, message);
+    }
+
+    /** Detaches the user-level stack (tests; the JVM-wide provider lives as long as the JVM). */
+    public void shutdown() throws IOException {
+        synchronized (stackLock) {
+            UserStack s = stack;
+            stack = null;
+            if (s != null) {
+                s.close();
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ SelectorProvider
 
     @Override
     public DatagramChannel openDatagramChannel() throws IOException {
@@ -43,26 +149,34 @@ public class ArrakisSelectorProvider extends SelectorProvider {
 
     @Override
     public AbstractSelector openSelector() throws IOException {
-        return kernel().openSelector();
+        return new ArrakisSelector(this);
     }
 
     @Override
     public ServerSocketChannel openServerSocketChannel() throws IOException {
-        return kernel().openServerSocketChannel();
+        return new ArrakisServerSocketChannel(this);
     }
 
     @Override
     public ServerSocketChannel openServerSocketChannel(ProtocolFamily family) throws IOException {
+        Objects.requireNonNull(family);
+        if (family == StandardProtocolFamily.INET || family == StandardProtocolFamily.INET6) {
+            return new ArrakisServerSocketChannel(this);
+        }
         return kernel().openServerSocketChannel(family);
     }
 
     @Override
     public SocketChannel openSocketChannel() throws IOException {
-        return kernel().openSocketChannel();
+        return new ArrakisSocketChannel(this);
     }
 
     @Override
     public SocketChannel openSocketChannel(ProtocolFamily family) throws IOException {
+        Objects.requireNonNull(family);
+        if (family == StandardProtocolFamily.INET || family == StandardProtocolFamily.INET6) {
+            return new ArrakisSocketChannel(this);
+        }
         return kernel().openSocketChannel(family);
     }
 

@@ -29,4 +29,9 @@ public interface IpProtocolHandler {
 
     /** Runs the timers due at {@code now}; called by every {@link NetworkStack#poll}. */
     default void runTimers(long now) {}
+
+    /** Whether output waits for packet buffers, so a later poll must retry it even if nothing arrives. */
+    default boolean outputBlocked() {
+        return false;
+    }
 }

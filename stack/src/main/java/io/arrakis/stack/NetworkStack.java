@@ -133,6 +133,15 @@ public final class NetworkStack implements AutoCloseable {
         return count;
     }
 
+    /**
+     * Whether frames wait for the device (its transmit ring was full) or TCP waits for packet
+     * buffers: then a later {@link #poll} must retry even if nothing arrives, since the device
+     * draining its ring wakes nobody. A poller that sleeps should sleep briefly while this holds.
+     */
+    public boolean outputPending() {
+        return !outgoing.isEmpty() || (tcp != null && tcp.outputBlocked());
+    }
+
     /** The earliest time {@link #poll} has timer work to do; Long.MAX_VALUE if none. */
     public long nextDeadline() {
         long next = Math.min(neighbours.nextDeadline(), reassembly.nextDeadline());

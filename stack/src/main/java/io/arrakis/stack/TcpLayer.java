@@ -246,6 +246,11 @@ public final class TcpLayer implements IpProtocolHandler, TcpSegmentSink {
         return timers.nextDeadline();
     }
 
+    @Override
+    public boolean outputBlocked() {
+        return sinkBlocked;
+    }
+
     /**
      * Runs the due timers, then, if a segment found no packet buffer since the last poll, retries
      * the connections that wait for one ({@link #flushBlocked}): the sink's side of the contract

@@ -1,0 +1,501 @@
+package io.arrakis.provider;
+
+import java.io.IOException;
+import java.nio.channels.ClosedSelectorException;
+import java.nio.channels.IllegalSelectorException;
+import java.nio.channels.SelectableChannel;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.nio.channels.spi.AbstractSelectableChannel;
+import java.nio.channels.spi.AbstractSelector;
+import java.util.AbstractSet;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.Consumer;
+
+/**
+ * A {@link Selector} for our channels, user-level and kernel-backed at once.
+ *
+ * <p>User-level keys are judged from their channels' state under the stack lock, but only when
+ * something may have changed: a channel's {@link Readiness} puts its keys on this selector's dirty
+ * list; keys found ready stay on a "was ready" list and are looked at again by the next select
+ * (the JDK's selectors are level-triggered). Kernel-backed keys live in an inner JDK selector,
+ * created when the first one registers. Waiting follows the stack's rule: spin (polling the stack)
+ * for the spin budget, then sleep — parked when only user-level keys exist, in the inner selector
+ * otherwise, woken by a user-level event through {@link Selector#wakeup()} on it.
+ *
+ * <p>Thread-safe as the JDK's: selection operations synchronize on the selector and on the
+ * selected-key set; registration, {@code interestOps} and {@link #wakeup()} may come from any thread.
+ */
+final class ArrakisSelector extends AbstractSelector {
+    private final ArrakisSelectorProvider arrakis;
+    private final Set<SelectionKey> keys = ConcurrentHashMap.newKeySet();
+    private final Set<SelectionKey> publicKeys = Collections.unmodifiableSet(keys);
+    private final Set<SelectionKey> selectedKeys = new HashSet<>();
+    private final Set<SelectionKey> publicSelectedKeys = new UngrowableSet(selectedKeys);
+
+    private final Object dirtyLock = new Object();
+    private ArrayList<ArrakisSelectionKey> dirty = new ArrayList<>();
+    private ArrayList<ArrakisSelectionKey> judging = new ArrayList<>();
+    /** Keys ready at the last select, guarded by this selector (the selecting thread). */
+    private final ArrayList<ArrakisSelectionKey> wasReady = new ArrayList<>();
+
+    private volatile Selector inner;
+    private volatile Thread selecting;
+    private volatile boolean blockedInInner;
+    private volatile boolean wakeupPending;
+    private boolean inSelect;
+
+    ArrakisSelector(ArrakisSelectorProvider provider) {
+        super(provider);
+        this.arrakis = provider;
+    }
+
+    // ------------------------------------------------------------------ registration
+
+    @Override
+    protected SelectionKey register(AbstractSelectableChannel channel, int ops, Object attachment) {
+        if (!(channel instanceof RoutedChannel routed)) {
+            throw new IllegalSelectorException();
+        }
+        ensureOpen();
+        ArrakisSelectionKey key = new ArrakisSelectionKey(this, channel, ops);
+        key.attach(attachment);
+        keys.add(key);
+        routed.readiness().addKey(key);
+        try {
+            attachKernel(key);
+        } catch (IOException e) {
+            keys.remove(key);
+            routed.readiness().removeKey(key);
+            throw new IllegalStateException("cannot register the kernel side of " + channel, e);
+        }
+        keyChanged(key, true);
+        return key;
+    }
+
+    /** Registers the key's kernel side (if its channel has one now) with the inner JDK selector. */
+    void attachKernel(ArrakisSelectionKey key) throws IOException {
+        SelectableChannel kernel = key.routed().kernelChannel();
+        if (kernel == null || key.kernelKey != null) {
+            return;
+        }
+        Selector in = inner();
+        SelectionKey innerKey = kernel.register(in, key.interest() & kernel.validOps(), key);
+        key.kernelKey = innerKey;
+    }
+
+    private Selector inner() throws IOException {
+        Selector in = inner;
+        if (in == null) {
+            synchronized (this.dirtyLock) {
+                in = inner;
+                if (in == null) {
+                    in = JdkProvider.get().openSelector();
+                    inner = in;
+                }
+            }
+        }
+        return in;
+    }
+
+    /** A key's channel changed (or its interest did): judge it at the next select, waking a sleeping one. */
+    void keyChanged(ArrakisSelectionKey key, boolean wake) {
+        synchronized (dirtyLock) {
+            if (!key.queued) {
+                key.queued = true;
+                dirty.add(key);
+            }
+        }
+        if (wake) {
+            Thread t = selecting;
+            if (t != null) {
+                if (blockedInInner) {
+                    Selector in = inner;
+                    if (in != null) {
+                        in.wakeup();
+                    }
+                } else {
+                    LockSupport.unpark(t);
+                }
+            }
+        }
+    }
+
+    private boolean hasDirty() {
+        synchronized (dirtyLock) {
+            return !dirty.isEmpty();
+        }
+    }
+
+    // ------------------------------------------------------------------ sets
+
+    private void ensureOpen() {
+        if (!isOpen()) {
+            throw new ClosedSelectorException();
+        }
+    }
+
+    @Override
+    public Set<SelectionKey> keys() {
+        ensureOpen();
+        return publicKeys;
+    }
+
+    @Override
+    public Set<SelectionKey> selectedKeys() {
+        ensureOpen();
+        return publicSelectedKeys;
+    }
+
+    // ------------------------------------------------------------------ selection
+
+    @Override
+    public int selectNow() throws IOException {
+        return lockAndSelect(null, 0);
+    }
+
+    @Override
+    public int select(long timeout) throws IOException {
+        if (timeout < 0) {
+            throw new IllegalArgumentException("Negative timeout");
+        }
+        return lockAndSelect(null, timeout == 0 ? -1 : timeout);
+    }
+
+    @Override
+    public int select() throws IOException {
+        return lockAndSelect(null, -1);
+    }
+
+    @Override
+    public int select(Consumer<SelectionKey> action, long timeout) throws IOException {
+        if (timeout < 0) {
+            throw new IllegalArgumentException("Negative timeout");
+        }
+        return lockAndSelect(java.util.Objects.requireNonNull(action), timeout == 0 ? -1 : timeout);
+    }
+
+    @Override
+    public int select(Consumer<SelectionKey> action) throws IOException {
+        return select(action, 0);
+    }
+
+    @Override
+    public int selectNow(Consumer<SelectionKey> action) throws IOException {
+        return lockAndSelect(java.util.Objects.requireNonNull(action), 0);
+    }
+
+    /** {@code timeoutMillis}: -1 forever, 0 no wait. */
+    private int lockAndSelect(Consumer<SelectionKey> action, long timeoutMillis) throws IOException {
+        synchronized (this) {
+            ensureOpen();
+            if (inSelect) {
+                throw new IllegalStateException("select in progress");
+            }
+            inSelect = true;
+            try {
+                synchronized (publicSelectedKeys) {
+                    return doSelect(action, timeoutMillis);
+                }
+            } finally {
+                inSelect = false;
+            }
+        }
+    }
+
+    private int doSelect(Consumer<SelectionKey> action, long timeoutMillis) throws IOException {
+        processCancelled();
+        long deadline = timeoutMillis > 0 ? System.nanoTime() + timeoutMillis * 1_000_000L : Long.MAX_VALUE;
+        UserStack stack = arrakis.userStackIfOpen();
+        int n = collect(action, stack, true);
+        if (n > 0 || timeoutMillis == 0 || consumeWakeup()) {
+            processCancelled();
+            return n;
+        }
+        selecting = Thread.currentThread();
+        try {
+            // Spin: poll the stack ourselves while the budget lasts.
+            if (stack != null && arrakis.spinNanos() > 0) {
+                long spinEnd = System.nanoTime() + arrakis.spinNanos();
+                int round = 0;
+                while (!hasDirty() && !wakeupPending && !Thread.currentThread().isInterrupted()) {
+                    if (stack.lock().tryLock()) {
+                        try {
+                            stack.pollLocked();
+                        } finally {
+                            stack.unlock();
+                        }
+                    }
+                    if ((++round & 63) == 0 && inner != null && inner.selectNow() > 0) {
+                        break;
+                    }
+                    long now = System.nanoTime();
+                    if (now - spinEnd >= 0 || now - deadline >= 0) {
+                        break;
+                    }
+                    Thread.onSpinWait();
+                }
+                if (stack != null) {
+                    stack.wakePoller(); // it may have slept unarmed while we spun
+                }
+            }
+            while (true) {
+                n = collect(action, stack, false);
+                if (n > 0 || consumeWakeup() || Thread.currentThread().isInterrupted() || !isOpen()) {
+                    break;
+                }
+                long left = deadline == Long.MAX_VALUE ? Long.MAX_VALUE : deadline - System.nanoTime();
+                if (left <= 0) {
+                    break;
+                }
+                Selector in = inner;
+                if (in != null && hasKernelKeys()) {
+                    blockedInInner = true;
+                    try {
+                        if (!hasDirty() && !wakeupPending) {
+                            if (left == Long.MAX_VALUE) {
+                                in.select();
+                            } else {
+                                in.select(Math.max(1, left / 1_000_000L));
+                            }
+                        }
+                    } finally {
+                        blockedInInner = false;
+                    }
+                } else if (!hasDirty() && !wakeupPending) {
+                    if (left == Long.MAX_VALUE) {
+                        LockSupport.park(this);
+                    } else {
+                        LockSupport.parkNanos(this, left);
+                    }
+                }
+            }
+        } finally {
+            selecting = null;
+        }
+        processCancelled();
+        return n;
+    }
+
+    private boolean hasKernelKeys() {
+        Selector in = inner;
+        return in != null && !in.keys().isEmpty();
+    }
+
+    private boolean consumeWakeup() {
+        if (wakeupPending) {
+            wakeupPending = false;
+            return true;
+        }
+        return false;
+    }
+
+    /** Judges the dirty and still-ready user keys and the inner selector's kernel keys. */
+    private int collect(Consumer<SelectionKey> action, UserStack stack, boolean first) throws IOException {
+        int n = 0;
+        ArrayList<ArrakisSelectionKey> batch;
+        synchronized (dirtyLock) {
+            batch = dirty;
+            dirty = judging;
+            judging = batch;
+            for (ArrakisSelectionKey key : batch) {
+                key.queued = false;
+            }
+        }
+        for (ArrakisSelectionKey key : wasReady) {
+            if (!key.queued) {
+                key.queued = true;
+                batch.add(key);
+            }
+        }
+        wasReady.clear();
+        if (!batch.isEmpty()) {
+            if (stack != null) {
+                stack.lock().lock();
+            }
+            try {
+                if (stack != null && first) {
+                    stack.pollLocked(); // fresh frames first, as a kernel select sees what arrived
+                }
+                for (ArrakisSelectionKey key : batch) {
+                    key.queued = false;
+                    if (!key.isValid() || !key.routed().hasUserSide()) {
+                        continue;
+                    }
+                    int ready = key.routed().readyOps(key.interest()) & key.interest();
+                    if (ready != 0) {
+                        key.judged = ready;
+                        wasReady.add(key);
+                    }
+                }
+            } finally {
+                if (stack != null) {
+                    stack.unlock();
+                }
+            }
+            batch.clear();
+            // Reported outside the stack lock: an action may take its time.
+            for (int i = 0; i < wasReady.size(); i++) {
+                ArrakisSelectionKey key = wasReady.get(i);
+                n += report(key, key.judged, action);
+            }
+        } else if (stack != null && first) {
+            if (stack.lock().tryLock()) {
+                try {
+                    stack.pollLocked();
+                } finally {
+                    stack.unlock();
+                }
+                if (hasDirty()) {
+                    return collect(action, stack, false);
+                }
+            }
+        }
+        Selector in = inner;
+        if (in != null && !in.keys().isEmpty()) {
+            in.selectNow();
+            Iterator<SelectionKey> it = in.selectedKeys().iterator();
+            while (it.hasNext()) {
+                SelectionKey innerKey = it.next();
+                it.remove();
+                ArrakisSelectionKey key = (ArrakisSelectionKey) innerKey.attachment();
+                if (innerKey.isValid() && key.isValid()) {
+                    int ready = innerKey.readyOps() & key.interest();
+                    if (ready != 0) {
+                        n += report(key, ready, action);
+                    }
+                }
+            }
+        }
+        return n;
+    }
+
+    /** The JDK's rules for a ready key: set or add its ready ops, add it to the selected set or run the action. */
+    private int report(ArrakisSelectionKey key, int ready, Consumer<SelectionKey> action) {
+        if (action != null) {
+            key.setReadyOps(ready);
+            action.accept(key);
+            ensureOpen();
+            return 1;
+        }
+        if (selectedKeys.contains(key)) {
+            int old = key.ready();
+            int now = old | ready;
+            key.setReadyOps(now);
+            return now != old ? 1 : 0;
+        }
+        key.setReadyOps(ready);
+        selectedKeys.add(key);
+        return 1;
+    }
+
+    private void processCancelled() throws IOException {
+        Set<SelectionKey> cancelled = cancelledKeys();
+        List<SelectionKey> drained;
+        synchronized (cancelled) {
+            if (cancelled.isEmpty()) {
+                return;
+            }
+            drained = new ArrayList<>(cancelled);
+            cancelled.clear();
+        }
+        for (SelectionKey k : drained) {
+            forget((ArrakisSelectionKey) k);
+        }
+        Selector in = inner;
+        if (in != null) {
+            in.selectNow(); // flushes the inner selector's own cancelled keys
+            in.selectedKeys().clear();
+        }
+    }
+
+    private void forget(ArrakisSelectionKey key) {
+        keys.remove(key);
+        selectedKeys.remove(key);
+        wasReady.remove(key);
+        key.routed().readiness().removeKey(key);
+        SelectionKey innerKey = key.kernelKey;
+        if (innerKey != null) {
+            innerKey.cancel();
+        }
+        deregister(key);
+    }
+
+    @Override
+    public Selector wakeup() {
+        wakeupPending = true;
+        Thread t = selecting;
+        if (t != null) {
+            LockSupport.unpark(t);
+        }
+        Selector in = inner;
+        if (in != null) {
+            in.wakeup();
+        }
+        return this;
+    }
+
+    @Override
+    protected void implCloseSelector() throws IOException {
+        wakeup();
+        synchronized (this) {
+            synchronized (publicSelectedKeys) {
+                for (SelectionKey k : new ArrayList<>(keys)) {
+                    k.cancel();
+                }
+                processCancelled();
+                selectedKeys.clear();
+            }
+        }
+        Selector in = inner;
+        if (in != null) {
+            in.close();
+        }
+    }
+
+    /** The JDK's selected-key set: removal allowed, addition refused. */
+    private static final class UngrowableSet extends AbstractSet<SelectionKey> {
+        private final Set<SelectionKey> set;
+
+        UngrowableSet(Set<SelectionKey> set) {
+            this.set = set;
+        }
+
+        @Override
+        public int size() {
+            return set.size();
+        }
+
+        @Override
+        public boolean isEmpty() {
+            return set.isEmpty();
+        }
+
+        @Override
+        public boolean contains(Object o) {
+            return set.contains(o);
+        }
+
+        @Override
+        public Iterator<SelectionKey> iterator() {
+            return set.iterator();
+        }
+
+        @Override
+        public boolean remove(Object o) {
+            return set.remove(o);
+        }
+
+        @Override
+        public boolean add(SelectionKey key) {
+            throw new UnsupportedOperationException();
+        }
+    }
+}
