@@ -46,6 +46,8 @@ final class ArrakisSelector extends AbstractSelector {
     /** Keys ready at the last select, guarded by this selector (the selecting thread). */
     private final ArrayList<ArrakisSelectionKey> wasReady = new ArrayList<>();
 
+    /** Moves when a key may have become ready or {@link #wakeup()} is called: what a waiting select waits on. */
+    private final Readiness changes = new Readiness();
     private volatile Selector inner;
     private volatile Thread selecting;
     private volatile boolean blockedInInner;
@@ -114,15 +116,11 @@ final class ArrakisSelector extends AbstractSelector {
             }
         }
         if (wake) {
-            Thread t = selecting;
-            if (t != null) {
-                if (blockedInInner) {
-                    Selector in = inner;
-                    if (in != null) {
-                        in.wakeup();
-                    }
-                } else {
-                    LockSupport.unpark(t);
+            changes.signal();
+            if (blockedInInner) {
+                Selector in = inner;
+                if (in != null) {
+                    in.wakeup();
                 }
             }
         }
@@ -221,59 +219,34 @@ final class ArrakisSelector extends AbstractSelector {
         }
         selecting = Thread.currentThread();
         try {
-            // Spin: poll the stack ourselves while the budget lasts.
-            if (stack != null && arrakis.spinNanos() > 0) {
-                long spinEnd = System.nanoTime() + arrakis.spinNanos();
-                int round = 0;
-                while (!hasDirty() && !wakeupPending && !Thread.currentThread().isInterrupted()) {
-                    if (stack.lock().tryLock()) {
-                        try {
-                            stack.pollLocked();
-                        } finally {
-                            stack.unlock();
-                        }
-                    }
-                    if ((++round & 63) == 0 && inner != null && inner.selectNow() > 0) {
-                        break;
-                    }
-                    long now = System.nanoTime();
-                    if (now - spinEnd >= 0 || now - deadline >= 0) {
-                        break;
-                    }
-                    Thread.onSpinWait();
-                }
-                if (stack != null) {
-                    stack.wakePoller(); // it may have slept unarmed while we spun
-                }
-            }
             while (true) {
+                int seen = changes.sequence();
                 n = collect(action, stack, false);
                 if (n > 0 || consumeWakeup() || Thread.currentThread().isInterrupted() || !isOpen()) {
                     break;
                 }
-                long left = deadline == Long.MAX_VALUE ? Long.MAX_VALUE : deadline - System.nanoTime();
-                if (left <= 0) {
+                long now = System.nanoTime();
+                if (deadline != Long.MAX_VALUE && now - deadline >= 0) {
                     break;
                 }
                 Selector in = inner;
                 if (in != null && hasKernelKeys()) {
-                    blockedInInner = true;
+                    waitWithKernelKeys(in, stack, seen, deadline);
+                } else if (stack != null) {
+                    // Only user-level keys: the stack's own wait (spin, lead or park).
+                    stack.await(changes, seen, deadline);
+                } else {
+                    changes.park(Thread.currentThread());
                     try {
-                        if (!hasDirty() && !wakeupPending) {
-                            if (left == Long.MAX_VALUE) {
-                                in.select();
+                        if (!changes.movedSince(seen)) {
+                            if (deadline == Long.MAX_VALUE) {
+                                LockSupport.park(this);
                             } else {
-                                in.select(Math.max(1, left / 1_000_000L));
+                                LockSupport.parkNanos(this, deadline - now);
                             }
                         }
                     } finally {
-                        blockedInInner = false;
-                    }
-                } else if (!hasDirty() && !wakeupPending) {
-                    if (left == Long.MAX_VALUE) {
-                        LockSupport.park(this);
-                    } else {
-                        LockSupport.parkNanos(this, left);
+                        changes.unpark(Thread.currentThread());
                     }
                 }
             }
@@ -282,6 +255,48 @@ final class ArrakisSelector extends AbstractSelector {
         }
         processCancelled();
         return n;
+    }
+
+    /**
+     * Kernel-backed keys too: spin on the stack (peeking at the inner selector now and then),
+     * then sleep in the inner JDK selector, which a user-level change wakes.
+     */
+    private void waitWithKernelKeys(Selector in, UserStack stack, int seen, long deadline) throws IOException {
+        long budget = stack == null ? 0 : stack.spinBudget();
+        if (budget > 0) {
+            long spinEnd = System.nanoTime() + budget;
+            int round = 0;
+            while (!changes.movedSince(seen) && !Thread.currentThread().isInterrupted()) {
+                if (stack.lock().tryLock()) {
+                    try {
+                        stack.pollLocked();
+                    } finally {
+                        stack.lock().unlock();
+                    }
+                }
+                if ((++round & 63) == 0 && in.selectNow() > 0) {
+                    return;
+                }
+                long now = System.nanoTime();
+                if (now - spinEnd >= 0 || now - deadline >= 0) {
+                    break;
+                }
+                Thread.onSpinWait();
+            }
+        }
+        blockedInInner = true;
+        try {
+            if (!changes.movedSince(seen)) {
+                long left = deadline == Long.MAX_VALUE ? 0 : Math.max(1, (deadline - System.nanoTime()) / 1_000_000L);
+                if (deadline == Long.MAX_VALUE) {
+                    in.select();
+                } else {
+                    in.select(left);
+                }
+            }
+        } finally {
+            blockedInInner = false;
+        }
     }
 
     private boolean hasKernelKeys() {
@@ -431,10 +446,7 @@ final class ArrakisSelector extends AbstractSelector {
     @Override
     public Selector wakeup() {
         wakeupPending = true;
-        Thread t = selecting;
-        if (t != null) {
-            LockSupport.unpark(t);
-        }
+        changes.signal();
         Selector in = inner;
         if (in != null) {
             in.wakeup();

@@ -62,7 +62,7 @@ public class ArrakisSelectorProvider extends SelectorProvider {
                 }
                 try {
                     stack = UserStack.open(config);
-                    log(System.Logger.Level.INFO, "attached " + stack);
+                    log(System.Logger.Level.DEBUG, "attached " + stack);
                 } catch (IOException | RuntimeException e) {
                     stackFailure = e instanceof IOException io ? io
                             : new IOException("Arrakis: cannot attach a VNIC (backend " + config.backend() + "): "

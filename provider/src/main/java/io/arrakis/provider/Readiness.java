@@ -18,6 +18,12 @@ final class Readiness {
     private volatile ArrakisSelectionKey[] keys = new ArrakisSelectionKey[0];
 
     private volatile Runnable hook;
+    /** The stack whose leader sleeps in epoll waiting for this readiness, or null. */
+    private volatile UserStack sleeper;
+
+    void sleeper(UserStack stack) {
+        this.sleeper = stack;
+    }
 
     /** Something else to run on every signal (a private selector's wakeup). */
     void setHook(Runnable hook) {
@@ -48,6 +54,10 @@ final class Readiness {
         Runnable h = hook;
         if (h != null) {
             h.run();
+        }
+        UserStack s = sleeper;
+        if (s != null && Thread.currentThread() != s.leaderThread()) {
+            s.wakeSleeper();
         }
     }
 

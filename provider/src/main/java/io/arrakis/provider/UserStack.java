@@ -52,10 +52,26 @@ final class UserStack implements AutoCloseable {
     private final int prefixLength;
     private final long spinNanos;
     private final AtomicInteger spinners = new AtomicInteger();
+    /** Racy on purpose: a heuristic several threads nudge (see {@link #spinBudget()}). */
+    private long adaptiveSpin;
+    private int waits;
     private final int epoll;
     private final int wakeFd;
     private final int readinessFd;
     private final Thread poller;
+    private volatile boolean pollerInEpoll;
+    /** The platform thread sleeping in epoll on the queue for its own readiness, or null. */
+    private volatile Thread leader;
+    private static final java.lang.invoke.VarHandle LEADER;
+    static {
+        try {
+            LEADER = java.lang.invoke.MethodHandles.lookup().findVarHandle(UserStack.class, "leader", Thread.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+    /** The leader's epoll result array (one leader at a time). */
+    private final Epoll.Events leaderEvents = Epoll.Events.allocate(Arena.ofAuto(), 2);
     private volatile boolean closed;
     private volatile Throwable failure;
     /** TCP ports bound by a channel (listening, connected or just bound), so binds conflict as in Linux. */
@@ -69,6 +85,7 @@ final class UserStack implements AutoCloseable {
         this.address = address;
         this.prefixLength = prefixLength;
         this.spinNanos = spinNanos;
+        this.adaptiveSpin = spinNanos;
         StackConfig config = new StackConfig(address, prefixLength, gateway, vnic.mtu(), 30_000_000_000L,
                 1_000_000_000L, 3, 30_000_000_000L, 64);
         this.stack = new NetworkStack(vnic, 0, config);
@@ -206,43 +223,39 @@ final class UserStack implements AutoCloseable {
     /**
      * Waits until {@code readiness} moves past {@code seen}, {@code deadline} ({@link System#nanoTime}
      * scale; {@code Long.MAX_VALUE}: none) passes, or the thread is interrupted; returns whether it
-     * moved. Spins first (polling the stack when the lock is free), then parks; the caller holds
-     * nothing. Virtual threads park without pinning their carrier.
+     * moved. The caller holds nothing.
+     *
+     * <p>Three phases. It spins for the spin budget, polling the stack whenever the lock is free.
+     * Then a platform thread becomes the <em>leader</em> if there is none: it sleeps in
+     * {@code epoll_wait} on the queue's readiness itself, so a frame for it costs one wake-up, not
+     * two (poller, then waiter). Others (and virtual threads, which must not pin their carrier in
+     * a system call) park until the leader's or the poller's polls signal their readiness.
      */
     boolean await(Readiness readiness, int seen, long deadline) throws IOException {
         Thread me = Thread.currentThread();
-        if (spinNanos > 0) {
-            spinners.incrementAndGet();
-            try {
-                long now = System.nanoTime();
-                long spinEnd = now + spinNanos;
-                while (true) {
-                    if (readiness.movedSince(seen)) {
-                        return true;
-                    }
-                    if (lock.tryLock()) {
-                        try {
-                            pollLocked();
-                        } finally {
-                            lock.unlock();
-                        }
-                        if (readiness.movedSince(seen)) {
-                            return true;
-                        }
-                    }
-                    if (me.isInterrupted() || closed) {
-                        return false;
-                    }
-                    Thread.onSpinWait();
-                    now = System.nanoTime();
-                    if (now - spinEnd >= 0 || now - deadline >= 0) {
-                        break;
-                    }
+        spinners.incrementAndGet();
+        try {
+            long budget = spinBudget();
+            if (budget > 0 && spin(readiness, seen, deadline, me, budget)) {
+                spinPaid();
+                return true;
+            }
+            if (budget > 0) {
+                spinWasted();
+            }
+            if (readiness.movedSince(seen)) {
+                return true;
+            }
+            if (!me.isVirtual() && LEADER.compareAndSet(this, null, me)) {
+                try {
+                    return lead(readiness, seen, deadline, me);
+                } finally {
+                    leader = null;
                 }
-            } finally {
-                if (spinners.decrementAndGet() == 0) {
-                    wakePoller();
-                }
+            }
+        } finally {
+            if (spinners.decrementAndGet() == 0) {
+                wakePoller();
             }
         }
         readiness.park(me);
@@ -267,13 +280,144 @@ final class UserStack implements AutoCloseable {
         }
     }
 
-    /** Ends the poller's sleep so it re-arms (the last spinner left) or looks at a new deadline. */
-    void wakePoller() {
-        LockSupport.unpark(poller);
+    /**
+     * The spin budget adapts: halved each time spinning found nothing (on a loaded machine, the
+     * peer we wait for may need the very CPU we spin on), grown again when it pays; every 64th
+     * wait spins the full budget, so a quiet machine finds its way back to spinning.
+     */
+    long spinBudget() {
+        if (spinNanos == 0) {
+            return 0;
+        }
+        if ((++waits & 63) == 0) {
+            return spinNanos;
+        }
+        return adaptiveSpin;
+    }
+
+    private void spinPaid() {
+        adaptiveSpin = Math.min(spinNanos, Math.max(adaptiveSpin * 2, spinNanos / 16));
+    }
+
+    private void spinWasted() {
+        adaptiveSpin = adaptiveSpin < spinNanos / 64 ? 0 : adaptiveSpin / 2;
+    }
+
+    private boolean spin(Readiness readiness, int seen, long deadline, Thread me, long budget) throws IOException {
+        long now = System.nanoTime();
+        long spinEnd = now + budget;
+        while (true) {
+            if (readiness.movedSince(seen)) {
+                return true;
+            }
+            if (lock.tryLock()) {
+                try {
+                    pollLocked();
+                } finally {
+                    lock.unlock();
+                }
+                if (readiness.movedSince(seen)) {
+                    return true;
+                }
+            }
+            if (me.isInterrupted() || closed) {
+                return false;
+            }
+            Thread.onSpinWait();
+            now = System.nanoTime();
+            if (now - spinEnd >= 0 || now - deadline >= 0) {
+                return false;
+            }
+        }
+    }
+
+    /** The leader's loop: poll, arm, sleep in epoll on the queue (and the wake eventfd), until our readiness moves. */
+    private boolean lead(Readiness readiness, int seen, long deadline, Thread me) throws IOException {
+        Epoll.Events events = leaderEvents;
+        while (true) {
+            if (readiness.movedSince(seen)) {
+                return true;
+            }
+            if (me.isInterrupted() || closed) {
+                return false;
+            }
+            long now = System.nanoTime();
+            if (now - deadline >= 0) {
+                return false;
+            }
+            boolean outputPending;
+            long next;
+            lock.lock();
+            try {
+                if (pollLocked() > 0 || readiness.movedSince(seen)) {
+                    continue;
+                }
+                outputPending = stack.outputPending();
+                if (!outputPending && !queue.armReadiness()) {
+                    continue;
+                }
+                next = Math.min(stack.nextDeadline(), deadline);
+            } finally {
+                lock.unlock();
+            }
+            if (outputPending) {
+                LockSupport.parkNanos(this, OUTPUT_RETRY_NANOS);
+                continue;
+            }
+            int timeout = timeoutMillis(next);
+            if (timeout == 0) {
+                // A deadline closer than epoll's millisecond: sleep the rest on the clock.
+                LockSupport.parkNanos(this, Math.max(0, next - System.nanoTime()));
+                continue;
+            }
+            readiness.sleeper(this);
+            try {
+                if (readiness.movedSince(seen)) {
+                    return true;
+                }
+                int n = Epoll.wait(epoll, events, timeout);
+                for (int i = 0; i < n; i++) {
+                    if (events.data(i) == 1) {
+                        EventFd.drain(wakeFd);
+                    }
+                }
+            } finally {
+                readiness.sleeper(null);
+            }
+        }
+    }
+
+    /** Milliseconds until {@code deadline} for epoll_wait, rounded up; -1 for none; 0 if under a millisecond away. */
+    private static int timeoutMillis(long deadline) {
+        if (deadline == Long.MAX_VALUE) {
+            return -1;
+        }
+        long left = deadline - System.nanoTime();
+        if (left < 1_000_000L) {
+            return 0;
+        }
+        return (int) Math.min(Integer.MAX_VALUE, (left + 999_999) / 1_000_000);
+    }
+
+    Thread leaderThread() {
+        return leader;
+    }
+
+    /** Ends a leader's sleep in epoll (another thread signalled what it waits for). */
+    void wakeSleeper() {
         try {
             EventFd.signal(wakeFd, 1);
         } catch (LinuxException e) {
-            // EAGAIN: the counter is full, so the poller wakes anyway; EBADF: we are closed.
+            // EAGAIN: the counter is full, so the sleeper wakes anyway; EBADF: we are closed.
+        }
+    }
+
+    /** Ends the poller's sleep so it re-arms (the last spinner left) or looks at a new deadline. */
+    void wakePoller() {
+        if (pollerInEpoll) {
+            wakeSleeper();
+        } else {
+            LockSupport.unpark(poller);
         }
     }
 
@@ -282,8 +426,8 @@ final class UserStack implements AutoCloseable {
             Epoll.Events events = Epoll.Events.allocate(arena, 2);
             while (!closed) {
                 if (spinners.get() > 0) {
-                    // Someone polls already; timers run in its polls. Sleep until it leaves.
-                    LockSupport.parkNanos(this, 1_000_000L);
+                    // Someone polls (or leads) already, and runs the timers. Sleep until the last leaves.
+                    LockSupport.park(this);
                     continue;
                 }
                 long deadline;
@@ -317,11 +461,19 @@ final class UserStack implements AutoCloseable {
                     }
                     timeout = (int) Math.min(Integer.MAX_VALUE, (left + 999_999) / 1_000_000);
                 }
-                int n = Epoll.wait(epoll, events, timeout);
-                for (int i = 0; i < n; i++) {
-                    if (events.data(i) == 1) {
-                        EventFd.drain(wakeFd);
+                pollerInEpoll = true;
+                try {
+                    if (spinners.get() > 0) {
+                        continue;
                     }
+                    int n = Epoll.wait(epoll, events, timeout);
+                    for (int i = 0; i < n; i++) {
+                        if (events.data(i) == 1) {
+                            EventFd.drain(wakeFd);
+                        }
+                    }
+                } finally {
+                    pollerInEpoll = false;
                 }
             }
         } catch (Throwable t) {
