@@ -585,7 +585,7 @@ final class ArrakisSocketChannel extends SocketChannel implements RoutedChannel 
             if (room == 0) {
                 continue;
             }
-            int n = c.read(MemorySegment.ofBuffer(dst), 0, room, now);
+            int n = net.tcp().read(c, MemorySegment.ofBuffer(dst), 0, room, now); // through the layer: it re-arms timers
             if (n < 0) {
                 if (total > 0) {
                     return total;
@@ -686,7 +686,7 @@ final class ArrakisSocketChannel extends SocketChannel implements RoutedChannel 
             if (want == 0) {
                 continue;
             }
-            int n = c.write(MemorySegment.ofBuffer(src), 0, want, now);
+            int n = net.tcp().write(c, MemorySegment.ofBuffer(src), 0, want, now); // through the layer: it arms the RTO
             if (n < 0) {
                 if (total > 0) {
                     return total;

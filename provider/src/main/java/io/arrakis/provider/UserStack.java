@@ -59,7 +59,10 @@ final class UserStack implements AutoCloseable {
     private final int wakeFd;
     private final int readinessFd;
     private final Thread poller;
-    private volatile boolean pollerInEpoll;
+    /** Threads sleeping in epoll on the armed queue (the poller or a leader). */
+    private final AtomicInteger sleepers = new AtomicInteger();
+    /** Moves whenever a poll received frames (so may have disarmed the queue under a sleeper). */
+    private volatile long pollGeneration;
     /** The platform thread sleeping in epoll on the queue for its own readiness, or null. */
     private volatile Thread leader;
     private static final java.lang.invoke.VarHandle LEADER;
@@ -136,14 +139,26 @@ final class UserStack implements AutoCloseable {
     }
 
     /**
-     * Releases {@link #lock()} after an application call; if that call left output waiting for
-     * a full ring, the sleeping poller is told to retry it (nobody else would).
+     * Releases {@link #lock()} after an application call, transmitting what it produced; if
+     * output still waits for a full ring, the poller (or the sleeping leader) is told to retry it
+     * (nobody else would).
      */
     void unlock() {
-        boolean pending = stack.outputPending();
-        lock.unlock();
+        boolean pending;
+        try {
+            stack.flush(); // what the call produced leaves now, not at the next poll
+            pending = stack.outputPending();
+        } catch (IOException | RuntimeException e) {
+            failure = e;
+            pending = false;
+        } finally {
+            lock.unlock();
+        }
         if (pending) {
             wakePoller();
+            if (sleepers.get() > 0) {
+                wakeSleeper();
+            }
         }
     }
 
@@ -213,7 +228,14 @@ final class UserStack implements AutoCloseable {
             throw new IOException("the user-level stack on VNIC " + vnic.name() + " failed", failed);
         }
         try {
-            return stack.poll(System.nanoTime());
+            int received = stack.poll(System.nanoTime());
+            if (received > 0) {
+                pollGeneration = pollGeneration + 1; // under the lock: one writer
+                if (sleepers.get() > 0) {
+                    wakeSleeper(); // it sleeps on a queue we may just have disarmed: let it re-arm
+                }
+            }
+            return received;
         } catch (IOException | RuntimeException e) {
             failure = e;
             throw e;
@@ -347,6 +369,7 @@ final class UserStack implements AutoCloseable {
             }
             boolean outputPending;
             long next;
+            long generation;
             lock.lock();
             try {
                 if (pollLocked() > 0 || readiness.movedSince(seen)) {
@@ -357,6 +380,7 @@ final class UserStack implements AutoCloseable {
                     continue;
                 }
                 next = Math.min(stack.nextDeadline(), deadline);
+                generation = pollGeneration;
             } finally {
                 lock.unlock();
             }
@@ -375,15 +399,33 @@ final class UserStack implements AutoCloseable {
                 if (readiness.movedSince(seen)) {
                     return true;
                 }
-                int n = Epoll.wait(epoll, events, timeout);
-                for (int i = 0; i < n; i++) {
-                    if (events.data(i) == 1) {
-                        EventFd.drain(wakeFd);
-                    }
-                }
+                sleepInEpoll(events, generation, timeout);
             } finally {
                 readiness.sleeper(null);
             }
+        }
+    }
+
+    /**
+     * Sleeps in epoll on the armed queue and the wake eventfd. {@code generation} is the poll
+     * generation seen when the queue was armed: a poll by another thread since then may have
+     * received frames and so disarmed the queue, and we would sleep deaf; so we look again after
+     * announcing ourselves (the pair of {@link #pollLocked}'s check), and return to re-arm.
+     */
+    private void sleepInEpoll(Epoll.Events events, long generation, int timeoutMillis) throws LinuxException {
+        sleepers.incrementAndGet();
+        try {
+            if (pollGeneration != generation) {
+                return;
+            }
+            int n = Epoll.wait(epoll, events, timeoutMillis);
+            for (int i = 0; i < n; i++) {
+                if (events.data(i) == 1) {
+                    EventFd.drain(wakeFd);
+                }
+            }
+        } finally {
+            sleepers.decrementAndGet();
         }
     }
 
@@ -412,13 +454,12 @@ final class UserStack implements AutoCloseable {
         }
     }
 
-    /** Ends the poller's sleep so it re-arms (the last spinner left) or looks at a new deadline. */
+    /**
+     * The last spinner left: the poller, parked while others polled, takes over. (If it sleeps
+     * in epoll instead, a poll that disarmed the queue under it has woken it already.)
+     */
     void wakePoller() {
-        if (pollerInEpoll) {
-            wakeSleeper();
-        } else {
-            LockSupport.unpark(poller);
-        }
+        LockSupport.unpark(poller);
     }
 
     private void pollerLoop() {
@@ -432,6 +473,7 @@ final class UserStack implements AutoCloseable {
                 }
                 long deadline;
                 boolean outputPending;
+                long generation;
                 lock.lock();
                 try {
                     if (pollLocked() > 0) {
@@ -442,6 +484,7 @@ final class UserStack implements AutoCloseable {
                         continue;
                     }
                     deadline = stack.nextDeadline();
+                    generation = pollGeneration;
                 } finally {
                     lock.unlock();
                 }
@@ -453,28 +496,12 @@ final class UserStack implements AutoCloseable {
                 if (spinners.get() > 0) {
                     continue;
                 }
-                int timeout = -1;
-                if (deadline != Long.MAX_VALUE) {
-                    long left = deadline - System.nanoTime();
-                    if (left <= 0) {
-                        continue;
-                    }
-                    timeout = (int) Math.min(Integer.MAX_VALUE, (left + 999_999) / 1_000_000);
+                int timeout = timeoutMillis(deadline);
+                if (timeout == 0) {
+                    LockSupport.parkNanos(this, Math.max(0, deadline - System.nanoTime()));
+                    continue;
                 }
-                pollerInEpoll = true;
-                try {
-                    if (spinners.get() > 0) {
-                        continue;
-                    }
-                    int n = Epoll.wait(epoll, events, timeout);
-                    for (int i = 0; i < n; i++) {
-                        if (events.data(i) == 1) {
-                            EventFd.drain(wakeFd);
-                        }
-                    }
-                } finally {
-                    pollerInEpoll = false;
-                }
+                sleepInEpoll(events, generation, timeout);
             }
         } catch (Throwable t) {
             if (!closed) {
