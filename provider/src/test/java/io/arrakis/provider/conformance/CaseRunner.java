@@ -9,7 +9,7 @@ import java.util.List;
  */
 final class CaseRunner {
     /** Upper bound for one case on one network; every wait inside a case is bounded well below it. */
-    static final Duration LIMIT = Duration.ofSeconds(30);
+    static final Duration LIMIT = Duration.ofSeconds(15);
 
     /** The trace, and how the body ended: normally, by throwing ({@code failure}), or not at all ({@code timedOut}). */
     record Run(List<String> lines, Throwable failure, boolean timedOut) {

@@ -34,7 +34,10 @@ class ConformanceTest {
     static Map<String, List<Case>> catalog() {
         Map<String, List<Case>> categories = new LinkedHashMap<>();
         for (List<Case> cases : List.of(
-                SocketChannelCases.cases())) {
+                SocketChannelCases.cases(),
+                ServerSocketChannelCases.cases(),
+                DatagramChannelCases.cases(),
+                PipeCases.cases())) {
             categories.put(cases.getFirst().category(), cases);
         }
         return categories;

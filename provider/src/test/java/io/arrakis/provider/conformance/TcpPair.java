@@ -52,8 +52,14 @@ record TcpPair(ServerSocketChannel listener, SocketChannel client, SocketChannel
         }
     }
 
-    /** Reads exactly {@code n} bytes (bounded wait if the channel is non-blocking), or fewer if the stream ends. */
+    /** Reads exactly {@code n} bytes, or fewer if the stream ends; bounded (a blocking channel is closed by a {@link Watchdog}). */
     static byte[] readFully(java.nio.channels.ReadableByteChannel from, int n) throws Exception {
+        try (Watchdog watchdog = Watchdog.closeAfterLimit(from)) {
+            return readFullyUnguarded(from, n);
+        }
+    }
+
+    private static byte[] readFullyUnguarded(java.nio.channels.ReadableByteChannel from, int n) throws Exception {
         ByteBuffer buffer = ByteBuffer.allocate(n);
         long deadline = System.nanoTime() + Await.LIMIT.toNanos();
         while (buffer.hasRemaining()) {
