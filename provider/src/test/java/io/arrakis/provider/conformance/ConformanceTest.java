@@ -37,7 +37,9 @@ class ConformanceTest {
                 SocketChannelCases.cases(),
                 ServerSocketChannelCases.cases(),
                 DatagramChannelCases.cases(),
-                PipeCases.cases())) {
+                PipeCases.cases(),
+                SelectorCases.cases(),
+                AsyncCloseCases.cases())) {
             categories.put(cases.getFirst().category(), cases);
         }
         return categories;

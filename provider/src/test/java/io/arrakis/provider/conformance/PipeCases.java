@@ -29,11 +29,14 @@ final class PipeCases {
         long written = 0;
         int zeros = 0;
         long deadline = System.nanoTime() + Await.LIMIT.toNanos();
-        while (zeros < 20 && System.nanoTime() < deadline) {
+        while (zeros < 20) {
             chunk.clear();
             int n = sink.write(chunk);
             written += n;
             zeros = n == 0 ? zeros + 1 : 0;
+            if (System.nanoTime() > deadline) {
+                throw new java.util.concurrent.TimeoutException("the pipe did not fill within " + Await.LIMIT);
+            }
         }
         return written;
     }

@@ -651,24 +651,7 @@ final class SocketChannelCases {
         c.add("oneByteNonBlockingWritesAgainstAFullPeerWindow", (net, t) -> {
             try (TcpPair pair = TcpPair.open(net)) {
                 SocketChannel ch = pair.client();
-                ch.configureBlocking(false);
-                ByteBuffer chunk = ByteBuffer.allocate(64 * 1024);
-                long written = 0;
-                int zeros = 0;
-                long deadline = System.nanoTime() + Await.LIMIT.toNanos();
-                // fill until writes keep returning 0: the peer's window and our send buffer are full
-                while (zeros < 20) {
-                    chunk.clear();
-                    int n = ch.write(chunk);
-                    written += n;
-                    zeros = n == 0 ? zeros + 1 : 0;
-                    if (n == 0) {
-                        Thread.sleep(2);
-                    }
-                    if (System.nanoTime() > deadline) {
-                        throw new TimeoutException("the peer's window did not fill within " + Await.LIMIT);
-                    }
-                }
+                long written = AsyncCloseCases.fillWindow(ch);
                 t.note("some bytes were accepted before the window filled", written > 0);
                 t.call("one-byte write against the full window", () -> ch.write(ByteBuffer.wrap(new byte[] {1})));
                 t.call("another", () -> ch.write(ByteBuffer.wrap(new byte[] {1})));
