@@ -44,7 +44,7 @@ final class ServerSocketChannelCases {
         }, "accept (blocking) -> threw NotYetBoundException", "accept (non-blocking) -> threw NotYetBoundException",
                 "after: open=true blocking=false registered=false");
 
-        c.add("bindNullBindsTheWildcardAndAnEphemeralPort", (net, t) -> {
+        c.add("listenerBindNullBindsTheWildcardAndAnEphemeralPort", (net, t) -> {
             try (ServerSocketChannel ch = net.provider().openServerSocketChannel()) {
                 t.call("bind(null)", () -> ch.bind(null).getLocalAddress());
                 t.note("socket().isBound", ch.socket().isBound());
@@ -61,7 +61,7 @@ final class ServerSocketChannelCases {
         }, "bind -> true", "getLocalAddress -> server:port", "socket().getLocalPort is the bound port = true",
                 "socket().getInetAddress = server");
 
-        c.add("bindTwiceThrowsAlreadyBound", (net, t) -> {
+        c.add("listenerBindTwiceThrowsAlreadyBound", (net, t) -> {
             try (ServerSocketChannel ch = TcpPair.listen(net)) {
                 t.call("second bind", () -> ch.bind(ephemeral(net)));
             }
@@ -76,19 +76,19 @@ final class ServerSocketChannelCases {
         }, "bind to the first listener's address -> threw BindException: Address already in use",
                 "second's local address -> null", "second: open=true blocking=true registered=false");
 
-        c.add("bindUnresolvedThrowsUnresolvedAddress", (net, t) -> {
+        c.add("listenerBindUnresolvedThrowsUnresolvedAddress", (net, t) -> {
             try (ServerSocketChannel ch = net.provider().openServerSocketChannel()) {
                 t.call("bind unresolved", () -> ch.bind(unresolved()));
             }
         }, "bind unresolved -> threw UnresolvedAddressException");
 
-        c.add("bindForeignAddressTypeThrowsUnsupportedAddressType", (net, t) -> {
+        c.add("listenerBindForeignAddressTypeThrowsUnsupportedAddressType", (net, t) -> {
             try (ServerSocketChannel ch = net.provider().openServerSocketChannel()) {
                 t.call("bind foreign address", () -> ch.bind(new SocketChannelCases.ForeignAddress()));
             }
         }, "bind foreign address -> threw UnsupportedAddressTypeException");
 
-        c.add("bindAfterCloseThrowsClosedChannel", (net, t) -> {
+        c.add("listenerBindAfterCloseThrowsClosedChannel", (net, t) -> {
             ServerSocketChannel ch = net.provider().openServerSocketChannel();
             ch.close();
             t.call("bind", () -> ch.bind(ephemeral(net)));
