@@ -85,10 +85,14 @@ final class Background<T> implements AutoCloseable {
 
     /** Releases a helper still running when the case ends (a failed case): interrupts it and waits briefly. */
     @Override
-    public void close() throws InterruptedException {
+    public void close() {
         if (!finished) {
             thread.interrupt();
-            thread.join(Duration.ofSeconds(1));
+            try {
+                thread.join(Duration.ofSeconds(1));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
 

@@ -32,7 +32,7 @@ final class DatagramChannelCases {
             Await.until("a datagram", () -> (from[0] = ch.receive(into)) != null);
             return from[0];
         }
-        try (Watchdog watchdog = Watchdog.closeAfterLimit(ch)) {
+        try (Watchdog _ = Watchdog.closeAfterLimit(ch)) {
             return ch.receive(into);
         }
     }

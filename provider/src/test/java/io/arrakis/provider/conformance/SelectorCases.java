@@ -146,7 +146,7 @@ final class SelectorCases {
                 "select(action, -1) -> threw IllegalArgumentException: Negative timeout");
 
         c.add("wakeupBeforeSelectMakesItReturnAtOnce", (net, t) -> {
-            try (Selector selector = net.provider().openSelector(); Watchdog watchdog = Watchdog.closeAfterLimit(selector)) {
+            try (Selector selector = net.provider().openSelector(); Watchdog _ = Watchdog.closeAfterLimit(selector)) {
                 selector.wakeup();
                 t.call("select() after wakeup", selector::select);
                 t.note("returned before the watchdog closed the selector", selector.isOpen());
@@ -154,7 +154,7 @@ final class SelectorCases {
         }, "select() after wakeup -> 0", "returned before the watchdog closed the selector = true");
 
         c.add("wakeupBeforeSelectWithActionMakesItReturnAtOnce", (net, t) -> {
-            try (Selector selector = net.provider().openSelector(); Watchdog watchdog = Watchdog.closeAfterLimit(selector)) {
+            try (Selector selector = net.provider().openSelector(); Watchdog _ = Watchdog.closeAfterLimit(selector)) {
                 selector.wakeup();
                 t.call("select(action) after wakeup", () -> selector.select(k -> { }));
                 t.note("returned before the watchdog closed the selector", selector.isOpen());
@@ -172,7 +172,7 @@ final class SelectorCases {
         }, "selectNow -> 0", "select(100) -> 0", "select waited at least 50 ms = true");
 
         c.add("severalWakeupsAreConsumedByOneSelect", (net, t) -> {
-            try (Selector selector = net.provider().openSelector(); Watchdog watchdog = Watchdog.closeAfterLimit(selector)) {
+            try (Selector selector = net.provider().openSelector(); Watchdog _ = Watchdog.closeAfterLimit(selector)) {
                 selector.wakeup();
                 selector.wakeup();
                 selector.wakeup();
@@ -763,7 +763,7 @@ final class SelectorCases {
         }, "the blocked select -> 0", "interrupt status kept = true", "selector still open = true");
 
         c.add("interruptStatusBeforeSelectMakesItReturnAtOnce", (net, t) -> {
-            try (Selector selector = net.provider().openSelector(); Watchdog watchdog = Watchdog.closeAfterLimit(selector)) {
+            try (Selector selector = net.provider().openSelector(); Watchdog _ = Watchdog.closeAfterLimit(selector)) {
                 Thread.currentThread().interrupt();
                 t.call("select()", selector::select);
                 t.note("interrupt status kept", Thread.interrupted());

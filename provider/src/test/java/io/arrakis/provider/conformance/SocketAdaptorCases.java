@@ -114,13 +114,12 @@ final class SocketAdaptorCases {
         }, "available() -> 5", "available() after reading 2 -> 3");
 
         c.add("streamsOfAnUnconnectedOrClosedSocketThrow", (net, t) -> {
-            try (SocketChannel ch = net.provider().openSocketChannel()) {
-                t.call("getInputStream unconnected", () -> ch.socket().getInputStream());
-                t.call("getOutputStream unconnected", () -> ch.socket().getOutputStream());
-                ch.close();
-                t.call("getInputStream closed", () -> ch.socket().getInputStream());
-                t.call("getOutputStream closed", () -> ch.socket().getOutputStream());
-            }
+            SocketChannel ch = net.provider().openSocketChannel();
+            t.call("getInputStream unconnected", () -> ch.socket().getInputStream());
+            t.call("getOutputStream unconnected", () -> ch.socket().getOutputStream());
+            ch.close();
+            t.call("getInputStream closed", () -> ch.socket().getInputStream());
+            t.call("getOutputStream closed", () -> ch.socket().getOutputStream());
         }, "getInputStream unconnected -> threw SocketException: Socket is not connected",
                 "getOutputStream unconnected -> threw SocketException: Socket is not connected",
                 "getInputStream closed -> threw SocketException: Socket is closed",

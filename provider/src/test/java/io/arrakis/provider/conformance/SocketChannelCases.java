@@ -188,7 +188,8 @@ final class SocketChannelCases {
                 "still pending: open=true blocking=false registered=false connected=false pending=true");
 
         c.add("closeWhileConnectionPendingEndsIt", (net, t) -> {
-            try (ServerSocketChannel listener = TcpPair.listen(net); SocketChannel ch = net.provider().openSocketChannel()) {
+            try (ServerSocketChannel listener = TcpPair.listen(net)) {
+                SocketChannel ch = net.provider().openSocketChannel();
                 ch.configureBlocking(false);
                 ch.connect(listener.getLocalAddress());
                 ch.close();

@@ -54,7 +54,7 @@ record TcpPair(ServerSocketChannel listener, SocketChannel client, SocketChannel
 
     /** Reads exactly {@code n} bytes, or fewer if the stream ends; bounded (a blocking channel is closed by a {@link Watchdog}). */
     static byte[] readFully(java.nio.channels.ReadableByteChannel from, int n) throws Exception {
-        try (Watchdog watchdog = Watchdog.closeAfterLimit(from)) {
+        try (Watchdog _ = Watchdog.closeAfterLimit(from)) {
             return readFullyUnguarded(from, n);
         }
     }
