@@ -38,7 +38,7 @@ class RealMemcachedComparisonTest {
                 "set k 0 0 -1\r\nget k\r\n", "set k 0 0 abc\r\n", "set k 0 0\r\n", "set k abc 0 1\r\nx\r\n",
                 "set k 4294967297 0 1\r\nx\r\nget k\r\n", "set k +5 0 01\r\nx\r\nget k\r\n",
                 "set k 0 0 1 \r\nx\r\n", "set k 0 0 1 noreply extra\r\na\r\n", "set k 0 0 1 extra\r\na\r\n",
-                "set k 0 0 5 noreply\r\nhelloXX\r\nget k\r\n", "set k 0 0 1\nx\n", "set k 0 0 1\r\nxy\r\n",
+                "set k 0 0 5 noreply\r\nhelloXX\r\nget k\r\n", "set k 0 0 1\nx\n\r\n", "set k 0 0 1\r\nxy\r\n",
                 "set e 0 0 0\r\n\r\nget e\r\n", "set t 0 -1 1\r\na\r\nget t\r\n",
                 "set " + K251 + " 0 0 1\r\nx\r\n", "get " + K251 + "\r\n", "get " + K250 + "\r\n",
                 "delete " + K251 + "\r\n", "incr " + K251 + " 1\r\n", "touch " + K251 + " 1\r\n",
