@@ -1,5 +1,6 @@
 /**
- * Unmodified servers (Redis-like, memcached-like) and the load generator; they depend on the JDK
- * only. Arrive with issue 6.
+ * Programs that know nothing of Arrakis: a Redis-like server ({@code redis}) and a memcached-like
+ * server ({@code memcached}), which use the JDK only, and the load generator ({@code loadgen}),
+ * which adds HdrHistogram. See samples/README.md.
  */
 package io.arrakis.samples;
