@@ -191,8 +191,9 @@ public final class ShmVnic implements Vnic, VnicControl {
             for (int i = 0; i < 5; i++) {
                 Unistd.close(fds[i]);
             }
-            directory.put(added.id(), new Peer(added.id(), peer, new MacAddress(added.mac()), added.address()));
+            // The queue's mailbox first: once peers() lists it, the next transmit reaches it.
             q.post(new ShmQueue.AddPeer(link));
+            directory.put(added.id(), new Peer(added.id(), peer, new MacAddress(added.mac()), added.address()));
         } catch (IOException | RuntimeException e) {
             for (Mapping mapping : mappings) {
                 if (mapping != null) {
