@@ -1,13 +1,15 @@
 package io.arrakis.control;
 
+import io.arrakis.device.FlowFilter;
 import io.arrakis.device.RateLimit;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.OptionalInt;
 
 /**
  * A tool's connection to a control plane (what {@code arrakis control status} and
- * {@code arrakis control rate} will use): asks for status and sets rate limits. It attaches no
- * VNIC. Thread-safe; every call waits a bounded time.
+ * {@code arrakis control rate} use): asks for status, looks up listeners and sets rate limits.
+ * It attaches no VNIC. Thread-safe; every call waits a bounded time.
  */
 public final class ControlClient implements AutoCloseable {
     private final ControlConnection connection;
@@ -43,6 +45,24 @@ public final class ControlClient implements AutoCloseable {
      */
     public void setRateLimit(String vnic, RateLimit limit) throws IOException {
         connection.call(new Protocol.SetRateLimit(vnic, limit));
+    }
+
+    /**
+     * The address of the VNIC that announced {@code protocol} port {@code port}, or empty (see
+     * {@link ShmVnic#lookupListener}).
+     */
+    public OptionalInt lookupListener(FlowFilter.Protocol protocol, int port) throws IOException {
+        return lookup(connection, protocol, port);
+    }
+
+    static OptionalInt lookup(ControlConnection connection, FlowFilter.Protocol protocol, int port) throws IOException {
+        Protocol.checkListener(protocol, port);
+        Protocol.Message reply = connection.call(new Protocol.LookupListener(protocol, port));
+        if (reply instanceof Protocol.ListenerInfo info && info.protocol() == protocol && info.port() == port) {
+            return info.vnic() == 0 ? OptionalInt.empty() : OptionalInt.of(info.address());
+        }
+        throw new IOException("the control plane answered the lookup of " + protocol + " port " + port + " with "
+                + reply);
     }
 
     @Override

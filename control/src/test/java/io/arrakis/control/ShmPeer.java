@@ -1,5 +1,6 @@
 package io.arrakis.control;
 
+import io.arrakis.device.FlowFilter;
 import io.arrakis.device.Ipv4Text;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
@@ -7,6 +8,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 
 /**
  * The child process of the cross-process tests ({@link Child} starts it). Modes:
@@ -14,6 +16,8 @@ import java.util.List;
  * <li>{@code serve SOCKET NAME}: attaches an shm VNIC, runs a stack with a UDP echo (port 7) and
  *     a TCP echo (port 9); on {@code CHECK udpCount maxSize tcpBytes} it pings and streams through
  *     the echo of every peer it knows and prints {@code CHECK-OK} or {@code CHECK-FAIL}.
+ * <li>{@code announce SOCKET NAME tcp|udp PORT}: attaches an shm VNIC and announces that it
+ *     listens on that port; {@code WITHDRAW} withdraws it and prints {@code WITHDRAWN}.
  * </ul>
  * Prints {@code READY ...} when it can be used; quits on {@code QUIT} or end of input.
  */
@@ -24,6 +28,8 @@ public final class ShmPeer {
         try {
             switch (args[0]) {
                 case "serve" -> serve(Path.of(args[1]), args[2]);
+                case "announce" -> announce(Path.of(args[1]), args[2],
+                        FlowFilter.Protocol.valueOf(args[3].toUpperCase(Locale.ROOT)), Integer.parseInt(args[4]));
                 default -> throw new IllegalArgumentException("unknown mode " + args[0]);
             }
         } catch (Throwable t) {
@@ -35,6 +41,23 @@ public final class ShmPeer {
         System.out.println("BYE");
         System.out.flush();
         System.exit(0);
+    }
+
+    private static void announce(Path socket, String name, FlowFilter.Protocol protocol, int port) throws Exception {
+        try (ShmVnic vnic = ShmTesting.open(socket, name)) {
+            vnic.announceListener(protocol, port);
+            System.out.println("READY id=" + vnic.id() + " ip=" + Ipv4Text.format(vnic.address()) + " pid="
+                    + ProcessHandle.current().pid());
+            System.out.flush();
+            BufferedReader in = new BufferedReader(new InputStreamReader(System.in));
+            for (String line; (line = in.readLine()) != null && !line.equals("QUIT"); ) {
+                if (line.equals("WITHDRAW")) {
+                    vnic.withdrawListener(protocol, port);
+                    System.out.println("WITHDRAWN");
+                    System.out.flush();
+                }
+            }
+        }
     }
 
     private static void serve(Path socket, String name) throws Exception {
