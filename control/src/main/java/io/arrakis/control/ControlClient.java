@@ -2,14 +2,15 @@ package io.arrakis.control;
 
 import io.arrakis.device.FlowFilter;
 import io.arrakis.device.RateLimit;
+import io.arrakis.linux.LinuxException;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.OptionalInt;
 
 /**
  * A tool's connection to a control plane (what {@code arrakis control status} and
- * {@code arrakis control rate} use): asks for status, looks up listeners and sets rate limits.
- * It attaches no VNIC. Thread-safe; every call waits a bounded time.
+ * {@code arrakis control rate} use): asks for status, looks up listeners, sets rate limits and
+ * stops the control plane. It attaches no VNIC. Thread-safe; every call waits a bounded time.
  */
 public final class ControlClient implements AutoCloseable {
     private final ControlConnection connection;
@@ -18,9 +19,30 @@ public final class ControlClient implements AutoCloseable {
         this.connection = connection;
     }
 
-    /** Connects to the control plane at {@code socket}; fails if none answers there. */
+    /** Nothing listens on the control plane's socket: none is running there. */
+    public static final class NotRunningException extends IOException {
+        private static final long serialVersionUID = 1L;
+
+        NotRunningException(Path socket, LinuxException cause) {
+            super("no control plane answers on " + socket + " (" + cause.errnoName() + ")", cause);
+        }
+    }
+
+    /**
+     * Connects to the control plane at {@code socket}.
+     *
+     * @throws NotRunningException if none answers there
+     */
     public static ControlClient connect(Path socket) throws IOException {
-        ControlConnection connection = ControlConnection.connect(socket);
+        ControlConnection connection;
+        try {
+            connection = ControlConnection.connect(socket);
+        } catch (LinuxException e) {
+            if (ControlConnection.nobodyListens(e)) {
+                throw new NotRunningException(socket, e);
+            }
+            throw new IOException("cannot reach the control plane at " + socket + ": " + e.getMessage(), e);
+        }
         connection.start(null, "arrakis-control-client");
         return new ControlClient(connection);
     }
@@ -63,6 +85,19 @@ public final class ControlClient implements AutoCloseable {
         }
         throw new IOException("the control plane answered the lookup of " + protocol + " port " + port + " with "
                 + reply);
+    }
+
+    /**
+     * Stops the control plane: it answers, then closes every connection and removes its socket
+     * (a daemon's process then exits; an embedded one's host keeps running). Attached processes
+     * keep their channels, but nobody can join until a control plane starts again. Needs root or
+     * the control plane's uid.
+     */
+    public void shutdown() throws IOException {
+        Protocol.Message reply = connection.call(new Protocol.Shutdown());
+        if (!(reply instanceof Protocol.Ok)) {
+            throw new IOException("the control plane answered SHUTDOWN with " + reply);
+        }
     }
 
     @Override

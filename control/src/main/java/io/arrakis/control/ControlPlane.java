@@ -35,6 +35,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
@@ -238,13 +239,7 @@ public final class ControlPlane implements AutoCloseable {
         List<Integer> fds = new ArrayList<>();
         try {
             int uid = currentUid();
-            Path directory = socket.getParent();
-            if (!Files.isDirectory(directory)) {
-                Files.createDirectories(directory);
-                if (uid != 0) {
-                    Files.setPosixFilePermissions(directory, PosixFilePermissions.fromString("rwx------"));
-                }
-            }
+            prepareSocketDirectory(socket);
             // Whoever holds the lock owns the socket path: a stale socket file (its daemon died)
             // can be replaced, a live one cannot. The kernel drops the lock when its process dies.
             Path lockPath = socket.resolveSibling(socket.getFileName() + ".lock");
@@ -293,6 +288,20 @@ public final class ControlPlane implements AutoCloseable {
     }
 
     /**
+     * Creates the directory of {@code socket} if it is missing: private to the user ({@code
+     * rwx------}) unless root, whose control plane serves every user.
+     */
+    public static void prepareSocketDirectory(Path socket) throws IOException {
+        Path directory = socket.toAbsolutePath().normalize().getParent();
+        if (!Files.isDirectory(directory)) {
+            Files.createDirectories(directory);
+            if (currentUid() != 0) {
+                Files.setPosixFilePermissions(directory, PosixFilePermissions.fromString("rwx------"));
+            }
+        }
+    }
+
+    /**
      * Runs a control plane in the foreground until the process is stopped (SIGTERM, SIGINT).
      * Arguments: {@code --socket PATH} (default {@link #defaultSocketPath()}), {@code --subnet
      * a.b.c.d/n} (default {@value ControlPlaneConfig#DEFAULT_SUBNET}), {@code --mtu N},
@@ -321,6 +330,18 @@ public final class ControlPlane implements AutoCloseable {
         }
         ControlPlaneConfig config = ControlPlaneConfig.withSubnet(socket, subnet).withMtu(mtu)
                 .withChannelCapacity(capacity);
+        runInForeground(config);
+    }
+
+    /**
+     * Runs a control plane on the calling thread until SIGTERM or SIGINT (a shutdown hook stops
+     * it cleanly) or a SHUTDOWN request ({@link ControlClient#shutdown()}); prints one line on
+     * standard output once it listens.
+     *
+     * @throws AlreadyRunningException if another process already runs one on that socket
+     * @throws IOException if it cannot start, or its loop failed
+     */
+    public static void runInForeground(ControlPlaneConfig config) throws IOException {
         ControlPlane plane = open(config);
         plane.thread = Thread.currentThread();
         Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().unstarted(() -> {
@@ -332,6 +353,11 @@ public final class ControlPlane implements AutoCloseable {
                 + config.subnetText() + ", mtu " + config.mtu());
         System.out.flush();
         plane.loop();
+        try {
+            plane.stopped.join();
+        } catch (CompletionException e) {
+            throw new IOException("the control plane on " + plane.socket + " failed: " + e.getCause(), e.getCause());
+        }
     }
 
     private static String required(String option, String value) {
@@ -444,6 +470,7 @@ public final class ControlPlane implements AutoCloseable {
                     announceListener(client, requestId, protocol, port);
             case Protocol.WithdrawListener(FlowFilter.Protocol protocol, int port) ->
                     withdrawListener(client, requestId, protocol, port);
+            case Protocol.Shutdown _ -> shutdownRequested(client, requestId);
             case Protocol.LookupListener(FlowFilter.Protocol protocol, int port) -> {
                 VnicEntry holder = listeners.get(listenerKey(protocol, port));
                 send(client, requestId, new Protocol.ListenerInfo(protocol, port, holder == null ? 0 : holder.id,
@@ -636,11 +663,29 @@ public final class ControlPlane implements AutoCloseable {
         return ((long) from << 32) | (to & 0xFFFF_FFFFL);
     }
 
-    private void setRateLimit(Client client, int requestId, String name, RateLimit limit) {
+    /** Whether the connection's process may change the control plane: root or the control plane's own uid. */
+    private boolean mayOperate(Client client, int requestId, String what) {
         int uid = client.credentials.uid();
         if (uid != 0 && uid != ownUid) {
-            send(client, requestId, new Protocol.Failure("uid " + uid + " may not set rate limits; only root or uid "
+            send(client, requestId, new Protocol.Failure("uid " + uid + " may not " + what + "; only root or uid "
                     + ownUid + " (the control plane's) may"));
+            return false;
+        }
+        return true;
+    }
+
+    /** Answers OK, then ends the loop: every connection closes, attached processes keep their channels. */
+    private void shutdownRequested(Client client, int requestId) {
+        if (mayOperate(client, requestId, "stop the control plane")) {
+            send(client, requestId, new Protocol.Ok());
+            System.err.println("arrakis control plane on " + socket + ": stopping at the request of pid "
+                    + client.credentials.pid());
+            running = false;
+        }
+    }
+
+    private void setRateLimit(Client client, int requestId, String name, RateLimit limit) {
+        if (!mayOperate(client, requestId, "set rate limits")) {
             return;
         }
         VnicEntry target = null;

@@ -48,9 +48,10 @@ import java.util.Map;
  *     <td>none</td></tr>
  * <tr><td>15 PORT_IN_USE</td><td>CP → announcer</td><td>listener, holder's VNIC id, name, pid</td>
  *     <td>none</td></tr>
+ * <tr><td>16 SHUTDOWN</td><td>tool → CP</td><td>(empty)</td><td>none</td></tr>
  * </table>
  *
- * <p>Version 2 added the listener messages (11–15) and the listeners in STATUS_REPLY.
+ * <p>Version 2 added the listener messages (11–15), the listeners in STATUS_REPLY and SHUTDOWN.
  */
 public final class Protocol {
     public static final int MAGIC = 0x4152_4B43;
@@ -76,13 +77,14 @@ public final class Protocol {
     static final short LOOKUP_LISTENER = 13;
     static final short LISTENER = 14;
     static final short PORT_IN_USE = 15;
+    static final short SHUTDOWN = 16;
 
     private Protocol() {}
 
     /** A decoded message. */
     public sealed interface Message permits Attach, Attached, PeerAdded, PeerRemoved, SetRateLimit, RateLimitChanged,
             StatusRequest, StatusReply, Ok, Failure, AnnounceListener, WithdrawListener, LookupListener, ListenerInfo,
-            PortInUse {}
+            PortInUse, Shutdown {}
 
     public record Attach(String name) implements Message {}
 
@@ -142,6 +144,9 @@ public final class Protocol {
         }
     }
 
+    /** Stop the control plane (root or its own uid only); it answers OK, then stops. */
+    public record Shutdown() implements Message {}
+
     /** Listeners are TCP or UDP ports 1..65535 (port 0 is resolved to an ephemeral port before announcing). */
     static void checkListener(FlowFilter.Protocol protocol, int port) {
         if (protocol != FlowFilter.Protocol.TCP && protocol != FlowFilter.Protocol.UDP) {
@@ -199,6 +204,7 @@ public final class Protocol {
                 yield STATUS_REPLY;
             }
             case Ok _ -> OK;
+            case Shutdown _ -> SHUTDOWN;
             case Failure m -> {
                 putString(body, m.message().length() > 4000 ? m.message().substring(0, 4000) : m.message());
                 yield FAILURE;
@@ -275,6 +281,7 @@ public final class Protocol {
                 case STATUS -> new StatusRequest();
                 case STATUS_REPLY -> new StatusReply(getStatus(data));
                 case OK -> new Ok();
+                case SHUTDOWN -> new Shutdown();
                 case FAILURE -> new Failure(getString(data));
                 case ANNOUNCE_LISTENER -> new AnnounceListener(getProtocol(data), data.getInt());
                 case WITHDRAW_LISTENER -> new WithdrawListener(getProtocol(data), data.getInt());

@@ -255,7 +255,7 @@ class ControlPlaneTest {
             new Protocol.PeerAdded(4, "p", 5L, 6, RateLimit.UNLIMITED), new Protocol.PeerRemoved(9),
             new Protocol.SetRateLimit("x", new RateLimit(10, 0, 0, 0)), new Protocol.RateLimitChanged(2, RateLimit.UNLIMITED),
             new Protocol.StatusRequest(), new Protocol.Ok(), new Protocol.Failure("no"),
-            new Protocol.AnnounceListener(FlowFilter.Protocol.TCP, 8080),
+            new Protocol.Shutdown(), new Protocol.AnnounceListener(FlowFilter.Protocol.TCP, 8080),
             new Protocol.WithdrawListener(FlowFilter.Protocol.UDP, 53),
             new Protocol.LookupListener(FlowFilter.Protocol.TCP, 65_535),
             new Protocol.ListenerInfo(FlowFilter.Protocol.UDP, 1, 4, Ipv4Text.parse("198.18.0.4")),
