@@ -165,6 +165,15 @@ final class Workloads {
         long accepted;
         long bytes;
 
+        /** The state of every connection being echoed, for failure messages. */
+        String describe() {
+            StringBuilder text = new StringBuilder("TCP echo server on port " + port + ":");
+            for (Connection c : connections) {
+                text.append(" [").append(c.tcp.info()).append(']');
+            }
+            return text.toString();
+        }
+
         private static final class Connection {
             final TcpConnection tcp;
             final byte[] buffer = new byte[64 * 1024];
@@ -329,7 +338,7 @@ final class Workloads {
         String describe() {
             return "TCP echo check to " + Ipv4Text.format(destination) + ":" + port + ": sent " + sent + "/" + toSend
                     + (shut ? " and shut down" : "") + ", received " + received + (eof ? " to end of stream" : "")
-                    + (connection == null ? "" : "; " + connection.state() + " failure " + connection.failure());
+                    + (connection == null ? "" : "; " + connection.info());
         }
     }
 }
