@@ -7,6 +7,7 @@ import io.arrakis.control.ControlStatus;
 import io.arrakis.device.RateLimit;
 import java.io.File;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -171,9 +172,9 @@ final class ControlCommands {
                 client.shutdown();
             }
             // A daemon started by `control start` exits once its loop ends; an embedded one's JVM goes on.
-            Optional<ProcessHandle> daemon = ProcessHandle.of(pid).filter(Stop::isOurDaemon);
+            boolean daemon = isOurDaemon(pid);
             long deadline = System.nanoTime() + STOP_PATIENCE_NANOS;
-            while (statusIfRunning(socket).isPresent() || daemon.map(ProcessHandle::isAlive).orElse(false)) {
+            while (statusIfRunning(socket).isPresent() || (daemon && isRunning(pid))) {
                 if (System.nanoTime() - deadline > 0) {
                     throw new IOException("the control plane (pid " + pid + ") on " + socket + " did not stop within "
                             + TimeUnit.NANOSECONDS.toSeconds(STOP_PATIENCE_NANOS) + " s");
@@ -184,10 +185,33 @@ final class ControlCommands {
             return 0;
         }
 
-        private static boolean isOurDaemon(ProcessHandle process) {
-            return process.info().arguments().map(List::of)
-                    .map(args -> args.contains(Arrakis.class.getName()) && args.contains("--foreground"))
-                    .orElse(false);
+        /**
+         * Whether {@code pid} runs {@code arrakis control start --foreground}. Read from
+         * {@code /proc}: {@code ProcessHandle.Info} gives no arguments for long command lines.
+         */
+        private static boolean isOurDaemon(int pid) {
+            try {
+                List<String> args = List.of(new String(Files.readAllBytes(Path.of("/proc", Integer.toString(pid),
+                        "cmdline")), StandardCharsets.UTF_8).split("\0"));
+                return args.contains(Arrakis.class.getName()) && args.contains("--foreground");
+            } catch (IOException e) {
+                return false;
+            }
+        }
+
+        /**
+         * Whether {@code pid} still runs: not gone, and not a zombie (an exited daemon stays one
+         * until init reaps it, and {@code ProcessHandle.isAlive} counts zombies as alive).
+         */
+        static boolean isRunning(long pid) {
+            try {
+                String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+                // "pid (comm) S ...": the state follows the last ')' (comm may hold anything).
+                int end = stat.lastIndexOf(')');
+                return end < 0 || end + 2 >= stat.length() || stat.charAt(end + 2) != 'Z';
+            } catch (IOException e) {
+                return false;
+            }
         }
     }
 

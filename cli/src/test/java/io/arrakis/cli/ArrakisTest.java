@@ -198,6 +198,28 @@ class ArrakisTest {
         }
     }
 
+    @Test
+    void anExitedButUnreapedProcessCountsAsStopped() throws Exception {
+        // The child's child exits at once; the child never waits for it (exec replaces the shell), so it stays a zombie.
+        Process parent = new ProcessBuilder("bash", "-c", "sleep 0.01 & echo $!; exec sleep 10").start();
+        try {
+            long zombie = Long.parseLong(new java.io.BufferedReader(new java.io.InputStreamReader(
+                    parent.getInputStream(), StandardCharsets.UTF_8)).readLine().strip());
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            while (ControlCommands.Stop.isRunning(zombie)) {
+                assertTrue(System.nanoTime() < deadline, "process " + zombie + " never became a zombie");
+                Thread.sleep(5);
+            }
+            assertTrue(ProcessHandle.of(zombie).map(ProcessHandle::isAlive).orElse(false),
+                    "the JDK still calls the zombie alive, which is why stop reads /proc");
+            assertTrue(ControlCommands.Stop.isRunning(parent.pid()));
+            assertTrue(!ControlCommands.Stop.isRunning(Integer.MAX_VALUE), "no such process");
+        } finally {
+            parent.destroyForcibly();
+            parent.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
     private static void awaitLimit(ShmVnic vnic, RateLimit expected) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
         while (!vnic.rateLimit().equals(expected) && System.nanoTime() < deadline) {

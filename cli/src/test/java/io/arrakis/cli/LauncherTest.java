@@ -80,7 +80,7 @@ class LauncherTest {
 
             Run stop = launcher("control", "stop", "--socket", socket);
             assertEquals(0, stop.status(), stop.err());
-            assertFalse(daemon.get().isAlive(), "stop returns once the daemon has exited");
+            assertFalse(ControlCommands.Stop.isRunning(daemon.get().pid()), "stop returns once the daemon has exited");
             assertTrue(Files.readString(Path.of(socket + ".log")).contains("listening on " + socket),
                     "the daemon's output went to its log");
 
@@ -93,7 +93,7 @@ class LauncherTest {
             assertEquals(2, usage.status(), usage.err());
         } finally {
             // Whatever failed above, the daemon goes, by its own pid.
-            daemon.filter(ProcessHandle::isAlive).ifPresent(ProcessHandle::destroyForcibly);
+            daemon.filter(d -> ControlCommands.Stop.isRunning(d.pid())).ifPresent(ProcessHandle::destroyForcibly);
         }
     }
 }

@@ -2,6 +2,7 @@ package io.arrakis.control;
 
 import io.arrakis.device.FlowFilter;
 import io.arrakis.device.RateLimit;
+import io.arrakis.linux.Errno;
 import io.arrakis.linux.LinuxException;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -15,8 +16,31 @@ import java.util.OptionalInt;
 public final class ControlClient implements AutoCloseable {
     private final ControlConnection connection;
 
-    private ControlClient(ControlConnection connection) {
+    private final Path socket;
+
+    private ControlClient(ControlConnection connection, Path socket) {
         this.connection = connection;
+        this.socket = socket;
+    }
+
+    /**
+     * One request; a connection the control plane reset or closed (it is stopping) becomes a
+     * {@link NotRunningException}.
+     */
+    private Protocol.Message call(Protocol.Message message) throws IOException {
+        try {
+            return connection.call(message);
+        } catch (LinuxException e) {
+            if (e.errno() == Errno.ECONNRESET || e.errno() == Errno.EPIPE) {
+                throw new NotRunningException(socket, e);
+            }
+            throw e;
+        } catch (IOException e) {
+            if (connection.isLost()) {
+                throw new NotRunningException(socket, e);
+            }
+            throw e;
+        }
     }
 
     /** Nothing listens on the control plane's socket: none is running there. */
@@ -25,6 +49,10 @@ public final class ControlClient implements AutoCloseable {
 
         NotRunningException(Path socket, LinuxException cause) {
             super("no control plane answers on " + socket + " (" + cause.errnoName() + ")", cause);
+        }
+
+        NotRunningException(Path socket, IOException cause) {
+            super("the control plane on " + socket + " went away (it is stopping or has stopped)", cause);
         }
     }
 
@@ -44,7 +72,7 @@ public final class ControlClient implements AutoCloseable {
             throw new IOException("cannot reach the control plane at " + socket + ": " + e.getMessage(), e);
         }
         connection.start(null, "arrakis-control-client");
-        return new ControlClient(connection);
+        return new ControlClient(connection, socket);
     }
 
     /** Connects to the control plane at {@link ControlPlane#defaultSocketPath()}. */
@@ -53,7 +81,7 @@ public final class ControlClient implements AutoCloseable {
     }
 
     public ControlStatus status() throws IOException {
-        Protocol.Message reply = connection.call(new Protocol.StatusRequest());
+        Protocol.Message reply = call(new Protocol.StatusRequest());
         if (reply instanceof Protocol.StatusReply(ControlStatus status)) {
             return status;
         }
@@ -66,7 +94,7 @@ public final class ControlClient implements AutoCloseable {
      * or the control plane's uid.
      */
     public void setRateLimit(String vnic, RateLimit limit) throws IOException {
-        connection.call(new Protocol.SetRateLimit(vnic, limit));
+        call(new Protocol.SetRateLimit(vnic, limit));
     }
 
     /**
@@ -94,7 +122,7 @@ public final class ControlClient implements AutoCloseable {
      * the control plane's uid.
      */
     public void shutdown() throws IOException {
-        Protocol.Message reply = connection.call(new Protocol.Shutdown());
+        Protocol.Message reply = call(new Protocol.Shutdown());
         if (!(reply instanceof Protocol.Ok)) {
             throw new IOException("the control plane answered SHUTDOWN with " + reply);
         }
