@@ -32,6 +32,10 @@ final class ShmFixture implements AutoCloseable {
     /** Starts everything, the peer in {@code peerMode} ("shm-raw" or "shm-stack"). */
     static ShmFixture open(String peerMode, String ownName) throws IOException {
         Path directory = Files.createTempDirectory("arrakis-bench-shm");
+        // If JMH ends the fork on a failure without a tear-down, the JVM still removes these (in reverse order).
+        directory.toFile().deleteOnExit();
+        directory.resolve("control.sock.lock").toFile().deleteOnExit();
+        directory.resolve("control.sock").toFile().deleteOnExit();
         ControlPlane plane = null;
         EchoPeerProcess peer = null;
         ShmVnic vnic = null;
