@@ -112,12 +112,13 @@ final class ControlConnection implements AutoCloseable {
         } catch (ExecutionException e) {
             throw new IOException("control plane at " + socket + ": " + e.getCause().getMessage(), e.getCause());
         } catch (TimeoutException e) {
-            throw new IOException("the control plane at " + socket + " did not answer " + message + " within "
-                    + REPLY_TIMEOUT, e);
+            throw new IOException("the control plane at " + socket + " did not answer "
+                    + message.getClass().getSimpleName() + " within " + REPLY_TIMEOUT, e);
         }
         closeAll(reply.fds());
         if (reply.message() instanceof Protocol.Failure failure) {
-            throw new IOException("control plane at " + socket + " refused " + message + ": " + failure.message());
+            throw new IOException("control plane at " + socket + " refused " + message.getClass().getSimpleName()
+                    + ": " + failure.message());
         }
         return reply.message();
     }

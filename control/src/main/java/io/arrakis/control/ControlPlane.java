@@ -1,6 +1,7 @@
 package io.arrakis.control;
 
 import io.arrakis.device.Counters;
+import io.arrakis.device.FlowFilter;
 import io.arrakis.device.MacAddress;
 import io.arrakis.device.RateLimit;
 import io.arrakis.device.VnicCounter;
@@ -32,7 +33,9 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
@@ -49,7 +52,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * out as descriptors ({@code SCM_RIGHTS}): each process gets only its own VNIC's files and the
  * channels it is an end of, the receiving end read-only. When a connection closes (exit, crash,
  * SIGKILL) it reclaims the VNIC, tells the peers to drop their channels to it, and closes every
- * descriptor it held for it. It also answers STATUS and SET_RATE_LIMIT (see {@link Protocol}).
+ * descriptor it held for it. It also answers STATUS and SET_RATE_LIMIT, and keeps the directory
+ * of announced listeners for loopback acceleration (see {@link Protocol}).
  *
  * <p>One thread does all of this, blocked in {@code epoll_wait} over the listening socket and
  * the connections: it never spins and is not on the data path. Other threads reach it through
@@ -85,6 +89,7 @@ public final class ControlPlane implements AutoCloseable {
     private final int ownUid;
     private final int pid = (int) ProcessHandle.current().pid();
     private final long macTag;
+    private final int unprivilegedPortStart = readUnprivilegedPortStart();
     private final ConcurrentLinkedQueue<Runnable> tasks = new ConcurrentLinkedQueue<>();
     private final CompletableFuture<Void> stopped = new CompletableFuture<>();
     private volatile boolean running = true;
@@ -96,6 +101,8 @@ public final class ControlPlane implements AutoCloseable {
     private final Map<Integer, VnicEntry> vnics = new LinkedHashMap<>();
     private final Map<Long, ChannelEntry> channels = new LinkedHashMap<>();
     private final BitSet usedHosts = new BitSet();
+    /** Announced listeners by {@link #listenerKey}: the first VNIC to announce a port holds it until it withdraws or dies. */
+    private final Map<Integer, VnicEntry> listeners = new HashMap<>();
     private final ArrayDeque<Client> doomed = new ArrayDeque<>();
     private long nextTag = 2;
     private int nextId = 1;
@@ -138,6 +145,7 @@ public final class ControlPlane implements AutoCloseable {
         final int bellFd;
         final int eventFd;
         final Mapping counters;
+        final TreeSet<ControlStatus.Listener> listening = new TreeSet<>();
         RateLimit rateLimit = RateLimit.UNLIMITED;
 
         VnicEntry(int id, String name, Client owner, long mac, int address, int host, int bellFd, int eventFd,
@@ -231,13 +239,7 @@ public final class ControlPlane implements AutoCloseable {
         List<Integer> fds = new ArrayList<>();
         try {
             int uid = currentUid();
-            Path directory = socket.getParent();
-            if (!Files.isDirectory(directory)) {
-                Files.createDirectories(directory);
-                if (uid != 0) {
-                    Files.setPosixFilePermissions(directory, PosixFilePermissions.fromString("rwx------"));
-                }
-            }
+            prepareSocketDirectory(socket);
             // Whoever holds the lock owns the socket path: a stale socket file (its daemon died)
             // can be replaced, a live one cannot. The kernel drops the lock when its process dies.
             Path lockPath = socket.resolveSibling(socket.getFileName() + ".lock");
@@ -286,6 +288,20 @@ public final class ControlPlane implements AutoCloseable {
     }
 
     /**
+     * Creates the directory of {@code socket} if it is missing: private to the user ({@code
+     * rwx------}) unless root, whose control plane serves every user.
+     */
+    public static void prepareSocketDirectory(Path socket) throws IOException {
+        Path directory = socket.toAbsolutePath().normalize().getParent();
+        if (!Files.isDirectory(directory)) {
+            Files.createDirectories(directory);
+            if (currentUid() != 0) {
+                Files.setPosixFilePermissions(directory, PosixFilePermissions.fromString("rwx------"));
+            }
+        }
+    }
+
+    /**
      * Runs a control plane in the foreground until the process is stopped (SIGTERM, SIGINT).
      * Arguments: {@code --socket PATH} (default {@link #defaultSocketPath()}), {@code --subnet
      * a.b.c.d/n} (default {@value ControlPlaneConfig#DEFAULT_SUBNET}), {@code --mtu N},
@@ -314,6 +330,18 @@ public final class ControlPlane implements AutoCloseable {
         }
         ControlPlaneConfig config = ControlPlaneConfig.withSubnet(socket, subnet).withMtu(mtu)
                 .withChannelCapacity(capacity);
+        runInForeground(config);
+    }
+
+    /**
+     * Runs a control plane on the calling thread until SIGTERM or SIGINT (a shutdown hook stops
+     * it cleanly) or a SHUTDOWN request ({@link ControlClient#shutdown()}); prints one line on
+     * standard output once it listens.
+     *
+     * @throws AlreadyRunningException if another process already runs one on that socket
+     * @throws IOException if it cannot start, or its loop failed
+     */
+    public static void runInForeground(ControlPlaneConfig config) throws IOException {
         ControlPlane plane = open(config);
         plane.thread = Thread.currentThread();
         Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().unstarted(() -> {
@@ -325,6 +353,11 @@ public final class ControlPlane implements AutoCloseable {
                 + config.subnetText() + ", mtu " + config.mtu());
         System.out.flush();
         plane.loop();
+        try {
+            plane.stopped.join();
+        } catch (CompletionException e) {
+            throw new IOException("the control plane on " + plane.socket + " failed: " + e.getCause(), e.getCause());
+        }
     }
 
     private static String required(String option, String value) {
@@ -433,6 +466,16 @@ public final class ControlPlane implements AutoCloseable {
             case Protocol.Attach(String name) -> attach(client, requestId, name);
             case Protocol.SetRateLimit(String name, RateLimit limit) -> setRateLimit(client, requestId, name, limit);
             case Protocol.StatusRequest _ -> send(client, requestId, new Protocol.StatusReply(buildStatus()));
+            case Protocol.AnnounceListener(FlowFilter.Protocol protocol, int port) ->
+                    announceListener(client, requestId, protocol, port);
+            case Protocol.WithdrawListener(FlowFilter.Protocol protocol, int port) ->
+                    withdrawListener(client, requestId, protocol, port);
+            case Protocol.Shutdown _ -> shutdownRequested(client, requestId);
+            case Protocol.LookupListener(FlowFilter.Protocol protocol, int port) -> {
+                VnicEntry holder = listeners.get(listenerKey(protocol, port));
+                send(client, requestId, new Protocol.ListenerInfo(protocol, port, holder == null ? 0 : holder.id,
+                        holder == null ? 0 : holder.address));
+            }
             default -> {
                 send(client, requestId, new Protocol.Failure("a process may not send " + message.getClass()
                         .getSimpleName() + " to the control plane"));
@@ -620,11 +663,29 @@ public final class ControlPlane implements AutoCloseable {
         return ((long) from << 32) | (to & 0xFFFF_FFFFL);
     }
 
-    private void setRateLimit(Client client, int requestId, String name, RateLimit limit) {
+    /** Whether the connection's process may change the control plane: root or the control plane's own uid. */
+    private boolean mayOperate(Client client, int requestId, String what) {
         int uid = client.credentials.uid();
         if (uid != 0 && uid != ownUid) {
-            send(client, requestId, new Protocol.Failure("uid " + uid + " may not set rate limits; only root or uid "
+            send(client, requestId, new Protocol.Failure("uid " + uid + " may not " + what + "; only root or uid "
                     + ownUid + " (the control plane's) may"));
+            return false;
+        }
+        return true;
+    }
+
+    /** Answers OK, then ends the loop: every connection closes, attached processes keep their channels. */
+    private void shutdownRequested(Client client, int requestId) {
+        if (mayOperate(client, requestId, "stop the control plane")) {
+            send(client, requestId, new Protocol.Ok());
+            System.err.println("arrakis control plane on " + socket + ": stopping at the request of pid "
+                    + client.credentials.pid());
+            running = false;
+        }
+    }
+
+    private void setRateLimit(Client client, int requestId, String name, RateLimit limit) {
+        if (!mayOperate(client, requestId, "set rate limits")) {
             return;
         }
         VnicEntry target = null;
@@ -647,6 +708,64 @@ public final class ControlPlane implements AutoCloseable {
             }
         }
         send(client, requestId, new Protocol.Ok());
+    }
+
+    // ------------------------------------------------------------------ listeners
+
+    private static int listenerKey(FlowFilter.Protocol protocol, int port) {
+        return (protocol.number << 16) | port;
+    }
+
+    /**
+     * The first VNIC to announce a port holds it (EADDRINUSE for the others, as the kernel does
+     * for a second bind); announcing it again is a no-op. Ports below the kernel's
+     * {@code ip_unprivileged_port_start} need root, as binding them does: on root's control
+     * plane, which serves every user, a user could otherwise draw other users' connections to
+     * 127.0.0.1:22 into its own process.
+     */
+    private void announceListener(Client client, int requestId, FlowFilter.Protocol protocol, int port) {
+        VnicEntry vnic = client.vnic;
+        if (vnic == null) {
+            send(client, requestId, new Protocol.Failure("only a process with a VNIC can announce a listener; attach"
+                    + " first"));
+            return;
+        }
+        if (!mayListenOn(client.credentials.uid(), port, unprivilegedPortStart)) {
+            send(client, requestId, new Protocol.Failure("uid " + client.credentials.uid() + " may not listen on "
+                    + protocol + " port " + port + ": ports below " + unprivilegedPortStart + " need root (as binding"
+                    + " them does; see /proc/sys/net/ipv4/ip_unprivileged_port_start)"));
+            return;
+        }
+        VnicEntry holder = listeners.putIfAbsent(listenerKey(protocol, port), vnic);
+        if (holder != null && holder != vnic) {
+            send(client, requestId, new Protocol.PortInUse(protocol, port, holder.id, holder.name,
+                    holder.owner.credentials.pid()));
+            return;
+        }
+        vnic.listening.add(new ControlStatus.Listener(protocol, port));
+        send(client, requestId, new Protocol.Ok());
+    }
+
+    static boolean mayListenOn(int uid, int port, int unprivilegedPortStart) {
+        return uid == 0 || port >= unprivilegedPortStart;
+    }
+
+    /** Removes the caller's own entry for that port, if it has one; OK either way. */
+    private void withdrawListener(Client client, int requestId, FlowFilter.Protocol protocol, int port) {
+        VnicEntry vnic = client.vnic;
+        if (vnic != null && listeners.remove(listenerKey(protocol, port), vnic)) {
+            vnic.listening.remove(new ControlStatus.Listener(protocol, port));
+        }
+        send(client, requestId, new Protocol.Ok());
+    }
+
+    /** The kernel's lowest unprivileged port (1024 unless the administrator changed it). */
+    private static int readUnprivilegedPortStart() {
+        try {
+            return Integer.parseInt(Files.readString(Path.of("/proc/sys/net/ipv4/ip_unprivileged_port_start")).trim());
+        } catch (IOException | NumberFormatException e) {
+            return 1024;
+        }
     }
 
     // ------------------------------------------------------------------ reclaim
@@ -680,6 +799,10 @@ public final class ControlPlane implements AutoCloseable {
     private void reclaim(VnicEntry vnic) {
         vnics.remove(vnic.id);
         detaches++;
+        for (ControlStatus.Listener listener : vnic.listening) {
+            listeners.remove(listenerKey(listener.protocol(), listener.port()), vnic);
+        }
+        vnic.listening.clear();
         usedHosts.clear(vnic.host);
         for (Iterator<ChannelEntry> it = channels.values().iterator(); it.hasNext(); ) {
             ChannelEntry channel = it.next();
@@ -719,7 +842,7 @@ public final class ControlPlane implements AutoCloseable {
                 }
             });
             list.add(new ControlStatus.VnicStatus(v.id, v.name, v.owner.credentials.pid(), v.owner.credentials.uid(),
-                    new MacAddress(v.mac), v.address, v.rateLimit, counters));
+                    new MacAddress(v.mac), v.address, v.rateLimit, counters, List.copyOf(v.listening)));
         }
         List<ControlStatus.ChannelStatus> channelList = new ArrayList<>();
         for (ChannelEntry c : channels.values()) {
@@ -887,6 +1010,7 @@ public final class ControlPlane implements AutoCloseable {
             vnic.counters.close();
         }
         vnics.clear();
+        listeners.clear();
         closeQuietly(listenFd);
         try {
             Files.deleteIfExists(socket);

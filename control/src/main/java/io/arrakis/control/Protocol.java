@@ -1,5 +1,6 @@
 package io.arrakis.control;
 
+import io.arrakis.device.FlowFilter;
 import io.arrakis.device.MacAddress;
 import io.arrakis.device.RateLimit;
 import java.net.ProtocolException;
@@ -17,11 +18,12 @@ import java.util.Map;
  * ({@code SCM_RIGHTS}). Stateless; encoding allocates (this is the control path).
  *
  * <pre>
- * header (16 bytes, big endian): int magic 0x41524b43 ("ARKC"), short version 1, short type,
+ * header (16 bytes, big endian): int magic 0x41524b43 ("ARKC"), short version 2, short type,
  *                                int request id (0 for pushes; a reply carries its request's),
  *                                int body length
  * body: fields in order; a string is a short length and that many UTF-8 bytes; a rate limit is
- *       four longs (bytes/s, packets/s, burst bytes, burst packets)
+ *       four longs (bytes/s, packets/s, burst bytes, burst packets); a listener is a byte (the IANA
+ *       protocol number, 6 TCP or 17 UDP) and an int port (1..65535)
  * </pre>
  *
  * <table>
@@ -39,11 +41,21 @@ import java.util.Map;
  * <tr><td>8 STATUS_REPLY</td><td>CP → tool</td><td>see {@link #encode}</td><td>none</td></tr>
  * <tr><td>9 OK</td><td>CP → requester</td><td>(empty)</td><td>none</td></tr>
  * <tr><td>10 FAILURE</td><td>CP → requester</td><td>message</td><td>none</td></tr>
+ * <tr><td>11 ANNOUNCE_LISTENER</td><td>process → CP</td><td>listener</td><td>none</td></tr>
+ * <tr><td>12 WITHDRAW_LISTENER</td><td>process → CP</td><td>listener</td><td>none</td></tr>
+ * <tr><td>13 LOOKUP_LISTENER</td><td>any → CP</td><td>listener</td><td>none</td></tr>
+ * <tr><td>14 LISTENER</td><td>CP → requester</td><td>listener, VNIC id, address (0, 0: nobody)</td>
+ *     <td>none</td></tr>
+ * <tr><td>15 PORT_IN_USE</td><td>CP → announcer</td><td>listener, holder's VNIC id, name, pid</td>
+ *     <td>none</td></tr>
+ * <tr><td>16 SHUTDOWN</td><td>tool → CP</td><td>(empty)</td><td>none</td></tr>
  * </table>
+ *
+ * <p>Version 2 added the listener messages (11–15), the listeners in STATUS_REPLY and SHUTDOWN.
  */
 public final class Protocol {
     public static final int MAGIC = 0x4152_4B43;
-    public static final int VERSION = 1;
+    public static final int VERSION = 2;
     public static final int HEADER_BYTES = 16;
     /** Largest datagram either side sends or accepts. */
     public static final int MAX_MESSAGE = 1 << 16;
@@ -60,12 +72,19 @@ public final class Protocol {
     static final short STATUS_REPLY = 8;
     static final short OK = 9;
     static final short FAILURE = 10;
+    static final short ANNOUNCE_LISTENER = 11;
+    static final short WITHDRAW_LISTENER = 12;
+    static final short LOOKUP_LISTENER = 13;
+    static final short LISTENER = 14;
+    static final short PORT_IN_USE = 15;
+    static final short SHUTDOWN = 16;
 
     private Protocol() {}
 
     /** A decoded message. */
     public sealed interface Message permits Attach, Attached, PeerAdded, PeerRemoved, SetRateLimit, RateLimitChanged,
-            StatusRequest, StatusReply, Ok, Failure {}
+            StatusRequest, StatusReply, Ok, Failure, AnnounceListener, WithdrawListener, LookupListener, ListenerInfo,
+            PortInUse, Shutdown {}
 
     public record Attach(String name) implements Message {}
 
@@ -89,6 +108,54 @@ public final class Protocol {
     public record Ok() implements Message {}
 
     public record Failure(String message) implements Message {}
+
+    /** This process's VNIC listens on {@code port}: connections to 127.0.0.1:port may come through the switch. */
+    public record AnnounceListener(FlowFilter.Protocol protocol, int port) implements Message {
+        public AnnounceListener {
+            checkListener(protocol, port);
+        }
+    }
+
+    /** It no longer does (idempotent; only the announcer's own entry goes). */
+    public record WithdrawListener(FlowFilter.Protocol protocol, int port) implements Message {
+        public WithdrawListener {
+            checkListener(protocol, port);
+        }
+    }
+
+    /** Who listens on {@code port}? */
+    public record LookupListener(FlowFilter.Protocol protocol, int port) implements Message {
+        public LookupListener {
+            checkListener(protocol, port);
+        }
+    }
+
+    /** The answer to LOOKUP_LISTENER: the listening VNIC and its address, or {@code vnic} 0 and address 0 for nobody. */
+    public record ListenerInfo(FlowFilter.Protocol protocol, int port, int vnic, int address) implements Message {
+        public ListenerInfo {
+            checkListener(protocol, port);
+        }
+    }
+
+    /** The answer to an ANNOUNCE_LISTENER for a port another VNIC announced first. */
+    public record PortInUse(FlowFilter.Protocol protocol, int port, int vnic, String name, int pid) implements Message {
+        public PortInUse {
+            checkListener(protocol, port);
+        }
+    }
+
+    /** Stop the control plane (root or its own uid only); it answers OK, then stops. */
+    public record Shutdown() implements Message {}
+
+    /** Listeners are TCP or UDP ports 1..65535 (port 0 is resolved to an ephemeral port before announcing). */
+    static void checkListener(FlowFilter.Protocol protocol, int port) {
+        if (protocol != FlowFilter.Protocol.TCP && protocol != FlowFilter.Protocol.UDP) {
+            throw new IllegalArgumentException("a listener is TCP or UDP, not " + protocol);
+        }
+        if (port < 1 || port > 0xFFFF) {
+            throw new IllegalArgumentException("listener port must be 1..65535, not " + port);
+        }
+    }
 
     /** A message and the request id it travelled with. */
     public record Envelope(int requestId, Message message) {}
@@ -137,9 +204,34 @@ public final class Protocol {
                 yield STATUS_REPLY;
             }
             case Ok _ -> OK;
+            case Shutdown _ -> SHUTDOWN;
             case Failure m -> {
                 putString(body, m.message().length() > 4000 ? m.message().substring(0, 4000) : m.message());
                 yield FAILURE;
+            }
+            case AnnounceListener m -> {
+                putListener(body, m.protocol(), m.port());
+                yield ANNOUNCE_LISTENER;
+            }
+            case WithdrawListener m -> {
+                putListener(body, m.protocol(), m.port());
+                yield WITHDRAW_LISTENER;
+            }
+            case LookupListener m -> {
+                putListener(body, m.protocol(), m.port());
+                yield LOOKUP_LISTENER;
+            }
+            case ListenerInfo m -> {
+                putListener(body, m.protocol(), m.port());
+                body.putInt(m.vnic()).putInt(m.address());
+                yield LISTENER;
+            }
+            case PortInUse m -> {
+                putListener(body, m.protocol(), m.port());
+                body.putInt(m.vnic());
+                putString(body, m.name());
+                body.putInt(m.pid());
+                yield PORT_IN_USE;
             }
         };
         body.flip();
@@ -189,7 +281,14 @@ public final class Protocol {
                 case STATUS -> new StatusRequest();
                 case STATUS_REPLY -> new StatusReply(getStatus(data));
                 case OK -> new Ok();
+                case SHUTDOWN -> new Shutdown();
                 case FAILURE -> new Failure(getString(data));
+                case ANNOUNCE_LISTENER -> new AnnounceListener(getProtocol(data), data.getInt());
+                case WITHDRAW_LISTENER -> new WithdrawListener(getProtocol(data), data.getInt());
+                case LOOKUP_LISTENER -> new LookupListener(getProtocol(data), data.getInt());
+                case LISTENER -> new ListenerInfo(getProtocol(data), data.getInt(), data.getInt(), data.getInt());
+                case PORT_IN_USE -> new PortInUse(getProtocol(data), data.getInt(), data.getInt(), getString(data),
+                        data.getInt());
                 default -> throw new ProtocolException("unknown control message type " + type);
             };
             if (data.hasRemaining()) {
@@ -231,6 +330,19 @@ public final class Protocol {
         return new String(bytes, StandardCharsets.UTF_8);
     }
 
+    private static void putListener(ByteBuffer buffer, FlowFilter.Protocol protocol, int port) {
+        buffer.put((byte) protocol.number).putInt(port);
+    }
+
+    private static FlowFilter.Protocol getProtocol(ByteBuffer buffer) throws ProtocolException {
+        int number = buffer.get() & 0xFF;
+        return switch (number) {
+            case 6 -> FlowFilter.Protocol.TCP;
+            case 17 -> FlowFilter.Protocol.UDP;
+            default -> throw new ProtocolException("listener protocol " + number + " is neither TCP (6) nor UDP (17)");
+        };
+    }
+
     private static void putRate(ByteBuffer buffer, RateLimit limit) {
         buffer.putLong(limit.bytesPerSecond()).putLong(limit.packetsPerSecond()).putLong(limit.burstBytes())
                 .putLong(limit.burstPackets());
@@ -255,6 +367,10 @@ public final class Protocol {
             for (Map.Entry<String, Long> counter : v.counters().entrySet()) {
                 putString(buffer, counter.getKey());
                 buffer.putLong(counter.getValue());
+            }
+            buffer.putInt(v.listeners().size());
+            for (ControlStatus.Listener listener : v.listeners()) {
+                putListener(buffer, listener.protocol(), listener.port());
             }
         }
         buffer.putInt(status.channels().size());
@@ -284,7 +400,12 @@ public final class Protocol {
             for (int k = 0; k < counterCount; k++) {
                 counters.put(getString(buffer), buffer.getLong());
             }
-            vnics.add(new ControlStatus.VnicStatus(id, name, vpid, uid, mac, address, limit, counters));
+            int listenerCount = checkCount(buffer.getInt(), buffer);
+            List<ControlStatus.Listener> listeners = new ArrayList<>(listenerCount);
+            for (int k = 0; k < listenerCount; k++) {
+                listeners.add(new ControlStatus.Listener(getProtocol(buffer), buffer.getInt()));
+            }
+            vnics.add(new ControlStatus.VnicStatus(id, name, vpid, uid, mac, address, limit, counters, listeners));
         }
         int channelCount = checkCount(buffer.getInt(), buffer);
         List<ControlStatus.ChannelStatus> channels = new ArrayList<>(channelCount);

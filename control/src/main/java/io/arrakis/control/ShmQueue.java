@@ -196,18 +196,23 @@ final class ShmQueue implements VnicQueue {
     }
 
     /**
-     * The receiver-side policer: the sender's own limit plus 5%, with a burst of a whole ring
-     * (frames a well-behaved sender paced can still arrive at once after we slept). A sender that
-     * bypasses its library's limiter gets at most that.
+     * The receiver-side policer: the sender's own limit plus 5%, with the sender's burst plus a
+     * whole ring (frames a well-behaved sender paced, its burst included, can still arrive at
+     * once after we slept). A sender that bypasses its library's limiter gets at most that.
      */
     private void setPolicer(PeerLink link, RateLimit limit) {
         link.senderLimit = limit;
         RateLimit policed = limit.isUnlimited() ? RateLimit.UNLIMITED
                 : new RateLimit(limit.bytesPerSecond() + limit.bytesPerSecond() / 20,
                         limit.packetsPerSecond() + limit.packetsPerSecond() / 20,
-                        Math.max(limit.burstBytes(), (long) capacity * frameSlot),
-                        Math.max(limit.burstPackets(), capacity));
+                        senderBurst(limit.burstBytes(), limit.bytesPerSecond()) + (long) capacity * frameSlot,
+                        senderBurst(limit.burstPackets(), limit.packetsPerSecond()) + capacity);
         link.policer.setLimit(policed, System.nanoTime());
+    }
+
+    /** The burst a sender's {@code TokenBucket} allows: the configured one, else a millisecond of the rate. */
+    private static long senderBurst(long configured, long perSecond) {
+        return configured > 0 ? configured : perSecond / 1000;
     }
 
     /** Unmaps every channel; the polling thread must have stopped. */

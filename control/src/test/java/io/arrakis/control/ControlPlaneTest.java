@@ -8,7 +8,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.arrakis.device.DeviceBackends;
+import io.arrakis.device.FlowFilter;
 import io.arrakis.device.Ipv4Text;
+import io.arrakis.device.MacAddress;
 import io.arrakis.device.RateLimit;
 import io.arrakis.device.VnicConfig;
 import io.arrakis.linux.Sockets;
@@ -252,7 +254,18 @@ class ControlPlaneTest {
                     Ipv4Text.parse("198.18.0.1"), 1500, 256, 2048, new RateLimit(1, 2, 3, 4)),
             new Protocol.PeerAdded(4, "p", 5L, 6, RateLimit.UNLIMITED), new Protocol.PeerRemoved(9),
             new Protocol.SetRateLimit("x", new RateLimit(10, 0, 0, 0)), new Protocol.RateLimitChanged(2, RateLimit.UNLIMITED),
-            new Protocol.StatusRequest(), new Protocol.Ok(), new Protocol.Failure("no")};
+            new Protocol.StatusRequest(), new Protocol.Ok(), new Protocol.Failure("no"),
+            new Protocol.Shutdown(), new Protocol.AnnounceListener(FlowFilter.Protocol.TCP, 8080),
+            new Protocol.WithdrawListener(FlowFilter.Protocol.UDP, 53),
+            new Protocol.LookupListener(FlowFilter.Protocol.TCP, 65_535),
+            new Protocol.ListenerInfo(FlowFilter.Protocol.UDP, 1, 4, Ipv4Text.parse("198.18.0.4")),
+            new Protocol.PortInUse(FlowFilter.Protocol.TCP, 80, 2, "web", 1234),
+            new Protocol.StatusReply(new ControlStatus(1, "/s", "198.18.0.0/24", 2, 1,
+                    List.of(new ControlStatus.VnicStatus(2, "web", 1234, 0, new MacAddress(0x02_00_00_00_00_02L),
+                            Ipv4Text.parse("198.18.0.2"), new RateLimit(5, 6, 0, 0), Map.of("RX_PACKETS", 3L),
+                            List.of(new ControlStatus.Listener(FlowFilter.Protocol.UDP, 53),
+                                    new ControlStatus.Listener(FlowFilter.Protocol.TCP, 80)))),
+                    List.of(new ControlStatus.ChannelStatus(2, 3, 10, 9))))};
         for (Protocol.Message message : messages) {
             byte[] bytes = Protocol.encode(7, message);
             Protocol.Envelope envelope = Protocol.decode(java.nio.ByteBuffer.wrap(bytes));

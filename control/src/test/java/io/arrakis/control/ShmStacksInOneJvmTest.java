@@ -55,17 +55,19 @@ class ShmStacksInOneJvmTest {
             assertTrue(b.awaitPeers(1, Duration.ofSeconds(5)));
             try (StackRunner ra = StackRunner.start(a, ShmTesting.stackConfig(a), 3);
                     StackRunner rb = StackRunner.start(b, ShmTesting.stackConfig(b), 4)) {
-                ra.serve(new Workloads.TcpEchoServer(Workloads.TCP_ECHO_PORT));
-                rb.serve(new Workloads.TcpEchoServer(Workloads.TCP_ECHO_PORT));
+                Workloads.TcpEchoServer echoA = new Workloads.TcpEchoServer(Workloads.TCP_ECHO_PORT);
+                Workloads.TcpEchoServer echoB = new Workloads.TcpEchoServer(Workloads.TCP_ECHO_PORT);
+                ra.serve(echoA);
+                rb.serve(echoB);
                 long bytes = 8L << 20;
                 Workloads.TcpEchoCheck fromA = new Workloads.TcpEchoCheck(b.address(), Workloads.TCP_ECHO_PORT, bytes, 21);
                 Workloads.TcpEchoCheck fromB = new Workloads.TcpEchoCheck(a.address(), Workloads.TCP_ECHO_PORT, bytes, 22);
                 ra.everyPoll(fromA);
                 rb.everyPoll(fromB);
-                assertTrue(ra.await(s -> fromA.done(), Duration.ofSeconds(60)),
-                        () -> ra.call0(fromA::describe) + "\n" + ra.describe() + "\n" + rb.describe());
-                assertTrue(rb.await(s -> fromB.done(), Duration.ofSeconds(60)),
-                        () -> rb.call0(fromB::describe) + "\n" + rb.describe() + "\n" + ra.describe());
+                assertTrue(ra.await(s -> fromA.done(), Duration.ofSeconds(60)), () -> ra.call0(fromA::describe) + "\n"
+                        + rb.call0(echoB::describe) + "\n" + ra.describe() + "\n" + rb.describe());
+                assertTrue(rb.await(s -> fromB.done(), Duration.ofSeconds(60)), () -> rb.call0(fromB::describe) + "\n"
+                        + ra.call0(echoA::describe) + "\n" + rb.describe() + "\n" + ra.describe());
                 assertTrue(ra.<Boolean>call((s, t) -> fromA.exact()), () -> ra.call0(fromA::describe));
                 assertTrue(rb.<Boolean>call((s, t) -> fromB.exact()), () -> rb.call0(fromB::describe));
                 System.out.printf("TCP through shm channels in one JVM: 2 x %d MiB echoed both ways; %.1f and %.1f MB/s"

@@ -83,7 +83,9 @@ final class Workloads {
         private final MemorySegment receiveSegment = MemorySegment.ofArray(receiveBuffer);
         private UdpSocket socket;
         private byte[] current;
+        private byte[] previous;
         private long sentAt;
+        int duplicates;
         int verified;
         int mismatches;
         int resends;
@@ -113,9 +115,14 @@ final class Workloads {
                 if (current != null && length == current.length
                         && Arrays.equals(receiveBuffer, 0, length, current, 0, length)) {
                     verified++;
+                    previous = current;
                     current = null;
+                } else if (previous != null && length == previous.length
+                        && Arrays.equals(receiveBuffer, 0, length, previous, 0, length)) {
+                    // The second echo of a datagram we resent (its first echo was late, not lost):
+                    // a duplicate, not corruption, even when it arrives after the next one was sent.
+                    duplicates++;
                 } else if (current == null || socket.lastSourceAddress() == destination) {
-                    // A late echo of a resent datagram is a duplicate, not corruption.
                     if (current != null && firstMismatch == null) {
                         firstMismatch = "expected " + current.length + " bytes, got " + length + " from "
                                 + Ipv4Text.format(socket.lastSourceAddress());
@@ -146,7 +153,7 @@ final class Workloads {
         String describe() {
             return "UDP pinger to " + Ipv4Text.format(destination) + ":" + port + ": verified " + verified + "/" + count
                     + ", mismatches " + mismatches + (firstMismatch != null ? " (" + firstMismatch + ")" : "")
-                    + ", resends " + resends;
+                    + ", resends " + resends + ", duplicates " + duplicates;
         }
     }
 
@@ -157,6 +164,15 @@ final class Workloads {
         private TcpListener listener;
         long accepted;
         long bytes;
+
+        /** The state of every connection being echoed, for failure messages. */
+        String describe() {
+            StringBuilder text = new StringBuilder("TCP echo server on port " + port + ":");
+            for (Connection c : connections) {
+                text.append(" [").append(c.tcp.info()).append(']');
+            }
+            return text.toString();
+        }
 
         private static final class Connection {
             final TcpConnection tcp;
@@ -322,7 +338,7 @@ final class Workloads {
         String describe() {
             return "TCP echo check to " + Ipv4Text.format(destination) + ":" + port + ": sent " + sent + "/" + toSend
                     + (shut ? " and shut down" : "") + ", received " + received + (eof ? " to end of stream" : "")
-                    + (connection == null ? "" : "; " + connection.state() + " failure " + connection.failure());
+                    + (connection == null ? "" : "; " + connection.info());
         }
     }
 }

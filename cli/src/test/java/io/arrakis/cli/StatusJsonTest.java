@@ -1,0 +1,39 @@
+package io.arrakis.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.arrakis.control.ControlStatus;
+import io.arrakis.device.FlowFilter;
+import io.arrakis.device.Ipv4Text;
+import io.arrakis.device.MacAddress;
+import io.arrakis.device.RateLimit;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class StatusJsonTest {
+    @Test
+    void aStatusBecomesOneStableJsonObject() {
+        ControlStatus status = new ControlStatus(7, "/run/arrakis/control.sock", "198.18.0.0/24", 3, 1,
+                List.of(new ControlStatus.VnicStatus(2, "web", 1234, 0, new MacAddress(0x02_00_00_00_00_02L),
+                        Ipv4Text.parse("198.18.0.2"), new RateLimit(5, 6, 7, 8),
+                        Map.of("TX_PACKETS", 4L, "RX_PACKETS", 3L),
+                        List.of(new ControlStatus.Listener(FlowFilter.Protocol.UDP, 53),
+                                new ControlStatus.Listener(FlowFilter.Protocol.TCP, 80)))),
+                List.of(new ControlStatus.ChannelStatus(2, 3, 10, 9), new ControlStatus.ChannelStatus(3, 2, 1, 1)));
+        assertEquals("{\"pid\":7,\"socket\":\"/run/arrakis/control.sock\",\"subnet\":\"198.18.0.0/24\",\"attaches\":3,"
+                + "\"detaches\":1,\"vnics\":[{\"id\":2,\"name\":\"web\",\"pid\":1234,\"uid\":0,"
+                + "\"mac\":\"02:00:00:00:00:02\",\"address\":\"198.18.0.2\",\"rateLimit\":{\"bytesPerSecond\":5,"
+                + "\"packetsPerSecond\":6,\"burstBytes\":7,\"burstPackets\":8},\"listeners\":[{\"protocol\":\"tcp\","
+                + "\"port\":80},{\"protocol\":\"udp\",\"port\":53}],\"counters\":{\"RX_PACKETS\":3,\"TX_PACKETS\":4}}],"
+                + "\"channels\":[{\"from\":2,\"to\":3,\"published\":10,\"consumed\":9},{\"from\":3,\"to\":2,"
+                + "\"published\":1,\"consumed\":1}]}", StatusJson.format(status));
+        assertEquals("{\"pid\":1,\"socket\":\"s\",\"subnet\":\"n\",\"attaches\":0,\"detaches\":0,\"vnics\":[],"
+                + "\"channels\":[]}", StatusJson.format(new ControlStatus(1, "s", "n", 0, 0, List.of(), List.of())));
+    }
+
+    @Test
+    void stringsAreEscaped() {
+        assertEquals("\"a\\\"b\\\\c\\n\\t\\u0001é\"", StatusJson.string("a\"b\\c\n\t\u0001é"));
+    }
+}
