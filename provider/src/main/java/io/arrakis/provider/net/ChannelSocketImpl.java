@@ -37,9 +37,10 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p>Only the public channel API is used, plus the channel's own {@code socket()} adaptor for
  * the two things channels do not offer: {@code available()} and {@code sendUrgentData}. A
- * channel whose adaptor cannot send urgent data makes {@code sendUrgentData} throw
- * {@code SocketException("Urgent data not supported")}; {@code SO_OOBINLINE} is the channel's
- * option of that name, where it has one.
+ * channel without an adaptor (its {@code socket()} throws {@code UnsupportedOperationException})
+ * answers {@code available()} with 0, the estimate {@code InputStream} allows, and makes
+ * {@code sendUrgentData} throw {@code SocketException("Urgent data not supported")};
+ * {@code SO_OOBINLINE} is the channel's option of that name, where it has one.
  *
  * <p>Concurrency: as {@code java.net.Socket} allows, one reader (or connecting thread) and one
  * writer may block at once, each under its own lock; state changes, options and close are
@@ -422,12 +423,18 @@ final class ChannelSocketImpl extends SocketImpl {
                 return 0;
             }
             if (availableSource == null) {
-                availableSource = r.channel.socket().getInputStream();
+                try {
+                    availableSource = r.channel.socket().getInputStream();
+                } catch (UnsupportedOperationException e) {
+                    return 0; // a channel without a socket adaptor: 0 is the estimate InputStream allows
+                }
             }
             source = availableSource;
         }
         try {
             return source.available();
+        } catch (UnsupportedOperationException e) {
+            return 0;
         } catch (IOException e) {
             throw state == CLOSED ? ReadinessWait.closedSocket() : asSocketException(e);
         }

@@ -1,6 +1,7 @@
 package io.arrakis.provider.net;
 
 import java.lang.classfile.ClassFile;
+import java.lang.classfile.ClassHierarchyResolver;
 import java.lang.classfile.ClassModel;
 import java.lang.classfile.ClassTransform;
 import java.lang.classfile.CodeBuilder;
@@ -10,6 +11,7 @@ import java.lang.classfile.Instruction;
 import java.lang.classfile.Label;
 import java.lang.classfile.MethodModel;
 import java.lang.classfile.Opcode;
+import java.lang.classfile.constantpool.ClassEntry;
 import java.lang.classfile.instruction.InvokeInstruction;
 import java.lang.constant.ClassDesc;
 import java.lang.constant.MethodTypeDesc;
@@ -20,7 +22,9 @@ import java.net.DatagramSocket;
 import java.net.SocketAddress;
 import java.nio.channels.spi.SelectorProvider;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -91,11 +95,11 @@ public final class DatagramSocketHook {
      *     JDK 25 (this JDK's {@code DatagramSocket} differs), or the result does not verify
      */
     public static byte[] rewrite(byte[] original) throws UnexpectedShapeException {
-        ClassFile classFile = ClassFile.of();
-        ClassModel model = classFile.parse(original);
+        ClassModel model = ClassFile.of().parse(original);
         if (!model.thisClass().asInternalName().equals(TARGET_INTERNAL_NAME)) {
             throw new UnexpectedShapeException("not " + TARGET_INTERNAL_NAME + " but " + model.thisClass().asInternalName());
         }
+        ClassFile classFile = ClassFile.of(ClassFile.ClassHierarchyResolverOption.of(hierarchyOf(model)));
         MethodModel method = null;
         for (MethodModel candidate : model.methods()) {
             if (isCreateDelegate(candidate)) {
@@ -115,6 +119,19 @@ public final class DatagramSocketHook {
             throw new UnexpectedShapeException("the rewritten class does not verify: " + errors.getFirst().getMessage());
         }
         return rewritten;
+    }
+
+    /**
+     * What stack maps and the verifier need to know of class hierarchies, without loading any
+     * class: the class being rewritten is described by its own model (it is being loaded, and
+     * loading it again would be a {@code ClassCircularityError}), the others by their class files.
+     */
+    private static ClassHierarchyResolver hierarchyOf(ClassModel model) {
+        Map<ClassDesc, ClassDesc> self = new HashMap<>();
+        self.put(model.thisClass().asSymbol(), model.superclass().map(ClassEntry::asSymbol).orElse(null));
+        return ClassHierarchyResolver.of(List.of(), self)
+                .orElse(ClassHierarchyResolver.ofResourceParsing(ClassLoader.getSystemClassLoader()))
+                .cached();
     }
 
     private static boolean isCreateDelegate(MethodModel method) {
