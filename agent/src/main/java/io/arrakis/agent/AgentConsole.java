@@ -2,7 +2,6 @@ package io.arrakis.agent;
 
 import java.io.PrintStream;
 import java.util.Locale;
-import java.util.function.Supplier;
 
 /**
  * What the agent says. The banner and its error and warning lines are its interface: one line
@@ -28,9 +27,9 @@ final class AgentConsole {
         return new AgentConsole(Level.valueOf(log.toUpperCase(Locale.ROOT)), System.err);
     }
 
-    /** Printed whatever the level: the agent could not read its own options, so it has no level yet. */
-    static void optionError(String message) {
-        System.err.println(PREFIX + "error: " + message);
+    /** Printed whatever the level: said before the agent has read its options, so before it knows a level. */
+    static void early(String message) {
+        System.err.println(PREFIX + message);
     }
 
     void error(String message) {
@@ -49,17 +48,21 @@ final class AgentConsole {
         err.println(PREFIX + line);
     }
 
-    void info(Supplier<String> message) {
-        log(Level.INFO, System.Logger.Level.INFO, message);
+    /** Whether details at {@code level} are wanted: ask before building the message. */
+    boolean logs(Level level) {
+        return this.level.compareTo(level) >= 0;
     }
 
-    void debug(Supplier<String> message) {
-        log(Level.DEBUG, System.Logger.Level.DEBUG, message);
-    }
-
-    private void log(Level needed, System.Logger.Level as, Supplier<String> message) {
-        if (level.compareTo(needed) >= 0) {
-            System.getLogger("io.arrakis.agent").log(as, message);
+    /** A detail, to {@code System.Logger} "io.arrakis.agent", if {@link #logs} says it is wanted. */
+    void log(Level level, String message) {
+        if (logs(level)) {
+            System.getLogger("io.arrakis.agent").log(switch (level) {
+                case ERROR -> System.Logger.Level.ERROR;
+                case WARNING -> System.Logger.Level.WARNING;
+                case INFO -> System.Logger.Level.INFO;
+                case DEBUG -> System.Logger.Level.DEBUG;
+                default -> System.Logger.Level.TRACE;
+            }, message);
         }
     }
 }

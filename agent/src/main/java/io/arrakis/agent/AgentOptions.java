@@ -15,9 +15,7 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.function.Predicate;
 import java.util.regex.Pattern;
-import java.util.stream.Collectors;
 
 /**
  * The agent's options, from three places, the first that names an option winning:
@@ -38,9 +36,28 @@ import java.util.stream.Collectors;
 final class AgentOptions {
     static final String PREFIX = "arrakis.";
     static final String CONFIG = "config";
+    /** In the agent's own jar, so known without asking the service loader (which costs milliseconds of start-up). */
+    private static final String DEFAULT_BACKEND = "shm";
+
+    /** What an option accepts. (A switch, not lambdas: the first lambda costs milliseconds of every JVM's start.) */
+    private enum Kind { NAME, PREFIXES, BOOLEAN, DURATION, LEVEL, PATH }
 
     /** One option: its name, default (null: none), what it accepts, and how to say so. */
-    private record Option(String name, String defaultValue, boolean list, Predicate<String> valid, String expected) {}
+    private record Option(String name, String defaultValue, Kind kind, String expected) {
+        boolean list() {
+            return kind == Kind.PREFIXES;
+        }
+
+        boolean valid(String text) {
+            return switch (kind) {
+                case NAME, PATH -> !text.isEmpty();
+                case PREFIXES -> isIpv4Prefix(text);
+                case BOOLEAN -> text.equals("true") || text.equals("false");
+                case DURATION -> DURATION.matcher(text).matches();
+                case LEVEL -> LOG_LEVELS.contains(text);
+            };
+        }
+    }
 
     private static final Pattern DURATION = Pattern.compile("\\d+\\s*(ns|us|ms|s)?");
     private static final Pattern IPV4_PREFIX = Pattern.compile("(\\d{1,3})\\.(\\d{1,3})\\.(\\d{1,3})\\.(\\d{1,3})(/(\\d{1,2}))?");
@@ -48,16 +65,14 @@ final class AgentOptions {
     private static final Set<String> CASELESS = Set.of("loopback", "spin", "log", "banner");
 
     private static final Map<String, Option> OPTIONS = table(
-            new Option("backend", "shm", false, name -> !name.isEmpty(), "a VNIC backend name"),
-            new Option("route", "198.18.0.0/15", true, AgentOptions::isIpv4Prefix,
-                    "IPv4 prefixes like 198.18.0.0/15"),
-            new Option("loopback", "true", false, AgentOptions::isBoolean, "true or false"),
-            new Option("spin", "50us", false, text -> DURATION.matcher(text).matches(),
-                    "a duration like 50us, 2ms, 1000ns or 0"),
-            new Option("log", "warning", false, LOG_LEVELS::contains, "off, error, warning, info, debug or trace"),
-            new Option("banner", "true", false, AgentOptions::isBoolean, "true or false"),
-            new Option("capture", null, false, text -> !text.isEmpty(), "the path of a pcap file to write"),
-            new Option(CONFIG, null, false, text -> !text.isEmpty(), "the path of an options file"));
+            new Option("backend", DEFAULT_BACKEND, Kind.NAME, "a VNIC backend name"),
+            new Option("route", "198.18.0.0/15", Kind.PREFIXES, "IPv4 prefixes like 198.18.0.0/15"),
+            new Option("loopback", "true", Kind.BOOLEAN, "true or false"),
+            new Option("spin", "50us", Kind.DURATION, "a duration like 50us, 2ms, 1000ns or 0"),
+            new Option("log", "warning", Kind.LEVEL, "off, error, warning, info, debug or trace"),
+            new Option("banner", "true", Kind.BOOLEAN, "true or false"),
+            new Option("capture", null, Kind.PATH, "the path of a pcap file to write"),
+            new Option(CONFIG, null, Kind.PATH, "the path of an options file"));
 
     private final Map<String, String> values; // every option with a value, defaults included; list values comma-joined
 
@@ -118,7 +133,7 @@ final class AgentOptions {
             fromFile = readFile(Path.of(config), configSource);
         }
 
-        Set<String> backends = backendNames();
+        BackendNames backends = new BackendNames();
         Map<String, String> values = new LinkedHashMap<>();
         List<Map.Entry<String, Map<String, String>>> sources = List.of(
                 Map.entry("the agent arguments", fromArguments),
@@ -139,7 +154,7 @@ final class AgentOptions {
         String backend = values.get("backend");
         if (!backends.contains(backend)) {
             throw new BadOptionException("backend=" + backend + " is not a registered VNIC backend (registered: "
-                    + String.join(", ", backends) + ")");
+                    + backends + ")");
         }
         for (String name : values.keySet()) {
             int dot = name.indexOf('.');
@@ -199,7 +214,8 @@ final class AgentOptions {
         return values;
     }
 
-    private static void check(String name, String value, String source, Set<String> backends) throws BadOptionException {
+    private static void check(String name, String value, String source, BackendNames backends)
+            throws BadOptionException {
         Option option = OPTIONS.get(name);
         if (option == null) {
             int dot = name.indexOf('.');
@@ -207,13 +223,13 @@ final class AgentOptions {
                 return; // a backend option: the backend checks it when it opens
             }
             throw new BadOptionException("unknown option '" + name + "' in " + source + " (valid: " + validNames()
-                    + "; backends: " + String.join(", ", backends) + ")");
+                    + "; backends: " + backends + ")");
         }
         if (option.list() && value.isEmpty()) {
             return; // an empty list: route= routes nothing
         }
         for (String item : option.list() ? value.split(",", -1) : new String[] {value}) {
-            if (!option.valid().test(item.strip())) {
+            if (!option.valid(item.strip())) {
                 throw new BadOptionException("option " + name + "=" + value + " in " + source + ": '" + item.strip()
                         + "' is not " + option.expected());
             }
@@ -224,10 +240,6 @@ final class AgentOptions {
     private static String normalised(String name, String value) {
         String trimmed = value.strip();
         return CASELESS.contains(name) ? trimmed.toLowerCase(Locale.ROOT) : trimmed;
-    }
-
-    private static boolean isBoolean(String text) {
-        return text.equals("true") || text.equals("false");
     }
 
     private static boolean isIpv4Prefix(String text) {
@@ -243,10 +255,31 @@ final class AgentOptions {
         return match.group(6) == null || Integer.parseInt(match.group(6)) <= 32;
     }
 
-    /** The registered VNIC backends' names, without asking whether they can run here (that can touch devices). */
-    private static Set<String> backendNames() {
-        return DeviceBackends.vnicBackends().stream().map(VnicBackend::name)
-                .collect(Collectors.toCollection(TreeSet::new));
+    /**
+     * The registered VNIC backends' names, without asking whether they can run here (that can
+     * touch devices); the service loader is asked only for a name other than the default.
+     */
+    private static final class BackendNames {
+        private Set<String> names;
+
+        boolean contains(String name) {
+            return name.equals(DEFAULT_BACKEND) || all().contains(name);
+        }
+
+        private Set<String> all() {
+            if (names == null) {
+                names = new TreeSet<>();
+                for (VnicBackend backend : DeviceBackends.vnicBackends()) {
+                    names.add(backend.name());
+                }
+            }
+            return names;
+        }
+
+        @Override
+        public String toString() {
+            return String.join(", ", all());
+        }
     }
 
     /** The value of {@code name}; null when it has none. */

@@ -82,7 +82,8 @@ public final class ArrakisAgent {
 
     private static synchronized void start(String arguments, Instrumentation instrumentation) {
         if (started) {
-            AgentConsole.optionError("the agent was asked to start twice in this JVM; the second time is ignored");
+            AgentConsole.early("warning: the agent was asked to start twice in this JVM (two -javaagent options, or"
+                    + " -javaagent and its Launcher-Agent-Class); the second time is ignored");
             return;
         }
         started = true;
@@ -90,12 +91,14 @@ public final class ArrakisAgent {
         try {
             options = AgentOptions.resolve(arguments, System.getProperties());
         } catch (AgentOptions.BadOptionException e) {
-            AgentConsole.optionError(e.getMessage() + "; " + NOT_STARTED);
+            AgentConsole.early("error: " + e.getMessage() + "; " + NOT_STARTED);
             return;
         }
         AgentConsole console = AgentConsole.forOption(options.get("log"));
         options.publish(System.getProperties());
-        console.debug(() -> "options " + options);
+        if (console.logs(AgentConsole.Level.DEBUG)) {
+            console.log(AgentConsole.Level.DEBUG, "options " + options);
+        }
 
         Module provider = ArrakisSelectorProvider.class.getModule();
         try {

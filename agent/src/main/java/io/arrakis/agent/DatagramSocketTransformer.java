@@ -31,8 +31,10 @@ final class DatagramSocketTransformer implements ClassFileTransformer {
         try {
             byte[] rewrittenClass = DatagramSocketHook.rewrite(classfileBuffer);
             rewritten = true;
-            console.debug(() -> "rewrote java.net.DatagramSocket.createDelegate to take its channel from"
-                    + " SelectorProvider.provider()" + (classBeingRedefined != null ? " (retransformed)" : ""));
+            if (console.logs(AgentConsole.Level.DEBUG)) {
+                console.log(AgentConsole.Level.DEBUG, "rewrote java.net.DatagramSocket.createDelegate to take its"
+                        + " channel from SelectorProvider.provider()" + (classBeingRedefined != null ? " (retransformed)" : ""));
+            }
             return rewrittenClass;
         } catch (DatagramSocketHook.UnexpectedShapeException e) {
             leftAlone(e.getMessage());

@@ -4,10 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.arrakis.agent.child.DatagramSpiMain;
+import io.arrakis.agent.child.EarlyDatagramAgent;
 import io.arrakis.agent.child.EarlyProviderAgent;
 import io.arrakis.agent.child.NetworkingMain;
 import io.arrakis.agent.child.PropertiesMain;
 import io.arrakis.agent.child.RecordingProvider;
+import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -148,16 +150,22 @@ class AgentInstallTest {
         assertEquals(OURS, result.value("java.nio.channels.spi.SelectorProvider"));
     }
 
-    @Test
-    void aProviderChosenBeforeTheAgentIsReportedAndLeftAlone() throws Exception {
-        Path early = directory.resolve("early-agent.jar");
+    /** A jar whose manifest names {@code agent} as its Premain-Class; the class itself comes from the class path. */
+    private Path agentJar(Class<?> agent) throws IOException {
+        Path jar = directory.resolve(agent.getSimpleName() + ".jar");
         Manifest manifest = new Manifest();
         manifest.getMainAttributes().put(Attributes.Name.MANIFEST_VERSION, "1.0");
-        manifest.getMainAttributes().putValue("Premain-Class", EarlyProviderAgent.class.getName());
-        try (OutputStream out = Files.newOutputStream(early)) {
-            new JarOutputStream(out, manifest).close(); // a manifest only: the class comes from the class path
+        manifest.getMainAttributes().putValue("Premain-Class", agent.getName());
+        try (OutputStream out = Files.newOutputStream(jar)) {
+            new JarOutputStream(out, manifest).close();
         }
-        ChildJvm.Result result = new ChildJvm().option("-javaagent:" + early).agent(null).run(NetworkingMain.class);
+        return jar;
+    }
+
+    @Test
+    void aProviderChosenBeforeTheAgentIsReportedAndLeftAlone() throws Exception {
+        ChildJvm.Result result = new ChildJvm().option("-javaagent:" + agentJar(EarlyProviderAgent.class)).agent(null)
+                .run(NetworkingMain.class);
 
         assertSucceeded(result);
         assertEquals(1, result.stderr().size(), result::describe);
@@ -170,6 +178,18 @@ class AgentInstallTest {
         assertEquals("false", result.value("javanet.installed"));
         assertEquals("false", result.value("datagram.hooked"));
         assertEquals("ok", result.value("stream.echo"));
+    }
+
+    @Test
+    void aDatagramSocketClassLoadedBeforeTheAgentIsRetransformed() throws Exception {
+        ChildJvm.Result result = new ChildJvm().option("--enable-native-access=ALL-UNNAMED")
+                .option("-javaagent:" + agentJar(EarlyDatagramAgent.class)).agent(null).run(NetworkingMain.class);
+
+        assertSucceeded(result);
+        assertEquals(List.of(BANNER), result.stderr(), result::describe);
+        assertEquals("true", result.value("datagram.hooked"));
+        assertEquals("ok", result.value("datagram"));
+        assertEquals("ok", result.value("multicast"));
     }
 
     @Test
@@ -215,5 +235,17 @@ class AgentInstallTest {
         assertEquals("Arrakis agent: kernel-bypass networking for unmodified Java programs.", result.stdout().getFirst());
         assertTrue(result.stdout().contains("  spin      50us             a duration like 50us, 2ms, 1000ns or 0"),
                 result::describe);
+    }
+
+    @Test
+    void aSecondStartIsIgnoredWithAWarning() throws Exception {
+        // -javaagent, then the same jar's Launcher-Agent-Class: the agent starts once.
+        ChildJvm.Result result = new ChildJvm().option("--enable-native-access=ALL-UNNAMED").agent(null)
+                .runJar(ChildJvm.AGENT_JAR);
+
+        assertSucceeded(result);
+        assertEquals(List.of(BANNER, "arrakis: warning: the agent was asked to start twice in this JVM (two -javaagent"
+                + " options, or -javaagent and its Launcher-Agent-Class); the second time is ignored"),
+                result.stderr(), result::describe);
     }
 }

@@ -32,18 +32,30 @@ public final class JavaNetHooks {
 
     /** Makes every {@code Socket} implementation a channel socket on {@code SelectorProvider.provider()}. */
     public static SocketImplFactory socketFactory() {
-        return () -> {
-            SOCKETS.incrementAndGet();
-            return new ChannelSocketImpl(SelectorProvider.provider());
-        };
+        return new SocketFactory();
     }
 
     /** Makes every {@code ServerSocket} implementation a channel server socket on {@code SelectorProvider.provider()}. */
     public static SocketImplFactory serverSocketFactory() {
-        return () -> {
+        return new ServerSocketFactory();
+    }
+
+    // Classes, not lambdas: these are made in the agent's premain, and a JVM's first lambda costs
+    // milliseconds of its start-up.
+    private static final class SocketFactory implements SocketImplFactory {
+        @Override
+        public SocketImpl createSocketImpl() {
+            SOCKETS.incrementAndGet();
+            return new ChannelSocketImpl(SelectorProvider.provider());
+        }
+    }
+
+    private static final class ServerSocketFactory implements SocketImplFactory {
+        @Override
+        public SocketImpl createSocketImpl() {
             SERVER_SOCKETS.incrementAndGet();
             return new ChannelServerSocketImpl(SelectorProvider.provider());
-        };
+        }
     }
 
     /**
