@@ -28,12 +28,20 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Tag("agent-jar")
 class AgentInstallTest {
-    private static final String BANNER = "arrakis: routing 198.18.0.0/15 and 127.0.0.1 listeners through the shm switch"
-            + " (embedded control plane unless one is running); everything else via the kernel";
     private static final String OURS = "io.arrakis.provider.ArrakisSelectorProvider";
 
     @TempDir
     Path directory;
+
+    private ChildJvm child() {
+        return new ChildJvm(directory);
+    }
+
+    /** The banner of an agent with default options, whose control plane socket is the test's. */
+    private String banner() {
+        return "arrakis: routing 198.18.0.0/15 and 127.0.0.1 listeners through the shm switch (control plane at "
+                + directory.resolve("control.sock") + ", embedded unless one is running); everything else via the kernel";
+    }
 
     private static void assertSucceeded(ChildJvm.Result result) {
         assertEquals(0, result.exitCode(), result::describe);
@@ -47,11 +55,11 @@ class AgentInstallTest {
 
     @Test
     void anUnmodifiedApplicationRunsWithTheAgentAndOnlyTheBannerOnStderr() throws Exception {
-        ChildJvm.Result result = new ChildJvm().agent(null).run(NetworkingMain.class);
+        ChildJvm.Result result = child().agent(null).run(NetworkingMain.class);
 
         assertSucceeded(result);
         List<String> notNotice = result.stderr().stream().filter(line -> !nativeAccessNotice(line)).toList();
-        assertEquals(List.of(BANNER), notNotice, result::describe);
+        assertEquals(List.of(banner()), notNotice, result::describe);
         assertEquals(OURS, result.value("provider"));
         assertEquals("ok", result.value("stream.echo"));
         assertEquals("ok", result.value("stream.echo.virtual"));
@@ -71,17 +79,17 @@ class AgentInstallTest {
 
     @Test
     void withNativeAccessEnabledStderrHoldsNoWarningAtAll() throws Exception {
-        ChildJvm.Result result = new ChildJvm().option("--enable-native-access=ALL-UNNAMED").agent(null)
+        ChildJvm.Result result = child().option("--enable-native-access=ALL-UNNAMED").agent(null)
                 .run(NetworkingMain.class);
 
         assertSucceeded(result);
-        assertEquals(List.of(BANNER), result.stderr(), result::describe);
+        assertEquals(List.of(banner()), result.stderr(), result::describe);
         assertTrue(result.stderr().stream().noneMatch(line -> line.contains("WARNING")), result::describe);
     }
 
     @Test
     void bannerFalseSilencesTheAgent() throws Exception {
-        ChildJvm.Result result = new ChildJvm().option("--enable-native-access=ALL-UNNAMED").agent("banner=false")
+        ChildJvm.Result result = child().option("--enable-native-access=ALL-UNNAMED").agent("banner=false")
                 .run(NetworkingMain.class);
 
         assertSucceeded(result);
@@ -93,7 +101,7 @@ class AgentInstallTest {
     @Test
     void theApplicationRunsTheSameWithoutTheAgent() throws Exception {
         // The control: the same main, no agent, the JDK's provider; the same results.
-        ChildJvm.Result result = new ChildJvm().run(NetworkingMain.class);
+        ChildJvm.Result result = child().run(NetworkingMain.class);
 
         assertSucceeded(result);
         assertEquals(List.of(), result.stderr(), result::describe);
@@ -105,7 +113,7 @@ class AgentInstallTest {
 
     @Test
     void aBadOptionIsOneErrorLineAndTheApplicationRunsWithoutTheAgent() throws Exception {
-        ChildJvm.Result result = new ChildJvm().agent("spin=fast").run(NetworkingMain.class);
+        ChildJvm.Result result = child().agent("spin=fast").run(NetworkingMain.class);
 
         assertSucceeded(result);
         assertEquals(List.of("arrakis: error: option spin=fast in the agent arguments: 'fast' is not a duration like"
@@ -120,7 +128,7 @@ class AgentInstallTest {
 
     @Test
     void anUnknownSystemPropertyOptionIsRefusedToo() throws Exception {
-        ChildJvm.Result result = new ChildJvm().option("-Darrakis.bakend=shm").agent(null).run(PropertiesMain.class);
+        ChildJvm.Result result = child().option("-Darrakis.bakend=shm").agent(null).run(PropertiesMain.class);
 
         assertSucceeded(result);
         assertEquals(1, result.stderr().size(), result::describe);
@@ -133,7 +141,7 @@ class AgentInstallTest {
     void optionsFromArgumentsPropertiesAndFileArePublishedInOrderOfPrecedence() throws Exception {
         Path file = directory.resolve("arrakis.properties");
         Files.writeString(file, "spin=3ms\nroute=10.7.0.0/16\nloopback=false\n");
-        ChildJvm.Result result = new ChildJvm()
+        ChildJvm.Result result = child()
                 .option("-Darrakis.spin=2ms")
                 .option("-Darrakis.log=error")
                 .option("-Darrakis.config=" + file)
@@ -164,7 +172,7 @@ class AgentInstallTest {
 
     @Test
     void aProviderChosenBeforeTheAgentIsReportedAndLeftAlone() throws Exception {
-        ChildJvm.Result result = new ChildJvm().option("-javaagent:" + agentJar(EarlyProviderAgent.class)).agent(null)
+        ChildJvm.Result result = child().option("-javaagent:" + agentJar(EarlyProviderAgent.class)).agent(null)
                 .run(NetworkingMain.class);
 
         assertSucceeded(result);
@@ -182,11 +190,11 @@ class AgentInstallTest {
 
     @Test
     void aDatagramSocketClassLoadedBeforeTheAgentIsRetransformed() throws Exception {
-        ChildJvm.Result result = new ChildJvm().option("--enable-native-access=ALL-UNNAMED")
+        ChildJvm.Result result = child().option("--enable-native-access=ALL-UNNAMED")
                 .option("-javaagent:" + agentJar(EarlyDatagramAgent.class)).agent(null).run(NetworkingMain.class);
 
         assertSucceeded(result);
-        assertEquals(List.of(BANNER), result.stderr(), result::describe);
+        assertEquals(List.of(banner()), result.stderr(), result::describe);
         assertEquals("true", result.value("datagram.hooked"));
         assertEquals("ok", result.value("datagram"));
         assertEquals("ok", result.value("multicast"));
@@ -194,7 +202,7 @@ class AgentInstallTest {
 
     @Test
     void anotherProviderNamedOnTheCommandLineIsLeftInPlace() throws Exception {
-        ChildJvm.Result result = new ChildJvm()
+        ChildJvm.Result result = child()
                 .option("-Djava.nio.channels.spi.SelectorProvider=sun.nio.ch.PollSelectorProvider")
                 .agent(null).run(NetworkingMain.class);
 
@@ -208,7 +216,7 @@ class AgentInstallTest {
 
     @Test
     void datagramSocketsTakeTheirChannelsFromTheProviderAndAdaptorsCanDoWithoutADelegate() throws Exception {
-        ChildJvm.Result result = new ChildJvm()
+        ChildJvm.Result result = child()
                 .option("-Djava.nio.channels.spi.SelectorProvider=" + RecordingProvider.class.getName())
                 .option("--enable-native-access=ALL-UNNAMED")
                 .agent("banner=false")
@@ -228,10 +236,10 @@ class AgentInstallTest {
 
     @Test
     void theJarIsItsOwnLauncherAgentAndPrintsItsUsage() throws Exception {
-        ChildJvm.Result result = new ChildJvm().option("--enable-native-access=ALL-UNNAMED").runJar(ChildJvm.AGENT_JAR);
+        ChildJvm.Result result = child().option("--enable-native-access=ALL-UNNAMED").runJar(ChildJvm.AGENT_JAR);
 
         assertSucceeded(result);
-        assertEquals(List.of(BANNER), result.stderr(), result::describe); // Launcher-Agent-Class ran agentmain
+        assertEquals(List.of(banner()), result.stderr(), result::describe); // Launcher-Agent-Class ran agentmain
         assertEquals("Arrakis agent: kernel-bypass networking for unmodified Java programs.", result.stdout().getFirst());
         assertTrue(result.stdout().contains("  spin      50us             a duration like 50us, 2ms, 1000ns or 0"),
                 result::describe);
@@ -240,11 +248,11 @@ class AgentInstallTest {
     @Test
     void aSecondStartIsIgnoredWithAWarning() throws Exception {
         // -javaagent, then the same jar's Launcher-Agent-Class: the agent starts once.
-        ChildJvm.Result result = new ChildJvm().option("--enable-native-access=ALL-UNNAMED").agent(null)
+        ChildJvm.Result result = child().option("--enable-native-access=ALL-UNNAMED").agent(null)
                 .runJar(ChildJvm.AGENT_JAR);
 
         assertSucceeded(result);
-        assertEquals(List.of(BANNER, "arrakis: warning: the agent was asked to start twice in this JVM (two -javaagent"
+        assertEquals(List.of(banner(), "arrakis: warning: the agent was asked to start twice in this JVM (two -javaagent"
                 + " options, or -javaagent and its Launcher-Agent-Class); the second time is ignored"),
                 result.stderr(), result::describe);
     }

@@ -39,6 +39,21 @@ final class ChildJvm {
 
     private final List<String> jvmOptions = new ArrayList<>();
     private final List<String> classPath = new ArrayList<>(List.of(TEST_CLASSES.toString()));
+    private final Path controlSocket;
+
+    /**
+     * A child whose shm backend would use a control plane on a socket in {@code directory}
+     * (the test's own), never one the machine or another test runs.
+     */
+    ChildJvm(Path directory) {
+        this.controlSocket = directory.resolve("control.sock");
+        jvmOptions.add("-Darrakis.shm.socket=" + controlSocket);
+    }
+
+    /** The control plane socket this child's agent is given. */
+    Path controlSocket() {
+        return controlSocket;
+    }
 
     /** Adds {@code -javaagent:<the agent jar>[=arguments]}; null arguments: none. */
     ChildJvm agent(String arguments) {
