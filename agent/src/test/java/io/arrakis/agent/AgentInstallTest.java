@@ -68,10 +68,12 @@ class AgentInstallTest {
         assertEquals("3", result.value("multicast.ttl"));
         assertEquals("ok", result.value("nio"));
         assertEquals("true", result.value("javanet.installed"));
-        // 2 servers; per server, 3 clients and 4 accepts went through our factories (ServerSocket.accept
-        // asks the factory before it waits, so the accept that the close ends made one too).
-        assertEquals("2", result.value("javanet.serversockets"));
-        assertEquals("14", result.value("javanet.sockets"));
+        assertEquals("4321", result.value("implaccept.timeout"));
+        // 3 servers. Per echo server, 3 clients and 4 accepts went through our factories
+        // (ServerSocket.accept asks the factory before it waits, so the accept that the close ends
+        // made one too); the implAccept server's client and its own Socket: 16.
+        assertEquals("3", result.value("javanet.serversockets"));
+        assertEquals("16", result.value("javanet.sockets"));
         assertEquals("true", result.value("datagram.hooked"));
         // The application's class path holds only its own classes: the agent's come from its jar.
         assertEquals(ChildJvm.AGENT_JAR.toAbsolutePath().toString(), result.value("agent.source"));
@@ -108,6 +110,7 @@ class AgentInstallTest {
         assertTrue(result.value("provider").startsWith("sun.nio.ch."), result::describe);
         assertEquals("ok", result.value("stream.echo"));
         assertEquals("ok", result.value("multicast"));
+        assertEquals("4321", result.value("implaccept.timeout"));
         assertEquals("false", result.value("agent.present"));
     }
 

@@ -47,6 +47,7 @@ public final class NetworkingMain {
         System.out.println("multicast.ttl=" + multicast.getTimeToLive());
         System.out.println("multicast=" + datagrams(multicast, new DatagramSocket(0, LOOPBACK)));
         System.out.println("nio=" + nio());
+        System.out.println("implaccept.timeout=" + implAccept());
         System.out.println("agent.present=" + agentPresent());
         if (agentPresent()) {
             System.out.println("agent.source=" + java.nio.file.Path.of(
@@ -121,6 +122,31 @@ public final class NetworkingMain {
             }
         }
         return "ok";
+    }
+
+    /**
+     * A ServerSocket subclass accepting into a Socket it made and configured first, as TLS server
+     * sockets do; returns the accepted socket's SO_TIMEOUT after an echo of one byte.
+     */
+    private static int implAccept() throws Exception {
+        try (ServerSocket server = new ServerSocket(0, 50, LOOPBACK) {
+                    @Override
+                    public Socket accept() throws IOException {
+                        Socket socket = new Socket();
+                        socket.setSoTimeout(4321);
+                        implAccept(socket);
+                        return socket;
+                    }
+                };
+                Socket client = new Socket(LOOPBACK, server.getLocalPort());
+                Socket accepted = server.accept()) {
+            client.getOutputStream().write(9);
+            accepted.getOutputStream().write(accepted.getInputStream().read());
+            if (client.getInputStream().read() != 9) {
+                throw new AssertionError("implAccept echo");
+            }
+            return accepted.getSoTimeout();
+        }
     }
 
     private static String datagrams(DatagramSocket sender, DatagramSocket receiver) throws IOException {

@@ -185,6 +185,41 @@ class SocketConformanceTest {
     }
 
     @Test
+    void closingFromAnotherThreadEndsABlockedConnect() throws Exception {
+        try (ServerSocket full = new ServerSocket(0, 1, LOOPBACK)) {
+            List<Socket> fillers = new ArrayList<>();
+            try {
+                for (int i = 0; i < 16; i++) {
+                    Socket filler = new Socket();
+                    fillers.add(filler);
+                    try {
+                        filler.connect(addressOf(full), 200);
+                    } catch (java.net.SocketTimeoutException e) {
+                        break;
+                    }
+                }
+                String transcript = bothAgree((impl, t) -> {
+                    Socket socket = impl.socket();
+                    CompletableFuture<String> connector = CompletableFuture.supplyAsync(() -> Transcript.outcomeOf(() -> {
+                        socket.connect(addressOf(full), 20_000);
+                        return "connected";
+                    }), command -> Thread.ofPlatform().start(command));
+                    Thread.sleep(SETTLE_MILLIS);
+                    socket.close();
+                    t.note("blocked connect", connector.get(WAIT_SECONDS, TimeUnit.SECONDS));
+                    t.note("closed", socket.isClosed());
+                    t.note("connected", socket.isConnected());
+                });
+                assertContains(transcript, "blocked connect -> java.net.SocketException: Socket closed");
+            } finally {
+                for (Socket filler : fillers) {
+                    filler.close();
+                }
+            }
+        }
+    }
+
+    @Test
     void bindingAClientToAPortInUseIsABindException() throws Exception {
         String transcript = bothAgree((impl, t) -> {
             try (ServerSocket taken = peerListener(); Socket socket = impl.socket()) {
