@@ -98,6 +98,22 @@ class UserLevelTcpTest {
     }
 
     @Test
+    void aProcessConnectsToItsOwnUserLevelAddress() throws Exception {
+        try (ServerSocketChannel server = providers.server.openServerSocketChannel();
+                SocketChannel client = providers.server.openSocketChannel()) {
+            server.bind(new InetSocketAddress(serverAddress, 0));
+            assertTrue(client.connect(server.getLocalAddress()));
+            try (SocketChannel accepted = server.accept()) {
+                client.write(ByteBuffer.wrap(new byte[] {42}));
+                ByteBuffer in = ByteBuffer.allocate(1);
+                assertEquals(1, accepted.read(in));
+                assertEquals(42, in.get(0));
+                assertEquals(client.getLocalAddress(), accepted.getRemoteAddress());
+            }
+        }
+    }
+
+    @Test
     void connectingWhereNobodyListensIsRefused() throws Exception {
         try (SocketChannel client = providers.client.openSocketChannel()) {
             ConnectException refused = assertThrows(ConnectException.class,

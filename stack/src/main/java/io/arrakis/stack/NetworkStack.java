@@ -741,6 +741,13 @@ public final class NetworkStack implements AutoCloseable {
             enqueue(buffer, length);
             return;
         }
+        if (destination == config.address()) {
+            // To ourselves: addressed to our own MAC, which the device loops back to our receive
+            // path (the shm switch does; ARP for our own address would get no answer).
+            Ethernet.setDestination(memory, frame, mac);
+            enqueue(buffer, length);
+            return;
+        }
         int nextHop = config.onLink(destination) ? destination : config.gateway();
         if (nextHop == 0) {
             counters.increment(StackCounter.DROPPED_NO_NEIGHBOUR);

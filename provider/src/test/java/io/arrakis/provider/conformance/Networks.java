@@ -18,6 +18,6 @@ final class Networks {
      * instance, keeps the harness honest: a case whose trace is not deterministic fails against it.
      */
     static List<Network> subjects() {
-        return List.of(new JdkNetwork("jdk-as-subject"));
+        return List.of(new JdkNetwork("jdk-as-subject"), new ArrakisNetwork());
     }
 }

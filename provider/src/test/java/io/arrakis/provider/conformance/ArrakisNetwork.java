@@ -1,0 +1,85 @@
+package io.arrakis.provider.conformance;
+
+import io.arrakis.provider.ArrakisSelectorProvider;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.spi.SelectorProvider;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Properties;
+
+/**
+ * Our provider, attached to an embedded control plane at a private socket: servers bind to the
+ * VNIC's address and clients connect to it, so every connection runs on the user-level stack
+ * (through the switch and back to the same VNIC). Created once per test class run.
+ */
+final class ArrakisNetwork implements Network {
+    private final ArrakisSelectorProvider provider;
+    private final InetAddress address;
+
+    ArrakisNetwork() {
+        try {
+            Path directory = Files.createTempDirectory("arrakis-conformance");
+            Properties properties = new Properties();
+            properties.setProperty("arrakis.shm.socket", directory.resolve("control.sock").toString());
+            properties.setProperty("arrakis.shm.embedded", "true");
+            provider = ArrakisSelectorProvider.create(properties);
+            address = provider.userLevelAddress();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot attach the Arrakis provider for the conformance suite", e);
+        }
+    }
+
+    @Override
+    public String name() {
+        return "arrakis";
+    }
+
+    @Override
+    public SelectorProvider provider() {
+        return provider;
+    }
+
+    @Override
+    public InetAddress serverAddress() {
+        return address;
+    }
+
+    /** A port our stack just handed out and took back: nothing listens there. */
+    @Override
+    public InetSocketAddress unusedPort() throws IOException {
+        try (ServerSocketChannel probe = provider.openServerSocketChannel()) {
+            probe.bind(new InetSocketAddress(address, 0));
+            return new InetSocketAddress(address, ((InetSocketAddress) probe.getLocalAddress()).getPort());
+        }
+    }
+
+    /** Also a thread sleeping in our stack's epoll wait (a Panama downcall: RUNNABLE, no native frame). */
+    @Override
+    public boolean isBlockedIn(Thread thread) {
+        if (Network.super.isBlockedIn(thread)) {
+            return true;
+        }
+        return thread.getState() == Thread.State.RUNNABLE && Arrays.stream(thread.getStackTrace())
+                .anyMatch(frame -> frame.getClassName().equals("io.arrakis.provider.UserStack")
+                        && frame.getMethodName().equals("await"));
+    }
+
+    @Override
+    public void close() {
+        try {
+            provider.shutdown();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "arrakis";
+    }
+}
