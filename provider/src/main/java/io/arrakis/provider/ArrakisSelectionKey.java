@@ -59,7 +59,7 @@ final class ArrakisSelectionKey extends AbstractSelectionKey {
     public SelectionKey interestOps(int ops) {
         ensureValid();
         if ((ops & ~channel.validOps()) != 0) {
-            throw new IllegalArgumentException("Invalid interest ops");
+            throw new IllegalArgumentException(); // the JDK's, without a message
         }
         interestOps = ops;
         SelectionKey inner = kernelKey;

@@ -78,7 +78,7 @@ final class ArrakisSelector extends AbstractSelector {
             routed.readiness().removeKey(key);
             throw new IllegalStateException("cannot register the kernel side of " + channel, e);
         }
-        keyChanged(key, true);
+        keyChanged(key, false); // judged at the next select; a blocked one is not woken (as the JDK's)
         return key;
     }
 
@@ -213,16 +213,22 @@ final class ArrakisSelector extends AbstractSelector {
         long deadline = timeoutMillis > 0 ? System.nanoTime() + timeoutMillis * 1_000_000L : Long.MAX_VALUE;
         UserStack stack = arrakis.userStackIfOpen();
         int n = collect(action, stack, true);
-        if (n > 0 || timeoutMillis == 0 || consumeWakeup()) {
+        boolean woken = consumeWakeup(); // selectNow consumes an earlier wakeup too
+        if (n > 0 || timeoutMillis == 0 || woken) {
             processCancelled();
             return n;
         }
         selecting = Thread.currentThread();
         try {
             while (true) {
-                int seen = changes.sequence();
+                // As the JDK's: a wakeup ends the select with what it had, before it looks again
+                // (so registrations and interest changes made meanwhile wait for the next select).
+                if (consumeWakeup() || Thread.currentThread().isInterrupted() || !isOpen()) {
+                    break;
+                }
+                int seen = changes.sequence(); // before looking, so no change slips between
                 n = collect(action, stack, false);
-                if (n > 0 || consumeWakeup() || Thread.currentThread().isInterrupted() || !isOpen()) {
+                if (n > 0) {
                     break;
                 }
                 long now = System.nanoTime();

@@ -14,6 +14,12 @@ import java.nio.channels.SocketChannel;
 import java.nio.channels.spi.AbstractSelector;
 import java.nio.channels.spi.SelectorProvider;
 import java.util.Objects;
+import java.util.OptionalInt;
+import java.nio.file.Path;
+import io.arrakis.control.ControlClient;
+import io.arrakis.control.ControlPlane;
+import io.arrakis.control.ShmVnic;
+import io.arrakis.device.FlowFilter;
 
 /**
  * The JVM-wide {@link SelectorProvider} that moves an application's TCP onto the user-level
@@ -28,6 +34,8 @@ public class ArrakisSelectorProvider extends SelectorProvider {
     private final Object stackLock = new Object();
     private volatile UserStack stack;
     private volatile IOException stackFailure;
+    /** A tool connection to the control plane for loopback lookups before we attach (guarded by stackLock). */
+    private ControlClient lookups;
 
     /** Called by {@link SelectorProvider#provider()} when the system property names this class. */
     public ArrakisSelectorProvider() {
@@ -97,14 +105,97 @@ public class ArrakisSelectorProvider extends SelectorProvider {
         return true;
     }
 
-    /** Where a connection to {@code target} goes. */
+    /**
+     * Where a connection to {@code target} goes: a routed address through the switch; a loopback
+     * address through the switch to the VNIC of the process that announced a user-level listener
+     * on that port (loopback acceleration, when enabled); anything else through the kernel.
+     */
     Route routeConnect(InetSocketAddress target, UserStack boundTo) throws IOException {
         int address = Addresses.ipv4(target.getAddress());
         if (address != 0 && config.routes(address)) {
             UserStack s = boundTo != null ? boundTo : userStack();
             return new Route(s, address);
         }
+        if (config.loopback() && target.getAddress().isLoopbackAddress()) {
+            OptionalInt listener = lookupLoopbackListener(target.getPort());
+            if (listener.isPresent()) {
+                return new Route(boundTo != null ? boundTo : userStack(), listener.getAsInt());
+            }
+        }
         return Route.KERNEL;
+    }
+
+    /**
+     * Asks the control plane who listens user-level on TCP {@code port}: through our VNIC when
+     * attached, otherwise through a tool connection, so a process that only connects to
+     * loopback attaches no VNIC (and starts no control plane) unless someone listens there.
+     */
+    private OptionalInt lookupLoopbackListener(int port) {
+        try {
+            UserStack s = stack;
+            if (s != null && s.vnic() instanceof ShmVnic shm) {
+                return shm.lookupListener(FlowFilter.Protocol.TCP, port);
+            }
+            if (!"shm".equals(config.backend())) {
+                return OptionalInt.empty();
+            }
+            ControlClient client;
+            synchronized (stackLock) {
+                if (lookups == null) {
+                    String socket = config.backendOptions().getOrDefault("socket",
+                            ControlPlane.defaultSocketPath().toString());
+                    lookups = ControlClient.connect(Path.of(socket));
+                }
+                client = lookups;
+            }
+            return client.lookupListener(FlowFilter.Protocol.TCP, port);
+        } catch (IOException e) {
+            // No control plane (or it went away): nobody listens user-level, the kernel it is.
+            synchronized (stackLock) {
+                closeLookups();
+            }
+            return OptionalInt.empty();
+        }
+    }
+
+    private void closeLookups() {
+        if (lookups != null) {
+            try {
+                lookups.close();
+            } catch (IOException ignored) {
+                // it is gone either way
+            }
+            lookups = null;
+        }
+    }
+
+    /** Tells the control plane a user-level listener serves loopback clients on {@code port}; false if refused. */
+    boolean announceLoopbackListener(UserStack s, int port) {
+        if (!config.loopback() || !(s.vnic() instanceof ShmVnic shm)) {
+            return false;
+        }
+        try {
+            shm.announceListener(FlowFilter.Protocol.TCP, port);
+            return true;
+        } catch (IOException e) {
+            log(System.Logger.Level.WARNING, "127.0.0.1 clients of port " + port
+                    + " will go through the kernel: " + e.getMessage());
+            return false;
+        }
+    }
+
+    void withdrawLoopbackListener(UserStack s, int port) {
+        if (s.vnic() instanceof ShmVnic shm) {
+            try {
+                shm.withdrawListener(FlowFilter.Protocol.TCP, port);
+            } catch (IOException | RuntimeException e) {
+                // the control plane is gone: so is the announcement
+            }
+        }
+    }
+
+    boolean loopbackAcceleration() {
+        return config.loopback();
     }
 
     Socket socketAdaptor(ArrakisSocketChannel channel) {
@@ -122,6 +213,7 @@ public class ArrakisSelectorProvider extends SelectorProvider {
     /** Detaches the user-level stack (tests; the JVM-wide provider lives as long as the JVM). */
     public void shutdown() throws IOException {
         synchronized (stackLock) {
+            closeLookups();
             UserStack s = stack;
             stack = null;
             if (s != null) {

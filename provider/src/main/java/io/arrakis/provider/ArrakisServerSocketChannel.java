@@ -50,6 +50,8 @@ final class ArrakisServerSocketChannel extends ServerSocketChannel implements Ro
     private volatile TcpListener listener;
     private volatile InetSocketAddress userAddress;
     private volatile boolean bound;
+    /** Whether we announced our port to the control plane for loopback clients. */
+    private volatile boolean announced;
     /** For a blocking accept on both paths: waits on the kernel listener, woken by user-level events. */
     private Selector blockingWait;
     private ServerSocket socketAdaptor;
@@ -118,21 +120,26 @@ final class ArrakisServerSocketChannel extends ServerSocketChannel implements Ro
                 bound = true;
                 return this;
             }
+            boolean bothPaths = address.isAnyLocalAddress()
+                    || (address.isLoopbackAddress() && arrakis.loopbackAcceleration());
             ServerSocketChannel k = JdkProvider.get().openServerSocketChannel();
             try {
                 options.replayOn(k);
                 k.bind(isa, backlog);
-                k.configureBlocking(isBlocking() && !address.isAnyLocalAddress());
+                // Listening on both paths, we wait on the kernel side ourselves (see accept).
+                k.configureBlocking(isBlocking() && !bothPaths);
             } catch (IOException | RuntimeException e) {
                 k.close();
                 throw e;
             }
             kernel = k;
             bound = true;
-            if (address.isAnyLocalAddress() && arrakis.listensOnWildcard()) {
+            if (bothPaths) {
                 int port = ((InetSocketAddress) k.getLocalAddress()).getPort();
                 try {
                     listenUserLevel(arrakis.userStack(), port, queue);
+                    // Processes on the switch connecting to 127.0.0.1:port come to us through it.
+                    announced = arrakis.announceLoopbackListener(net, port);
                 } catch (IOException e) {
                     // The port is taken on the user-level side (or the stack is unavailable): the
                     // kernel listener still serves everyone, only without the fast path.
@@ -171,6 +178,15 @@ final class ArrakisServerSocketChannel extends ServerSocketChannel implements Ro
 
     @Override
     public SocketChannel accept() throws IOException {
+        return accept(Long.MAX_VALUE);
+    }
+
+    /**
+     * A blocking-mode accept that gives up at {@code deadline} ({@link System#nanoTime} scale)
+     * with {@code SocketTimeoutException("Accept timed out")}: the {@code ServerSocket}
+     * adaptor's {@code SO_TIMEOUT}.
+     */
+    SocketChannel accept(long deadline) throws IOException {
         acceptLock.lock();
         try {
             ensureOpen();
@@ -188,6 +204,9 @@ final class ArrakisServerSocketChannel extends ServerSocketChannel implements Ro
             }
             try {
                 while (true) {
+                    if (!isOpen()) {
+                        return null; // closed under us: end(false) throws AsynchronousCloseException
+                    }
                     int seen = readiness.sequence();
                     accepted = acceptUserLevel();
                     if (accepted == null && k != null) {
@@ -198,14 +217,20 @@ final class ArrakisServerSocketChannel extends ServerSocketChannel implements Ro
                         return accepted;
                     }
                     if (k == null) {
-                        if (!net.await(readiness, seen, Long.MAX_VALUE)
-                                && (!isOpen() || Thread.currentThread().isInterrupted())) {
-                            return null;
-                        }
-                    } else {
-                        waitOnBoth(k, seen);
+                        boolean moved = net.await(readiness, seen, deadline);
                         if (!isOpen() || Thread.currentThread().isInterrupted()) {
                             return null;
+                        }
+                        if (!moved && deadline != Long.MAX_VALUE && System.nanoTime() - deadline >= 0) {
+                            throw new java.net.SocketTimeoutException("Accept timed out");
+                        }
+                    } else {
+                        waitOnBoth(k, seen, deadline);
+                        if (!isOpen() || Thread.currentThread().isInterrupted()) {
+                            return null;
+                        }
+                        if (deadline != Long.MAX_VALUE && System.nanoTime() - deadline >= 0) {
+                            throw new java.net.SocketTimeoutException("Accept timed out");
                         }
                     }
                 }
@@ -255,7 +280,7 @@ final class ArrakisServerSocketChannel extends ServerSocketChannel implements Ro
         }
     }
 
-    private void waitOnBoth(ServerSocketChannel k, int seen) throws IOException {
+    private void waitOnBoth(ServerSocketChannel k, int seen, long deadline) throws IOException {
         Selector wait;
         synchronized (stateLock) {
             if (blockingWait == null) {
@@ -269,7 +294,9 @@ final class ArrakisServerSocketChannel extends ServerSocketChannel implements Ro
         if (readiness.movedSince(seen)) {
             return;
         }
-        wait.select(1_000);
+        long millis = deadline == Long.MAX_VALUE ? 1_000
+                : Math.max(1, Math.min(1_000, (deadline - System.nanoTime()) / 1_000_000));
+        wait.select(millis);
         wait.selectedKeys().clear();
     }
 
@@ -352,6 +379,9 @@ final class ArrakisServerSocketChannel extends ServerSocketChannel implements Ro
                     stack.unlock();
                 }
                 stack.releasePort(l.localPort());
+                if (announced) {
+                    arrakis.withdrawLoopbackListener(stack, l.localPort());
+                }
             }
         }
         readiness.signal();

@@ -511,6 +511,19 @@ final class ArrakisSocketChannel extends SocketChannel implements RoutedChannel 
         if (k != null) {
             return kernelCall(() -> k.read(dsts, offset, length));
         }
+        return userRead(dsts, offset, length, Long.MAX_VALUE);
+    }
+
+    /**
+     * A blocking-mode read that gives up at {@code deadline} ({@link System#nanoTime} scale) with
+     * {@code SocketTimeoutException("Read timed out")}, the channel still usable: what the
+     * {@code Socket} adaptor's {@code SO_TIMEOUT} needs. User-level channels only.
+     */
+    int timedRead(ByteBuffer dst, long deadline) throws IOException {
+        return (int) userRead(new ByteBuffer[] {dst}, 0, 1, deadline);
+    }
+
+    private long userRead(ByteBuffer[] dsts, int offset, int length, long deadline) throws IOException {
         readLock.lock();
         try {
             ensureOpenAndConnected();
@@ -527,6 +540,9 @@ final class ArrakisSocketChannel extends SocketChannel implements RoutedChannel 
                 TcpConnection c = connection;
                 boolean polled = false;
                 while (true) {
+                    if (!isOpen()) {
+                        return 0; // closed under us: end(false) throws AsynchronousCloseException
+                    }
                     int seen;
                     stack.lock().lock();
                     try {
@@ -544,13 +560,17 @@ final class ArrakisSocketChannel extends SocketChannel implements RoutedChannel 
                     } finally {
                         stack.unlock();
                     }
-                    if (!stack.await(readiness, seen, Long.MAX_VALUE) && (!isOpen()
-                            || Thread.currentThread().isInterrupted())) {
-                        return 0; // end(false) throws
+                    boolean moved = stack.await(readiness, seen, deadline);
+                    if (!isOpen() || Thread.currentThread().isInterrupted()) {
+                        return 0; // end(false) throws the JDK's exception for each
                     }
                     if (inputShutdown) {
                         n = -1;
                         return -1;
+                    }
+                    if (!moved && deadline != Long.MAX_VALUE && System.nanoTime() - deadline >= 0) {
+                        n = 1; // a timeout is not an async close: end must not throw
+                        throw new java.net.SocketTimeoutException("Read timed out");
                     }
                 }
             } finally {
@@ -629,7 +649,8 @@ final class ArrakisSocketChannel extends SocketChannel implements RoutedChannel 
         try {
             ensureOpenAndConnected();
             if (outputShutdown) {
-                throw new ClosedChannelException();
+                // The JDK's (sun.nio.ch) answer, in both modes.
+                throw new AsynchronousCloseException();
             }
             boolean blocking = isBlocking();
             long total = 0;
@@ -661,9 +682,12 @@ final class ArrakisSocketChannel extends SocketChannel implements RoutedChannel 
                     } finally {
                         stack.unlock();
                     }
-                    if (!stack.await(readiness, seen, Long.MAX_VALUE) && (!isOpen()
-                            || Thread.currentThread().isInterrupted())) {
-                        return total;
+                    stack.await(readiness, seen, Long.MAX_VALUE);
+                    if (!isOpen() || Thread.currentThread().isInterrupted()) {
+                        return total; // end throws the JDK's exception unless something was written
+                    }
+                    if (outputShutdown) {
+                        throw new AsynchronousCloseException(); // shutdownOutput ends a blocked write
                     }
                 }
             } finally {

@@ -3,6 +3,7 @@ package io.arrakis.provider;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.net.InetAddress;
@@ -62,6 +63,45 @@ class MixedRoutesTest {
                 }
                 assertEquals(Set.of(true, false), userLevel, "one accepted from each path");
             }
+        }
+    }
+
+    @Test
+    void loopbackClientsOfAUserLevelListenerGoThroughTheSwitchAndOthersThroughTheKernel() throws Exception {
+        try (ServerSocketChannel server = providers.server.openServerSocketChannel()
+                .bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))) {
+            int port = ((InetSocketAddress) server.getLocalAddress()).getPort();
+            assertEquals(InetAddress.getLoopbackAddress(), ((InetSocketAddress) server.getLocalAddress()).getAddress());
+            InetSocketAddress loopback = new InetSocketAddress(InetAddress.getLoopbackAddress(), port);
+            try (SocketChannel accelerated = providers.client.openSocketChannel();
+                    SocketChannel viaKernel = JDK.openSocketChannel()) {
+                assertTrue(accelerated.connect(loopback));
+                assertTrue(((ArrakisSocketChannel) accelerated).hasUserSide(),
+                        "a process on the switch reaches a loopback listener through it");
+                assertEquals(loopback, accelerated.getRemoteAddress(), "the application sees the address it asked for");
+                assertTrue(viaKernel.connect(loopback), "a process without Arrakis still reaches it through the kernel");
+                Set<Boolean> userLevel = new HashSet<>();
+                for (int i = 0; i < 2; i++) {
+                    try (SocketChannel accepted = server.accept()) {
+                        userLevel.add(((ArrakisSocketChannel) accepted).hasUserSide());
+                    }
+                }
+                assertEquals(Set.of(true, false), userLevel);
+            }
+            try (SocketChannel elsewhere = providers.client.openSocketChannel()) {
+                ServerSocketChannel plain = JDK.openServerSocketChannel()
+                        .bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+                try (plain) {
+                    assertTrue(elsewhere.connect(plain.getLocalAddress()));
+                    assertFalse(((ArrakisSocketChannel) elsewhere).hasUserSide(),
+                            "no user-level listener on that port: the kernel's loopback");
+                }
+            }
+        }
+        try (SocketChannel afterClose = providers.client.openSocketChannel()) {
+            // The listener closed: its announcement was withdrawn, so nothing routes to the switch.
+            assertThrows(java.net.ConnectException.class, () -> afterClose.connect(
+                    new InetSocketAddress(InetAddress.getLoopbackAddress(), 9)));
         }
     }
 
