@@ -954,9 +954,7 @@ public final class TcpConnection {
             return;
         }
         if (ackNow) {
-            // A pure ACK carries the next new sequence number, not SND.NXT pulled back by an RTO:
-            // below the peer's RCV.NXT it would be unacceptable and its ACK ignored (BSD does the same).
-            emitControl(sndMax, Tcp.ACK, now);
+            emitControl(pureAckSequence(), Tcp.ACK, now);
         }
         if (sending) {
             armPersist(now);
@@ -1151,6 +1149,20 @@ public final class TcpConnection {
     }
 
     /** A segment without data: ACK, window probe, keep-alive probe. */
+    /**
+     * The sequence number of a pure ACK: the next new one (SND.MAX, not SND.NXT pulled back by an
+     * RTO, which could fall below the peer's RCV.NXT), but no further than the right edge of the
+     * peer's window, as Linux's tcp_acceptable_seq. A peer whose window is closed accepts a
+     * zero-length segment only at SEQ = RCV.NXT (RFC 9293 §3.10.7.4): if data we sent beyond its
+     * window was lost, SND.MAX lies past RCV.NXT and the peer would ignore every ACK we send,
+     * while we ignore its retransmissions into our own closed window: a deadlock both ends'
+     * backed-off RTOs cannot break.
+     */
+    private int pureAckSequence() {
+        int windowEnd = sndUna + sndWnd;
+        return lt(windowEnd, sndMax) ? windowEnd : sndMax;
+    }
+
     private boolean emitControl(int seq, int flags, long now) {
         int sackBlocks = sackBlocksToSend();
         int optionLength = (timestampsOk ? TIMESTAMP_OPTION : 0) + (sackBlocks == 0 ? 0 : 4 + 8 * sackBlocks);
