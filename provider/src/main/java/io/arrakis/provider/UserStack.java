@@ -42,6 +42,8 @@ final class UserStack implements AutoCloseable {
     static final int DEFAULT_BUFFER = 256 * 1024;
     /** How soon the poller retries output a full ring refused: a few frame times at 10 Gbit/s. */
     private static final long OUTPUT_RETRY_NANOS = 20_000;
+    /** How soon the parked poller looks again while threads spin (they end within their budget). */
+    private static final long POLLER_RECHECK_NANOS = 200_000;
 
     private final ReentrantLock lock = new ReentrantLock();
     private final Vnic vnic;
@@ -255,6 +257,7 @@ final class UserStack implements AutoCloseable {
      */
     boolean await(Readiness readiness, int seen, long deadline) throws IOException {
         Thread me = Thread.currentThread();
+        boolean led = false;
         spinners.incrementAndGet();
         try {
             long budget = spinBudget();
@@ -269,6 +272,7 @@ final class UserStack implements AutoCloseable {
                 return true;
             }
             if (!me.isVirtual() && LEADER.compareAndSet(this, null, me)) {
+                led = true;
                 try {
                     return lead(readiness, seen, deadline, me);
                 } finally {
@@ -276,7 +280,10 @@ final class UserStack implements AutoCloseable {
                 }
             }
         } finally {
-            if (spinners.decrementAndGet() == 0) {
+            spinners.decrementAndGet();
+            if (led) {
+                // The poller slept for as long as we led; a mere spinner wakes nobody (the poller
+                // looks again within POLLER_RECHECK_NANOS): no system call on the fast path.
                 wakePoller();
             }
         }
@@ -304,8 +311,8 @@ final class UserStack implements AutoCloseable {
 
     /**
      * The spin budget adapts: halved each time spinning found nothing (on a loaded machine, the
-     * peer we wait for may need the very CPU we spin on), grown again when it pays; every 64th
-     * wait spins the full budget, so a quiet machine finds its way back to spinning.
+     * peer we wait for may need the very CPU we spin on), restored in full when it pays; every
+     * 64th wait spins the full budget, so a quiet machine finds its way back to spinning.
      */
     long spinBudget() {
         if (spinNanos == 0) {
@@ -318,7 +325,7 @@ final class UserStack implements AutoCloseable {
     }
 
     private void spinPaid() {
-        adaptiveSpin = Math.min(spinNanos, Math.max(adaptiveSpin * 2, spinNanos / 16));
+        adaptiveSpin = spinNanos; // spinning found the event: keep the whole budget
     }
 
     private void spinWasted() {
@@ -467,8 +474,14 @@ final class UserStack implements AutoCloseable {
             Epoll.Events events = Epoll.Events.allocate(arena, 2);
             while (!closed) {
                 if (spinners.get() > 0) {
-                    // Someone polls (or leads) already, and runs the timers. Sleep until the last leaves.
-                    LockSupport.park(this);
+                    // Someone polls already and runs the timers. A leader sleeping on the queue
+                    // wakes us when it leaves; spinners leave within their budget, so we look
+                    // again shortly rather than have each of them pay for waking us.
+                    if (leader != null) {
+                        LockSupport.park(this);
+                    } else {
+                        LockSupport.parkNanos(this, POLLER_RECHECK_NANOS);
+                    }
                     continue;
                 }
                 long deadline;
