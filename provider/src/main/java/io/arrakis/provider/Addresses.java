@@ -12,7 +12,18 @@ import java.util.Objects;
 
 /** Conversions between the JDK's addresses and the stack's IPv4 ints, with the JDK's checks. Stateless. */
 final class Addresses {
+    /** What the JDK reports for {@code bind(null)}: its sockets are IPv6 dual-stack. */
+    static final InetAddress IPV6_WILDCARD = inet6Wildcard();
+
     private Addresses() {}
+
+    private static InetAddress inet6Wildcard() {
+        try {
+            return InetAddress.getByAddress(new byte[16]);
+        } catch (UnknownHostException e) {
+            throw new AssertionError("sixteen bytes are always an address", e);
+        }
+    }
 
     /** The JDK's {@code Net.checkAddress}: null, wrong type and unresolved rejected with its exceptions. */
     static InetSocketAddress check(SocketAddress address) {

@@ -236,8 +236,12 @@ final class ArrakisSocketChannel extends SocketChannel implements RoutedChannel 
                             kc.bind(isa);
                             return this;
                         }
-                        // The wildcard: keep it open until connect chooses the route.
-                        localAddress = isa;
+                        // The wildcard: the route waits for connect, but the port is taken now, as the
+                        // JDK's bind takes it (on our stack; a kernel route binds the same port).
+                        UserStack stack = arrakis.userStack();
+                        int port = stack.reservePort(isa.getPort());
+                        net = stack;
+                        localAddress = new InetSocketAddress(local == null ? Addresses.IPV6_WILDCARD : address, port);
                         return this;
                     }
                     UserStack stack = arrakis.userStack();

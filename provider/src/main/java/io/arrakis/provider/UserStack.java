@@ -260,7 +260,9 @@ final class UserStack implements AutoCloseable {
         boolean led = false;
         spinners.incrementAndGet();
         try {
-            long budget = spinBudget();
+            // A virtual thread does not spin: it would hold a carrier other virtual threads need
+            // (thousands of them may wait at once), and parking one is cheap.
+            long budget = me.isVirtual() ? 0 : spinBudget();
             if (budget > 0 && spin(readiness, seen, deadline, me, budget)) {
                 spinPaid();
                 return true;

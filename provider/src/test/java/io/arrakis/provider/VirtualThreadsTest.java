@@ -55,11 +55,14 @@ class VirtualThreadsTest {
                     throw new RuntimeException(e);
                 }
             });
+            long t0 = System.nanoTime();
             for (int i = 0; i < CONNECTIONS; i++) {
                 clients.add(providers.client.openSocketChannel());
                 clients.getLast().connect(server.getLocalAddress());
             }
+            System.out.printf("connected in %d ms%n", (System.nanoTime() - t0) / 1_000_000);
             acceptor.join(60_000);
+            System.out.printf("accepted in %d ms%n", (System.nanoTime() - t0) / 1_000_000);
             assertTrue(allBlocked.await(60, TimeUnit.SECONDS), "every server-side virtual thread started its read");
             // With 1,000 reads blocked, another virtual thread still gets a carrier at once.
             long start = System.nanoTime();
@@ -69,10 +72,12 @@ class VirtualThreadsTest {
             for (SocketChannel client : clients) {
                 client.write(ByteBuffer.wrap(new byte[] {1}));
             }
+            System.out.printf("written in %d ms%n", (System.nanoTime() - t0) / 1_000_000);
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
             while (received.get() < CONNECTIONS && System.nanoTime() < deadline) {
                 Thread.sleep(10);
             }
+            System.out.printf("received in %d ms%n", (System.nanoTime() - t0) / 1_000_000);
             if (received.get() < CONNECTIONS) {
                 UserStack ss = providers.server.userStackIfOpen();
                 ss.lock().lock();
