@@ -35,11 +35,17 @@ import java.util.concurrent.TimeUnit;
  * readers and writers.
  */
 final class ArrakisSocketAdaptor extends Socket {
-    /** The JDK's {@code SO_OOBINLINE} is not public API: it is the supported option of that name. */
+    /** The JDK's {@code SO_OOBINLINE} is not public API: it is the supported option of that name, if any. */
     private static final SocketOption<Boolean> OOB_INLINE = oobInlineOption();
 
     private final ArrakisSocketChannel channel;
     private volatile int timeout;
+    /**
+     * {@code SO_OOBINLINE} when the channel has no such option (the JDK's provider out of reach,
+     * so the channel is user-level): kept and reported back, as it changes nothing on a stack
+     * that has no urgent data.
+     */
+    private volatile boolean oobInlineKeptHere;
 
     private ArrakisSocketAdaptor(ArrakisSocketChannel channel) throws SocketException {
         super(new DetachedSocketImpl());
@@ -236,12 +242,21 @@ final class ArrakisSocketAdaptor extends Socket {
 
     @Override
     public void setOOBInline(boolean on) throws SocketException {
-        setLegacyOption(oobInline(), on);
+        if (OOB_INLINE != null) {
+            setLegacyOption(OOB_INLINE, on);
+            return;
+        }
+        ensureOpenForOption();
+        oobInlineKeptHere = on;
     }
 
     @Override
     public boolean getOOBInline() throws SocketException {
-        return legacyOption(oobInline());
+        if (OOB_INLINE != null) {
+            return legacyOption(OOB_INLINE);
+        }
+        ensureOpenForOption();
+        return oobInlineKeptHere;
     }
 
     @Override
@@ -414,11 +429,10 @@ final class ArrakisSocketAdaptor extends Socket {
         }
     }
 
-    private static SocketOption<Boolean> oobInline() throws SocketException {
-        if (OOB_INLINE == null) {
-            throw new SocketException("SO_OOBINLINE not supported: the JDK's socket options were not reachable");
+    private void ensureOpenForOption() throws SocketException {
+        if (!channel.isOpen()) {
+            throw new SocketException("Socket is closed");
         }
-        return OOB_INLINE;
     }
 
     @SuppressWarnings("unchecked")
