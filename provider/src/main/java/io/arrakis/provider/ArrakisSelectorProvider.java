@@ -199,11 +199,11 @@ public class ArrakisSelectorProvider extends SelectorProvider {
     }
 
     Socket socketAdaptor(ArrakisSocketChannel channel) {
-        throw new UnsupportedOperationException("socket adaptors for user-level channels are not available yet");
+        return ArrakisSocketAdaptor.create(channel);
     }
 
     ServerSocket serverSocketAdaptor(ArrakisServerSocketChannel channel) {
-        throw new UnsupportedOperationException("socket adaptors for user-level channels are not available yet");
+        return new ArrakisServerSocketAdaptor(channel);
     }
 
     void log(System.Logger.Level level, String message) {

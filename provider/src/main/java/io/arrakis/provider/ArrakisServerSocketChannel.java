@@ -195,7 +195,7 @@ final class ArrakisServerSocketChannel extends ServerSocketChannel implements Ro
             }
             ServerSocketChannel k = kernel;
             if (k != null && listener == null) {
-                return wrap(kernelCall(k));
+                return wrap(deadline == Long.MAX_VALUE || !k.isBlocking() ? kernelCall(k) : kernelTimedAccept(k, deadline));
             }
             boolean blocking = isBlocking();
             SocketChannel accepted = null;
@@ -247,6 +247,22 @@ final class ArrakisServerSocketChannel extends ServerSocketChannel implements Ro
     private SocketChannel kernelCall(ServerSocketChannel k) throws IOException {
         try {
             return k.accept();
+        } catch (AsynchronousCloseException e) {
+            close();
+            throw e;
+        }
+    }
+
+    /**
+     * The JDK channel's only timed accept is its socket adaptor's. Its timeout is set for each
+     * call: nothing else uses that adaptor.
+     */
+    private SocketChannel kernelTimedAccept(ServerSocketChannel k, long deadline) throws IOException {
+        long millis = Math.max(1, (deadline - System.nanoTime() + 999_999) / 1_000_000);
+        ServerSocket adaptor = k.socket();
+        try {
+            adaptor.setSoTimeout((int) Math.min(millis, Integer.MAX_VALUE));
+            return adaptor.accept().getChannel();
         } catch (AsynchronousCloseException e) {
             close();
             throw e;
@@ -310,6 +326,16 @@ final class ArrakisServerSocketChannel extends ServerSocketChannel implements Ro
             return k.getLocalAddress();
         }
         return userAddress;
+    }
+
+    /** The bound address, or null while unbound; kept once closed, as {@code ServerSocket.getLocalPort} wants. */
+    InetSocketAddress localAddressOrNull() {
+        ServerSocketChannel k = kernel;
+        return k != null ? (InetSocketAddress) k.socket().getLocalSocketAddress() : userAddress;
+    }
+
+    boolean isBound() {
+        return bound;
     }
 
     @Override

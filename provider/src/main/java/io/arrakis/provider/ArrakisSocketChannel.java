@@ -263,9 +263,19 @@ final class ArrakisSocketChannel extends SocketChannel implements RoutedChannel 
 
     @Override
     public boolean connect(SocketAddress remote) throws IOException {
+        return timedConnect(remote, Long.MAX_VALUE);
+    }
+
+    /**
+     * {@link #connect}, except that in blocking mode it gives up at {@code deadline}
+     * ({@link System#nanoTime} scale; {@code Long.MAX_VALUE}: never) with
+     * {@code SocketTimeoutException("Connect timed out")}, closing the channel as every failed
+     * connect does: what the {@code Socket} adaptor's {@code connect(address, timeout)} needs.
+     */
+    boolean timedConnect(SocketAddress remote, long deadline) throws IOException {
         InetSocketAddress target = Addresses.checkRemote(remote);
         if (kernel != null) {
-            return kernelConnect(kernel, target);
+            return kernelConnect(kernel, target, deadline);
         }
         Route route = arrakis.routeConnect(target, net);
         if (route.kernel()) {
@@ -280,14 +290,14 @@ final class ArrakisSocketChannel extends SocketChannel implements RoutedChannel 
                 }
                 k = kernel != null ? kernel : becomeKernel();
             }
-            return kernelConnect(k, target);
+            return kernelConnect(k, target, deadline);
         }
         try {
             readLock.lock();
             try {
                 writeLock.lock();
                 try {
-                    return userConnect(route, target);
+                    return userConnect(route, target, deadline);
                 } finally {
                     writeLock.unlock();
                 }
@@ -300,9 +310,17 @@ final class ArrakisSocketChannel extends SocketChannel implements RoutedChannel 
         }
     }
 
-    private boolean kernelConnect(SocketChannel k, InetSocketAddress target) throws IOException {
+    private boolean kernelConnect(SocketChannel k, InetSocketAddress target, long deadline) throws IOException {
         try {
-            return kernelCall(() -> k.connect(target));
+            if (deadline == Long.MAX_VALUE || !k.isBlocking()) {
+                return kernelCall(() -> k.connect(target));
+            }
+            // The JDK channel's only timed connect is its socket adaptor's (which closes it on failure).
+            long millis = Math.max(1, (deadline - System.nanoTime() + 999_999) / 1_000_000);
+            return kernelCall(() -> {
+                k.socket().connect(target, (int) Math.min(millis, Integer.MAX_VALUE));
+                return true;
+            });
         } catch (IOException e) {
             if (!k.isOpen()) {
                 close();
@@ -311,7 +329,7 @@ final class ArrakisSocketChannel extends SocketChannel implements RoutedChannel 
         }
     }
 
-    private boolean userConnect(Route route, InetSocketAddress target) throws IOException {
+    private boolean userConnect(Route route, InetSocketAddress target, long deadline) throws IOException {
         ensureOpen();
         boolean blocking = isBlocking();
         UserStack stack = route.stack();
@@ -366,7 +384,7 @@ final class ArrakisSocketChannel extends SocketChannel implements RoutedChannel 
             if (!blocking) {
                 return false;
             }
-            completed = awaitConnected(c, Long.MAX_VALUE);
+            completed = awaitConnected(c, deadline);
             return completed;
         } finally {
             if (blocking) {
@@ -377,7 +395,8 @@ final class ArrakisSocketChannel extends SocketChannel implements RoutedChannel 
 
     /**
      * Waits (blocking mode) until the handshake ends; returns true when connected, throws the
-     * JDK's exception when it failed, false when closed or interrupted (then {@code end} throws).
+     * JDK's exception when it failed, false when closed or interrupted (then {@code end} throws),
+     * {@code SocketTimeoutException} once {@code deadline} passes.
      */
     private boolean awaitConnected(TcpConnection c, long deadline) throws IOException {
         UserStack stack = net;
@@ -392,8 +411,12 @@ final class ArrakisSocketChannel extends SocketChannel implements RoutedChannel 
             } finally {
                 stack.unlock();
             }
-            if (!stack.await(readiness, seen, deadline) && (!isOpen() || Thread.currentThread().isInterrupted())) {
+            boolean moved = stack.await(readiness, seen, deadline);
+            if (!moved && (!isOpen() || Thread.currentThread().isInterrupted())) {
                 return false;
+            }
+            if (!moved && deadline != Long.MAX_VALUE && System.nanoTime() - deadline >= 0) {
+                throw new java.net.SocketTimeoutException("Connect timed out");
             }
         }
     }
@@ -807,6 +830,55 @@ final class ArrakisSocketChannel extends SocketChannel implements RoutedChannel 
                 socketAdaptor = arrakis.socketAdaptor(this);
             }
             return socketAdaptor;
+        }
+    }
+
+    // ------------------------------------------------------------------ for the socket adaptor
+
+    /** The local address, or null while unbound; kept once closed, as {@code Socket.getLocalPort} wants. */
+    InetSocketAddress localAddressOrNull() {
+        SocketChannel k = kernel;
+        return k != null ? (InetSocketAddress) k.socket().getLocalSocketAddress() : localAddress;
+    }
+
+    /** The peer's address from the start of a connect on, or null; kept once closed. */
+    InetSocketAddress remoteAddressOrNull() {
+        SocketChannel k = kernel;
+        return k != null ? (InetSocketAddress) k.socket().getRemoteSocketAddress() : remoteAddress;
+    }
+
+    boolean isInputOpen() {
+        SocketChannel k = kernel;
+        return k != null ? !k.socket().isInputShutdown() : !inputShutdown;
+    }
+
+    boolean isOutputOpen() {
+        SocketChannel k = kernel;
+        return k != null ? !k.socket().isOutputShutdown() : !outputShutdown;
+    }
+
+    /**
+     * The bytes a read would return now without blocking (0 once input is shut down), as the
+     * JDK's channel counts its socket's receive buffer for {@code InputStream.available()}. Either
+     * mode. User-level channels only.
+     */
+    int available() throws IOException {
+        ensureOpenAndConnected();
+        if (inputShutdown) {
+            return 0;
+        }
+        UserStack stack = net;
+        TcpConnection c = connection;
+        stack.lock().lock();
+        try {
+            int queued = c.receiveQueueBytes();
+            if (queued == 0) {
+                stack.pollLocked(); // fresh frames may wait in the queue, as in a read
+                queued = c.receiveQueueBytes();
+            }
+            return queued;
+        } finally {
+            stack.unlock();
         }
     }
 

@@ -7,13 +7,13 @@ import java.security.Security;
  * {@code jdk.includeInExceptions} system property, else the security property of that name,
  * listing {@code hostInfo} or {@code hostInfoExclSocket}. Stateless.
  */
-final class HostInfo {
+public final class HostInfo {
     private static final String PROPERTY = "jdk.includeInExceptions";
 
     private HostInfo() {}
 
     /** {@code host} when the configuration allows host names in messages, else the empty string (the JDK's filtered text). */
-    static String inMessage(String host) {
+    public static String inMessage(String host) {
         String setting = System.getProperty(PROPERTY);
         if (setting == null) {
             setting = Security.getProperty(PROPERTY);
