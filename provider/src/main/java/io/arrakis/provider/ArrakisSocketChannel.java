@@ -743,13 +743,14 @@ final class ArrakisSocketChannel extends SocketChannel implements RoutedChannel 
                     return total;
                 }
                 TcpFailure failure = c.failure();
+                // The JDK reports write errors as plain IOExceptions with the system's message.
                 if (failure == TcpFailure.RESET) {
-                    throw new SocketException("Connection reset by peer");
+                    throw new IOException("Connection reset by peer");
                 }
                 if (failure == TcpFailure.TIMED_OUT) {
-                    throw new SocketException("Connection timed out");
+                    throw new IOException("Connection timed out");
                 }
-                throw new SocketException("Broken pipe");
+                throw new IOException("Broken pipe");
             }
             src.position(src.position() + n);
             total += n;
