@@ -43,7 +43,8 @@ final class ShmQueue implements VnicQueue {
     static final int HEADROOM = 128;
     /** Longest single sleep when the caller asked for no limit: a wait re-checks this often. */
     private static final long MAX_SLEEP_NANOS = 1_000_000_000L;
-    private static final int LOCAL_CAPACITY = 64;
+    /** Frames to ourselves waiting for our own receive path (a process talking to itself, proxy ARP). */
+    private static final int LOCAL_CAPACITY = 512;
 
     private static final int ETHERNET_HEADER = 14;
     private static final int ETHERTYPE_IPV4 = 0x0800;
@@ -450,12 +451,18 @@ final class ShmQueue implements VnicQueue {
                     throw new IllegalArgumentException(describe() + ": buffer " + buffer + " appears twice in the"
                             + " batch; frames before it were sent, it and those after it were not");
                 }
+                long frame = pool.offset(buffer) + batch.offset(i);
+                if (localCount == LOCAL_CAPACITY && mac(memory, frame) == ownMac) {
+                    // Our own receive path is full: push back (the frame stays with the caller,
+                    // to be offered again after a poll drains it) rather than drop it.
+                    counters.increment(VnicCounter.TX_RING_FULL);
+                    break;
+                }
                 if (!bucket.tryTake(length, now)) {
                     counters.increment(VnicCounter.TX_RATE_LIMITED);
                     break;
                 }
                 accepted++;
-                long frame = pool.offset(buffer) + batch.offset(i);
                 if (!transmitAllowed(frame, length)) {
                     counters.increment(VnicCounter.TX_DROPPED_FILTERED);
                     pool.free(buffer);

@@ -38,12 +38,6 @@ final class ArrakisServerSocketChannel extends ServerSocketChannel implements Ro
     private final Object stateLock = new Object();
     private final Readiness readiness = new Readiness();
     private final SocketOptionValues options = SocketOptionValues.forServer();
-    private final TcpEvents events = new TcpEvents() {
-        @Override
-        public void acceptable(TcpListener listener) {
-            readiness.signal();
-        }
-    };
 
     private volatile ServerSocketChannel kernel;
     private volatile UserStack net;
@@ -156,21 +150,12 @@ final class ArrakisServerSocketChannel extends ServerSocketChannel implements Ro
     }
 
     private void listenUserLevel(UserStack stack, int port, int backlog) throws IOException {
-        int reserved = stack.reservePort(port);
-        stack.lock().lock();
-        try {
-            TcpListener l = stack.tcp().listen(reserved, backlog, options.sendBufferSize(),
-                    options.receiveBufferSize());
-            l.setEvents(events);
-            listener = l;
-        } catch (IllegalStateException taken) {
-            stack.releasePort(reserved);
-            throw new BindException("Address already in use");
-        } finally {
-            stack.unlock();
-        }
+        boolean reusePort = Boolean.TRUE.equals(options.get(java.net.StandardSocketOptions.SO_REUSEPORT));
+        TcpListener l = stack.listen(port, backlog, options.sendBufferSize(), options.receiveBufferSize(), reusePort,
+                readiness);
+        listener = l;
         net = stack;
-        userAddress = new InetSocketAddress(Addresses.inet(stack.address()), reserved);
+        userAddress = new InetSocketAddress(Addresses.inet(stack.address()), l.localPort());
         readiness.signal();
     }
 
@@ -398,13 +383,7 @@ final class ArrakisServerSocketChannel extends ServerSocketChannel implements Ro
             TcpListener l = listener;
             UserStack stack = net;
             if (l != null && stack != null) {
-                stack.lock().lock();
-                try {
-                    stack.tcp().closeListener(l, System.nanoTime());
-                } finally {
-                    stack.unlock();
-                }
-                stack.releasePort(l.localPort());
+                stack.unlisten(l, readiness);
                 if (announced) {
                     arrakis.withdrawLoopbackListener(stack, l.localPort());
                 }

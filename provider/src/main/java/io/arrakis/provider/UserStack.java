@@ -207,6 +207,85 @@ final class UserStack implements AutoCloseable {
         }
     }
 
+    /**
+     * The channels listening on one TCP port: one, or several that all set SO_REUSEPORT (they
+     * share the engine's listener and its accept queue; Linux would spread connections among
+     * them, here whichever accepts first takes the next). Guarded by {@link #lock()}.
+     */
+    private static final class ListenerGroup implements io.arrakis.stack.tcp.TcpEvents {
+        final io.arrakis.stack.tcp.TcpListener listener;
+        final boolean reusePort;
+        final java.util.List<Readiness> members = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+        ListenerGroup(io.arrakis.stack.tcp.TcpListener listener, boolean reusePort) {
+            this.listener = listener;
+            this.reusePort = reusePort;
+        }
+
+        @Override
+        public void acceptable(io.arrakis.stack.tcp.TcpListener l) {
+            for (Readiness member : members) {
+                member.signal();
+            }
+        }
+    }
+
+    private final java.util.Map<Integer, ListenerGroup> listeners = new java.util.HashMap<>();
+
+    /**
+     * Listens on TCP {@code port} (0: an ephemeral one) for a channel whose readiness is
+     * {@code member}, or joins the listeners already there when both sides set SO_REUSEPORT.
+     * Throws {@code BindException("Address already in use")} as Linux would otherwise.
+     */
+    io.arrakis.stack.tcp.TcpListener listen(int port, int backlog, int sendBuffer, int receiveBuffer,
+            boolean reusePort, Readiness member) throws java.net.BindException {
+        lock.lock();
+        try {
+            ListenerGroup group = port == 0 ? null : listeners.get(port);
+            if (group != null) {
+                if (!(group.reusePort && reusePort)) {
+                    throw new java.net.BindException("Address already in use");
+                }
+                group.members.add(member);
+                return group.listener;
+            }
+            int reserved = reservePort(port);
+            io.arrakis.stack.tcp.TcpListener l;
+            try {
+                l = tcp.listen(reserved, backlog, sendBuffer, receiveBuffer);
+            } catch (IllegalStateException taken) {
+                releasePort(reserved);
+                throw new java.net.BindException("Address already in use");
+            }
+            group = new ListenerGroup(l, reusePort);
+            group.members.add(member);
+            l.setEvents(group);
+            listeners.put(reserved, group);
+            return l;
+        } finally {
+            unlock();
+        }
+    }
+
+    /** A listening channel closes: the engine's listener closes with the last of its group. */
+    void unlisten(io.arrakis.stack.tcp.TcpListener l, Readiness member) {
+        lock.lock();
+        try {
+            ListenerGroup group = listeners.get(l.localPort());
+            if (group == null || group.listener != l) {
+                return;
+            }
+            group.members.remove(member);
+            if (group.members.isEmpty()) {
+                listeners.remove(l.localPort());
+                tcp.closeListener(l, System.nanoTime());
+                releasePort(l.localPort());
+            }
+        } finally {
+            unlock();
+        }
+    }
+
     void releasePort(int port) {
         synchronized (boundTcpPorts) {
             boundTcpPorts.clear(port);
