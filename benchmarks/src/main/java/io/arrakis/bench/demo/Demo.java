@@ -1,5 +1,7 @@
 package io.arrakis.bench.demo;
 
+import java.io.IOException;
+
 /**
  * What {@code ./dev demo} runs: the unmodified Redis-like server and load generator with and
  * without the agent ({@link RedisDemo}, about a minute). {@code --all} adds the earlier demos of
@@ -22,7 +24,13 @@ public final class Demo {
                 }
             }
         }
-        RedisDemo.run();
+        try {
+            RedisDemo.run();
+        } catch (IOException e) {
+            // What failed and the child's output say it better than our stack trace.
+            System.err.println("demo: " + e.getMessage());
+            System.exit(1);
+        }
         if (all) {
             System.out.println();
             RingDemo.main(new String[0]);

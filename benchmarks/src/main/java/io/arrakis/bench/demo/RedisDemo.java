@@ -157,6 +157,7 @@ public final class RedisDemo {
         List<String> serverCommand = new ArrayList<>(setup.jvmOptions(agent));
         serverCommand.addAll(List.of("-cp", setup.serverClassPath(), SERVER_MAIN, "--port", "0"));
         Process server = start(serverCommand, setup.workDirectory(), serverLog, children);
+        boolean completed = false;
         try (ControlClient control = ControlClient.connect(setup.socket())) {
             Matcher ready = awaitReady(server, serverLog);
             int port = Integer.parseInt(ready.group(1));
@@ -191,9 +192,10 @@ public final class RedisDemo {
                 measurements.add(m);
                 System.out.printf(Locale.ROOT, " %,10.0f ops/s, p50 %.1f us%n", m.operationsPerSecond(), m.p50Micros());
             }
+            completed = true;
             return new PathResult(provider, measurements, vnic);
         } finally {
-            stop(server, setup, serverLog);
+            stop(server, setup, serverLog, completed);
         }
     }
 
@@ -315,9 +317,14 @@ public final class RedisDemo {
         return process;
     }
 
-    /** Ends the server by its PID (SIGTERM, then SIGKILL after 10 s); a server that had to be killed is reported. */
-    private static void stop(Process server, Setup setup, Path log) throws IOException, InterruptedException {
-        if (!server.isAlive()) {
+    /**
+     * Ends the server by its PID (SIGTERM, then SIGKILL after 10 s); a server that had to be
+     * killed is reported, and one that ended by itself during a run that otherwise
+     * {@code completed} is an error (after a failure, that failure is the one to tell).
+     */
+    private static void stop(Process server, Setup setup, Path log, boolean completed)
+            throws IOException, InterruptedException {
+        if (!server.isAlive() && completed) {
             throw new IOException("the server (pid " + server.pid() + ") ended by itself, exit status "
                     + server.exitValue() + "; its output:\n" + tail(log));
         }
