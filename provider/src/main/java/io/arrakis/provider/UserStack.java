@@ -44,6 +44,8 @@ final class UserStack implements AutoCloseable {
     private static final long OUTPUT_RETRY_NANOS = 20_000;
     /** How soon the parked poller looks again while threads spin (they end within their budget). */
     private static final long POLLER_RECHECK_NANOS = 200_000;
+    /** The longest a leader sleeps in epoll before it polls again (see {@link #lead}). */
+    private static final int LEADER_MAX_SLEEP_MILLIS = 5;
 
     private final ReentrantLock lock = new ReentrantLock();
     private final Vnic vnic;
@@ -482,6 +484,10 @@ final class UserStack implements AutoCloseable {
                 LockSupport.parkNanos(this, Math.max(0, next - System.nanoTime()));
                 continue;
             }
+            // A safety net, not the mechanism: the demo saw a leader sleep through a frame until
+            // its next TCP timer (a missed doorbell we have not found yet); a leader looks again
+            // at least every LEADER_MAX_SLEEP_MILLIS, which bounds such a stall.
+            timeout = timeout < 0 ? LEADER_MAX_SLEEP_MILLIS : Math.min(timeout, LEADER_MAX_SLEEP_MILLIS);
             readiness.sleeper(this);
             try {
                 if (readiness.movedSince(seen)) {
