@@ -203,6 +203,31 @@ class NetworkStackTest {
     }
 
     @Test
+    void aSocketsListenerHearsOfEachQueuedDatagramAndOfAPortUnreachableButNotOfDrops() throws Exception {
+        try (StackPair pair = new StackPair(TEN_MICROSECONDS)) {
+            UdpSocket sender = pair.a.openUdp(5000, 4096);
+            UdpSocket receiver = pair.b.openUdp(6000, 2048);
+            int[] heard = new int[2];
+            receiver.setReadableListener(() -> heard[0]++);
+            sender.setReadableListener(() -> heard[1]++);
+            byte[] payload = bytes(1000, 3);
+            for (int i = 0; i < 3; i++) {
+                pair.a.sendUdp(sender, B, 6000, MemorySegment.ofArray(payload), 0, payload.length);
+            }
+            pair.runUntil(() -> false, SECOND);
+            assertEquals(2, receiver.queuedDatagrams(), "a 2048-byte ring holds two of them");
+            assertEquals(2, heard[0], "told once per queued datagram, not of the dropped one");
+            assertEquals(0, heard[1]);
+            sender.connect(B, 9);
+            pair.a.sendUdp(sender, B, 9, MemorySegment.ofArray(payload), 0, 8);
+            assertTrue(pair.runUntil(sender::hasPendingError, SECOND));
+            assertEquals(1, heard[1], "told of the ICMP port unreachable");
+            assertEquals(UdpSocket.ERROR_PORT_UNREACHABLE, sender.takeError());
+            assertFalse(sender.hasPendingError());
+        }
+    }
+
+    @Test
     void packetsToANeighbourThatNeverAnswersAreDroppedAfterThreeArpRequests() throws Exception {
         try (StackPair pair = new StackPair(TEN_MICROSECONDS)) {
             UdpSocket sender = pair.a.openUdp(5000, 4096);
