@@ -89,6 +89,28 @@ class NetworkStackTest {
     }
 
     @Test
+    void aStackBuiltOnOneThreadIsDrivenFromAnotherWithFragmentsAndSocketBuffers() throws Exception {
+        // The provider builds its stack on whichever thread needs it first, then any thread
+        // (its poller, the application's) runs it under a lock: its memory must not be confined.
+        try (StackPair pair = new StackPair(TEN_MICROSECONDS)) {
+            UdpSocket sender = pair.a.openUdp(5000, 4096);
+            UdpSocket receiver = pair.b.openUdp(6000, 200_000);
+            byte[] payload = bytes(20_000, 5);
+            java.util.concurrent.ExecutorService other = java.util.concurrent.Executors.newSingleThreadExecutor();
+            try {
+                byte[] received = other.submit(() -> {
+                    assertTrue(pair.a.sendUdp(sender, B, 6000, MemorySegment.ofArray(payload), 0, payload.length));
+                    assertTrue(pair.runUntil(receiver::isReadable, SECOND));
+                    return receive(receiver);
+                }).get();
+                assertArrayEquals(payload, received);
+            } finally {
+                other.shutdownNow();
+            }
+        }
+    }
+
+    @Test
     void aDatagramMissingAFragmentIsDroppedWholeAfterTheReassemblyTimeout() throws Exception {
         try (StackPair pair = new StackPair(TEN_MICROSECONDS.withLoss(0.3).withSeed(4))) {
             UdpSocket sender = pair.a.openUdp(5000, 4096);
