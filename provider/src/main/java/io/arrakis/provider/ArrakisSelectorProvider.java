@@ -148,7 +148,7 @@ public class ArrakisSelectorProvider extends SelectorProvider {
 
     @Override
     public Pipe openPipe() throws IOException {
-        return kernel().openPipe();
+        return new ArrakisPipe(this, kernel().openPipe());
     }
 
     @Override
