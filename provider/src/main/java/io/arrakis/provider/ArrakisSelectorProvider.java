@@ -226,17 +226,21 @@ public class ArrakisSelectorProvider extends SelectorProvider {
 
     @Override
     public DatagramChannel openDatagramChannel() throws IOException {
-        return kernel().openDatagramChannel();
+        return new ArrakisDatagramChannel(this, null);
     }
 
     @Override
     public DatagramChannel openDatagramChannel(ProtocolFamily family) throws IOException {
-        return kernel().openDatagramChannel(family);
+        Objects.requireNonNull(family, "'family' is null");
+        if (family == StandardProtocolFamily.INET || family == StandardProtocolFamily.INET6) {
+            return new ArrakisDatagramChannel(this, family);
+        }
+        return kernel().openDatagramChannel(family); // the JDK's answer: "Protocol family not supported"
     }
 
     @Override
     public Pipe openPipe() throws IOException {
-        return kernel().openPipe();
+        return new ArrakisPipe(this, kernel().openPipe());
     }
 
     @Override

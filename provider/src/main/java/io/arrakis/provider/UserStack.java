@@ -294,6 +294,61 @@ final class UserStack implements AutoCloseable {
         }
     }
 
+    // ------------------------------------------------------------------ UDP (datagram channels)
+
+    /** UDP ports bound by a datagram channel of this process; separate from TCP's, as in Linux. */
+    private final java.util.BitSet boundUdpPorts = new java.util.BitSet(65_536);
+    private int nextUdpEphemeral = EPHEMERAL_FIRST + (int) ((ProcessHandle.current().pid() * 7919) % (EPHEMERAL_LAST - EPHEMERAL_FIRST));
+    /** Datagram channels told when the device takes output again (their OP_WRITE, blocked sends). Under {@link #lock()}. */
+    private final java.util.ArrayList<Readiness> waitingForOutputRoom = new java.util.ArrayList<>();
+
+    /**
+     * Reserves UDP port {@code port} for a datagram channel of this process, or an ephemeral one
+     * when 0 (the next free one after the last handed out, so a caller retrying is offered another);
+     * throws {@code BindException} as Linux would when it is taken (or none is free).
+     */
+    int reserveUdpPort(int port) throws java.net.BindException {
+        synchronized (boundUdpPorts) {
+            if (port != 0) {
+                if (boundUdpPorts.get(port)) {
+                    throw new java.net.BindException("Address already in use");
+                }
+                boundUdpPorts.set(port);
+                return port;
+            }
+            for (int tries = 0; tries <= EPHEMERAL_LAST - EPHEMERAL_FIRST; tries++) {
+                int candidate = nextUdpEphemeral;
+                nextUdpEphemeral = candidate == EPHEMERAL_LAST ? EPHEMERAL_FIRST : candidate + 1;
+                if (!boundUdpPorts.get(candidate)) {
+                    boundUdpPorts.set(candidate);
+                    return candidate;
+                }
+            }
+            throw new java.net.BindException("Cannot assign requested address (no free ephemeral UDP port)");
+        }
+    }
+
+    void releaseUdpPort(int port) {
+        synchronized (boundUdpPorts) {
+            boundUdpPorts.clear(port);
+        }
+    }
+
+    /** Under {@link #lock()}: signal {@code readiness} once the device takes output again (nothing else would). */
+    void signalWhenOutputRoom(Readiness readiness) {
+        if (!waitingForOutputRoom.contains(readiness)) {
+            waitingForOutputRoom.add(readiness);
+        }
+    }
+
+    /** Under {@link #lock()}, after a poll: output no longer waits for the device, so tell who asked. */
+    private void signalOutputRoom() {
+        for (int i = 0; i < waitingForOutputRoom.size(); i++) {
+            waitingForOutputRoom.get(i).signal();
+        }
+        waitingForOutputRoom.clear();
+    }
+
     /** Whether {@code other} is on this stack's subnet (reachable through the switch). */
     boolean onLink(int other) {
         int mask = prefixLength == 0 ? 0 : -1 << (32 - prefixLength);
@@ -317,6 +372,9 @@ final class UserStack implements AutoCloseable {
                 if (sleepers.get() > 0) {
                     wakeSleeper(); // it sleeps on a queue we may just have disarmed: let it re-arm
                 }
+            }
+            if (!waitingForOutputRoom.isEmpty() && !stack.outputPending()) {
+                signalOutputRoom();
             }
             return received;
         } catch (IOException | RuntimeException e) {

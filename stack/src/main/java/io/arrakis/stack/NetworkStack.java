@@ -26,9 +26,11 @@ import java.lang.foreign.MemorySegment;
  * cache, IPv4 with routing to a gateway, reassembly and fragmentation, ICMP echo and errors,
  * UDP, and a slot for a transport such as TCP ({@link IpProtocolHandler}).
  *
- * <p>Run to completion on one thread: {@link #poll} receives a batch, handles each frame start
- * to finish, runs what timers are due and transmits what it produced. Everything, including the
- * application-facing calls, happens on that thread; nothing on the packet path allocates.
+ * <p>Run to completion on one thread at a time: {@link #poll} receives a batch, handles each
+ * frame start to finish, runs what timers are due and transmits what it produced. Everything,
+ * including the application-facing calls, happens on the thread that holds the stack (an owner's
+ * lock may pass it between threads, so its memory is shared, not confined); nothing on the
+ * packet path allocates.
  * Time is always passed in (nanoseconds), so the same code runs on real and virtual time.
  */
 public final class NetworkStack implements AutoCloseable {
@@ -45,7 +47,8 @@ public final class NetworkStack implements AutoCloseable {
     private final int headroom;
     private final long mac;
     private final StackConfig config;
-    private final Arena arena = Arena.ofConfined();
+    /** Shared, not confined: the provider builds a stack on one thread and runs it from any thread under its lock. */
+    private final Arena arena = Arena.ofShared();
     private final Counters<StackCounter> counters = Counters.onHeap(StackCounter.class);
     private final PacketBatch received = new PacketBatch(BATCH);
     private final PacketBatch outgoing = new PacketBatch(BATCH);
@@ -400,7 +403,8 @@ public final class NetworkStack implements AutoCloseable {
         if (udpPorts[port] != null) {
             throw new IllegalStateException("UDP port " + port + " is already bound on " + this);
         }
-        UdpSocket socket = new UdpSocket(port, receiveBufferBytes, arena);
+        // Its own automatic arena: a closed socket's ring is reclaimed with it, not kept until the stack closes.
+        UdpSocket socket = new UdpSocket(port, receiveBufferBytes, Arena.ofAuto());
         udpPorts[port] = socket;
         return socket;
     }

@@ -89,6 +89,28 @@ class NetworkStackTest {
     }
 
     @Test
+    void aStackBuiltOnOneThreadIsDrivenFromAnotherWithFragmentsAndSocketBuffers() throws Exception {
+        // The provider builds its stack on whichever thread needs it first, then any thread
+        // (its poller, the application's) runs it under a lock: its memory must not be confined.
+        try (StackPair pair = new StackPair(TEN_MICROSECONDS)) {
+            UdpSocket sender = pair.a.openUdp(5000, 4096);
+            UdpSocket receiver = pair.b.openUdp(6000, 200_000);
+            byte[] payload = bytes(20_000, 5);
+            java.util.concurrent.ExecutorService other = java.util.concurrent.Executors.newSingleThreadExecutor();
+            try {
+                byte[] received = other.submit(() -> {
+                    assertTrue(pair.a.sendUdp(sender, B, 6000, MemorySegment.ofArray(payload), 0, payload.length));
+                    assertTrue(pair.runUntil(receiver::isReadable, SECOND));
+                    return receive(receiver);
+                }).get();
+                assertArrayEquals(payload, received);
+            } finally {
+                other.shutdownNow();
+            }
+        }
+    }
+
+    @Test
     void aDatagramMissingAFragmentIsDroppedWholeAfterTheReassemblyTimeout() throws Exception {
         try (StackPair pair = new StackPair(TEN_MICROSECONDS.withLoss(0.3).withSeed(4))) {
             UdpSocket sender = pair.a.openUdp(5000, 4096);
@@ -199,6 +221,31 @@ class NetworkStackTest {
             assertEquals(UdpSocket.ERROR_PORT_UNREACHABLE, sender.takeError());
             assertEquals(UdpSocket.ERROR_NONE, sender.takeError(), "reported once");
             assertEquals(1, pair.b.counters().get(StackCounter.ICMP_UNREACHABLE_OUT));
+        }
+    }
+
+    @Test
+    void aSocketsListenerHearsOfEachQueuedDatagramAndOfAPortUnreachableButNotOfDrops() throws Exception {
+        try (StackPair pair = new StackPair(TEN_MICROSECONDS)) {
+            UdpSocket sender = pair.a.openUdp(5000, 4096);
+            UdpSocket receiver = pair.b.openUdp(6000, 2048);
+            int[] heard = new int[2];
+            receiver.setReadableListener(() -> heard[0]++);
+            sender.setReadableListener(() -> heard[1]++);
+            byte[] payload = bytes(1000, 3);
+            for (int i = 0; i < 3; i++) {
+                pair.a.sendUdp(sender, B, 6000, MemorySegment.ofArray(payload), 0, payload.length);
+            }
+            pair.runUntil(() -> false, SECOND);
+            assertEquals(2, receiver.queuedDatagrams(), "a 2048-byte ring holds two of them");
+            assertEquals(2, heard[0], "told once per queued datagram, not of the dropped one");
+            assertEquals(0, heard[1]);
+            sender.connect(B, 9);
+            pair.a.sendUdp(sender, B, 9, MemorySegment.ofArray(payload), 0, 8);
+            assertTrue(pair.runUntil(sender::hasPendingError, SECOND));
+            assertEquals(1, heard[1], "told of the ICMP port unreachable");
+            assertEquals(UdpSocket.ERROR_PORT_UNREACHABLE, sender.takeError());
+            assertFalse(sender.hasPendingError());
         }
     }
 

@@ -36,6 +36,7 @@ public final class UdpSocket {
     private int lastSourceAddress;
     private int lastSourcePort;
     private UdpReceiver receiver;
+    private Runnable readableListener;
     private int[] groups = new int[0];
 
     /** ICMP-reported error codes, as {@link #takeError()} returns them. */
@@ -78,6 +79,16 @@ public final class UdpSocket {
         this.receiver = receiver;
     }
 
+    /**
+     * Runs {@code listener} (on the polling thread, during {@code poll}) each time a datagram is
+     * queued for {@link #receive} or an ICMP error is recorded for {@link #takeError}, so whoever
+     * waits for this socket learns it without looking at every socket after every poll. {@code null}
+     * removes it.
+     */
+    public void setReadableListener(Runnable listener) {
+        this.readableListener = listener;
+    }
+
     /** Called by the stack for each datagram to this port; returns false if it was not queued. */
     public boolean deliver(int sourceAddress, int sourcePort, MemorySegment packet, long payloadAt, int length) {
         if (closed || (connectedAddress != 0 && (sourceAddress != connectedAddress || sourcePort != connectedPort))) {
@@ -98,6 +109,10 @@ public final class UdpSocket {
         copyIn(packet, payloadAt, tail + RECORD_HEADER, length);
         tail += needed;
         queued++;
+        Runnable listener = readableListener;
+        if (listener != null) {
+            listener.run();
+        }
         return true;
     }
 
@@ -106,6 +121,10 @@ public final class UdpSocket {
         // Like Linux, only a connected socket hears about it: otherwise whom would we tell?
         if (connectedAddress == address && connectedPort == remotePort) {
             pendingError = ERROR_PORT_UNREACHABLE;
+            Runnable listener = readableListener;
+            if (listener != null) {
+                listener.run();
+            }
         }
     }
 
@@ -143,6 +162,11 @@ public final class UdpSocket {
     /** The multicast groups this socket joined (a copy). */
     public int[] groups() {
         return groups.clone();
+    }
+
+    /** Whether an ICMP-reported error waits for {@link #takeError()}. */
+    public boolean hasPendingError() {
+        return pendingError != ERROR_NONE;
     }
 
     /** The pending error, cleared by this call. */
