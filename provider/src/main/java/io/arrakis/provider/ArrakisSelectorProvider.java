@@ -226,7 +226,30 @@ public class ArrakisSelectorProvider extends SelectorProvider {
 
     @Override
     public DatagramChannel openDatagramChannel() throws IOException {
+        if (!DATAGRAM_SOCKET_ADAPTORS && io.arrakis.provider.net.DatagramSocketHook.creatingDatagramSocket()) {
+            // java.net.DatagramSocket asks (through the agent's rewrite) for a channel to wrap in
+            // the channel's socket() adaptor. Until our datagram channels have one, it gets the
+            // JDK's own uninterruptible channel, as without us: DatagramSocket stays on the kernel.
+            return jdkUninterruptibleDatagramChannel();
+        }
         return new ArrakisDatagramChannel(this, null);
+    }
+
+    /** Whether {@link ArrakisDatagramChannel#socket()} has an adaptor (see {@link #openDatagramChannel()}). */
+    static final boolean DATAGRAM_SOCKET_ADAPTORS = false;
+
+    private static DatagramChannel jdkUninterruptibleDatagramChannel() throws IOException {
+        SelectorProvider jdk = kernel();
+        try {
+            return (DatagramChannel) jdk.getClass().getMethod("openUninterruptibleDatagramChannel").invoke(jdk);
+        } catch (java.lang.reflect.InvocationTargetException e) {
+            if (e.getCause() instanceof IOException io) {
+                throw io;
+            }
+            throw new IOException("the JDK's openUninterruptibleDatagramChannel failed", e.getCause());
+        } catch (ReflectiveOperationException e) {
+            return jdk.openDatagramChannel(); // an older or different JDK: an interruptible one then
+        }
     }
 
     @Override
