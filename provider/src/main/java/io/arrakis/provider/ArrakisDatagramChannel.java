@@ -5,6 +5,7 @@ import io.arrakis.stack.udp.UdpSocket;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.net.BindException;
+import java.net.DatagramPacket;
 import java.net.DatagramSocket;
 import java.net.Inet4Address;
 import java.net.Inet6Address;
@@ -16,14 +17,17 @@ import java.net.ProtocolFamily;
 import java.net.SocketAddress;
 import java.net.SocketException;
 import java.net.SocketOption;
+import java.net.SocketTimeoutException;
 import java.net.StandardProtocolFamily;
 import java.nio.ByteBuffer;
 import java.nio.channels.AlreadyBoundException;
 import java.nio.channels.AlreadyConnectedException;
 import java.nio.channels.AsynchronousCloseException;
+import java.nio.channels.ClosedByInterruptException;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.ClosedSelectorException;
 import java.nio.channels.DatagramChannel;
+import java.nio.channels.IllegalBlockingModeException;
 import java.nio.channels.MembershipKey;
 import java.nio.channels.NotYetConnectedException;
 import java.nio.channels.SelectableChannel;
@@ -34,6 +38,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -118,6 +123,13 @@ final class ArrakisDatagramChannel extends DatagramChannel implements RoutedChan
     // The writer's own state (writeLock).
     private final ByteBuffer[] oneWriteBuffer = new ByteBuffer[1];
     private byte[] writeScratch;
+    /** The socket adaptor's last packet array and a view of it (readLock, writeLock): no allocation per packet. */
+    private byte[] packetReadArray;
+    private ByteBuffer packetReadBuffer;
+    private byte[] packetWriteArray;
+    private ByteBuffer packetWriteBuffer;
+    /** Guarded by stateLock. */
+    private DatagramSocket socketAdaptor;
 
     ArrakisDatagramChannel(ArrakisSelectorProvider provider, ProtocolFamily family) {
         super(provider);
@@ -583,7 +595,7 @@ final class ArrakisDatagramChannel extends DatagramChannel implements RoutedChan
             }
             oneReadBuffer[0] = dst;
             try {
-                return receiveDatagram(oneReadBuffer, 0, 1, dst.remaining(), null);
+                return receiveDatagram(oneReadBuffer, 0, 1, dst.remaining(), null, Long.MAX_VALUE);
             } finally {
                 oneReadBuffer[0] = null;
             }
@@ -646,7 +658,7 @@ final class ArrakisDatagramChannel extends DatagramChannel implements RoutedChan
             return 0; // as read(2) of nothing: no datagram is consumed
         }
         long[] copied = {0};
-        receiveDatagram(dsts, offset, length, (int) Math.min(room, Integer.MAX_VALUE), copied);
+        receiveDatagram(dsts, offset, length, (int) Math.min(room, Integer.MAX_VALUE), copied, Long.MAX_VALUE);
         return copied[0];
     }
 
@@ -654,12 +666,15 @@ final class ArrakisDatagramChannel extends DatagramChannel implements RoutedChan
      * Under readLock (bound, user side present): one datagram into {@code dsts}, its sender
      * returned, or null when there is none (non-blocking) or the wait ended by close or interrupt
      * (then {@code end} throws). The rest of a datagram longer than {@code room} is discarded.
-     * {@code copied}, when given, gets the number of bytes stored.
+     * {@code copied}, when given, gets the number of bytes stored. A blocking receive gives up at
+     * {@code deadline} ({@link System#nanoTime} scale; {@code Long.MAX_VALUE}: never) with
+     * {@code SocketTimeoutException("Receive timed out")}, the channel still usable.
      */
-    private SocketAddress receiveDatagram(ByteBuffer[] dsts, int offset, int length, int room, long[] copied)
-            throws IOException {
+    private SocketAddress receiveDatagram(ByteBuffer[] dsts, int offset, int length, int room, long[] copied,
+            long deadline) throws IOException {
         boolean blocking = isBlocking();
         SocketAddress sender = null;
+        boolean timedOut = false;
         if (blocking) {
             begin();
         }
@@ -714,14 +729,18 @@ final class ArrakisDatagramChannel extends DatagramChannel implements RoutedChan
                 if (!blocking) {
                     return null;
                 }
-                if (!awaitChange(k, SelectionKey.OP_READ, seen)) {
+                if (deadline != Long.MAX_VALUE && System.nanoTime() - deadline >= 0) {
+                    timedOut = true; // not an async close: end must not throw
+                    throw new SocketTimeoutException("Receive timed out");
+                }
+                if (!awaitChange(k, SelectionKey.OP_READ, seen, deadline)) {
                     return null;
                 }
             }
             return null; // closed while waiting: end() says how
         } finally {
             if (blocking) {
-                endBlocking(sender != null);
+                endBlocking(sender != null || timedOut);
             }
         }
     }
@@ -1031,7 +1050,7 @@ final class ArrakisDatagramChannel extends DatagramChannel implements RoutedChan
                 if (n > 0 || total == 0 || !blocking) {
                     return n;
                 }
-                if (!awaitChange(kernel, SelectionKey.OP_WRITE, readiness.sequence())) {
+                if (!awaitChange(kernel, SelectionKey.OP_WRITE, readiness.sequence(), Long.MAX_VALUE)) {
                     return 0;
                 }
             }
@@ -1059,17 +1078,31 @@ final class ArrakisDatagramChannel extends DatagramChannel implements RoutedChan
 
     /**
      * Waits until the user-level side signals past {@code seen} or, with a kernel side, until it is
-     * ready for {@code op}; spins on the stack first, as every waiter does. Returns false when the
-     * channel closed or the thread was interrupted.
+     * ready for {@code op}, or until {@code deadline} ({@link System#nanoTime} scale;
+     * {@code Long.MAX_VALUE}: none); spins on the stack first, as every waiter does. Returns false
+     * when the channel closed or the thread was interrupted.
      */
-    private boolean awaitChange(DatagramChannel k, int op, int seen) throws IOException {
+    private boolean awaitChange(DatagramChannel k, int op, int seen, long deadline) throws IOException {
         UserStack stack = net;
         Thread me = Thread.currentThread();
         if (k == null) {
-            return stack.await(readiness, seen, Long.MAX_VALUE) || (isOpen() && !me.isInterrupted());
+            return stack.await(readiness, seen, deadline) || (isOpen() && !me.isInterrupted());
         }
-        if (arrakis.spinNanos() > 0 && stack.await(readiness, seen, System.nanoTime() + arrakis.spinNanos())) {
+        long spinEnd = System.nanoTime() + arrakis.spinNanos();
+        if (deadline != Long.MAX_VALUE && spinEnd - deadline > 0) {
+            spinEnd = deadline;
+        }
+        if (arrakis.spinNanos() > 0 && stack.await(readiness, seen, spinEnd)) {
             return true;
+        }
+        long waitMillis = 1_000;
+        if (deadline != Long.MAX_VALUE) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                return isOpen() && !me.isInterrupted();
+            }
+            // Rounded up, at least 1: select(0) would wait for ever.
+            waitMillis = Math.min(waitMillis, Math.max(1, TimeUnit.NANOSECONDS.toMillis(left + 999_999)));
         }
         if (!isOpen() || me.isInterrupted()) {
             return false;
@@ -1085,7 +1118,7 @@ final class ArrakisDatagramChannel extends DatagramChannel implements RoutedChan
             return true;
         }
         try {
-            wait.select(1_000);
+            wait.select(waitMillis);
             wait.selectedKeys().clear();
         } catch (ClosedSelectorException e) {
             return false; // closed meanwhile
@@ -1348,10 +1381,203 @@ final class ArrakisDatagramChannel extends DatagramChannel implements RoutedChan
         return DatagramOptions.supported();
     }
 
+    /** One {@code java.net.MulticastSocket} view per channel, made on first use. */
     @Override
     public DatagramSocket socket() {
-        throw new UnsupportedOperationException(
-                "Arrakis: DatagramSocket adaptors for datagram channels are not available yet; use the channel");
+        synchronized (stateLock) {
+            if (socketAdaptor == null) {
+                socketAdaptor = ArrakisDatagramSocketAdaptor.create(this);
+            }
+            return socketAdaptor;
+        }
+    }
+
+    // ------------------------------------------------------------------ for the socket adaptor
+
+    /** Whether the channel has a local address (kept once closed, as the JDK's). */
+    boolean isBoundForAdaptor() {
+        return mode != UNBOUND;
+    }
+
+    /** The local address, or null while unbound. */
+    InetSocketAddress localAddressOrNull() {
+        synchronized (stateLock) {
+            DatagramChannel k = kernel;
+            return switch (mode) {
+                case KERNEL -> (InetSocketAddress) k.socket().getLocalSocketAddress();
+                case USER -> new InetSocketAddress(Addresses.inet(net.address()), port);
+                case BOTH -> connected && connectedUserLevel
+                        ? new InetSocketAddress(Addresses.inet(net.address()), port)
+                        : (InetSocketAddress) k.socket().getLocalSocketAddress();
+                default -> null;
+            };
+        }
+    }
+
+    /** The peer, or null when not connected; no check for closed, as the JDK's adaptor asks. */
+    InetSocketAddress remoteAddressOrNull() {
+        if (mode == KERNEL) {
+            return (InetSocketAddress) kernel.socket().getRemoteSocketAddress();
+        }
+        return remoteAddress;
+    }
+
+    /** The membership of {@code group} on {@code interf} for every source, or null (the JDK's registry rules). */
+    MembershipKey membershipOf(InetAddress group, NetworkInterface interf) {
+        synchronized (stateLock) {
+            return existingMembership(group, interf, null);
+        }
+    }
+
+    /**
+     * Connects, or connects again to another peer when connected already, as {@code connect(2)}
+     * on a UDP socket does and the JDK's adaptor allows.
+     */
+    void connectForAdaptor(InetSocketAddress remote) throws IOException {
+        readLock.lock();
+        try {
+            writeLock.lock();
+            try {
+                if (mode == KERNEL) {
+                    kernel.socket().connect(remote); // the JDK's adaptor: its own checks and exceptions
+                    return;
+                }
+                if (connected) {
+                    disconnect();
+                }
+                connect(remote);
+            } finally {
+                writeLock.unlock();
+            }
+        } finally {
+            readLock.unlock();
+        }
+    }
+
+    /**
+     * The socket adaptor's receive (the caller holds {@code p}'s monitor): one datagram into
+     * {@code p}'s buffer, truncated to it, {@code p}'s length and sender set. Blocking mode only;
+     * {@code timeoutMillis} (0: none) ends it with {@code SocketTimeoutException("Receive timed
+     * out")}, the channel still usable. On a kernel channel, the JDK channel's own adaptor receives.
+     */
+    void receivePacket(DatagramPacket p, int timeoutMillis) throws IOException {
+        if (mode == KERNEL) {
+            receiveKernelPacket(p, timeoutMillis);
+            return;
+        }
+        readLock.lock();
+        try {
+            ensureOpen();
+            if (!isBlocking()) {
+                throw new IllegalBlockingModeException();
+            }
+            synchronized (stateLock) {
+                ensureOpen();
+                ensureBound();
+            }
+            if (mode == KERNEL) {
+                receiveKernelPacket(p, timeoutMillis);
+                return;
+            }
+            long deadline = timeoutMillis == 0 ? Long.MAX_VALUE
+                    : System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
+            ByteBuffer dst = packetReadView(p);
+            oneReadBuffer[0] = dst;
+            SocketAddress sender;
+            try {
+                sender = receiveDatagram(oneReadBuffer, 0, 1, dst.remaining(), null, deadline);
+            } finally {
+                oneReadBuffer[0] = null;
+            }
+            if (sender != null) {
+                ArrakisDatagramSocketAdaptor.setReceivedLength(p, dst.position() - p.getOffset());
+                p.setSocketAddress(sender);
+            }
+        } finally {
+            readLock.unlock();
+        }
+    }
+
+    /** KERNEL: the JDK channel's adaptor at our timeout; an interrupt that closed the JDK channel closes us too. */
+    private void receiveKernelPacket(DatagramPacket p, int timeoutMillis) throws IOException {
+        DatagramSocket delegate = kernel.socket();
+        try {
+            delegate.setSoTimeout(timeoutMillis);
+        } catch (SocketException closed) {
+            // the receive below reports it as the JDK does ("Socket closed")
+        }
+        try {
+            delegate.receive(p);
+        } catch (ClosedByInterruptException e) {
+            close();
+            throw e;
+        }
+    }
+
+    /** Under readLock: a view of {@code p}'s receive area (its buffer length, not its last datagram's), reused while the array is. */
+    private ByteBuffer packetReadView(DatagramPacket p) {
+        byte[] data = p.getData();
+        if (data != packetReadArray) {
+            packetReadArray = data;
+            packetReadBuffer = ByteBuffer.wrap(data);
+        }
+        int offset = p.getOffset();
+        packetReadBuffer.clear().position(offset).limit(offset + ArrakisDatagramSocketAdaptor.bufferLength(p));
+        return packetReadBuffer;
+    }
+
+    /**
+     * The socket adaptor's send (the caller holds {@code p}'s monitor): blocking mode only; a
+     * packet without an address goes to the connected peer, which it then names; on a kernel
+     * channel, the JDK channel's own adaptor sends.
+     */
+    void sendPacket(DatagramPacket p) throws IOException {
+        if (mode == KERNEL) {
+            sendKernelPacket(p);
+            return;
+        }
+        writeLock.lock();
+        try {
+            ensureOpen();
+            if (!isBlocking()) {
+                throw new IllegalBlockingModeException();
+            }
+            if (mode == KERNEL) {
+                sendKernelPacket(p);
+                return;
+            }
+            InetSocketAddress target;
+            if (p.getAddress() == null) {
+                InetSocketAddress remote = connected ? remoteAddress : null;
+                if (remote == null) {
+                    throw new IllegalArgumentException("Address not set");
+                }
+                p.setAddress(remote.getAddress());
+                p.setPort(remote.getPort());
+                target = remote;
+            } else {
+                target = (InetSocketAddress) p.getSocketAddress();
+            }
+            byte[] data = p.getData();
+            if (data != packetWriteArray) {
+                packetWriteArray = data;
+                packetWriteBuffer = ByteBuffer.wrap(data);
+            }
+            int offset = p.getOffset();
+            packetWriteBuffer.clear().position(offset).limit(offset + p.getLength());
+            send(packetWriteBuffer, target);
+        } finally {
+            writeLock.unlock();
+        }
+    }
+
+    private void sendKernelPacket(DatagramPacket p) throws IOException {
+        try {
+            kernel.socket().send(p);
+        } catch (ClosedByInterruptException e) {
+            close();
+            throw e;
+        }
     }
 
     // ------------------------------------------------------------------ blocking mode, close
