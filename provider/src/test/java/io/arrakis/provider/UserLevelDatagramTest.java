@@ -82,10 +82,14 @@ class UserLevelDatagramTest {
         return ours.hasUserSide() && ours.kernelChannel() == null;
     }
 
-    /** Waits (bounded) until {@code thread} has stopped spinning and parked or blocked. */
+    /**
+     * Waits (bounded) until {@code thread} has stopped spinning and parked, or sleeps in epoll as
+     * the stack's leader (a downcall: RUNNABLE, in {@code UserStack.sleepInEpoll}).
+     */
     private static void awaitBlocked(Thread thread) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (thread.getState() == Thread.State.RUNNABLE || thread.getState() == Thread.State.NEW) {
+        while (thread.getState() == Thread.State.NEW || (thread.getState() == Thread.State.RUNNABLE
+                && java.util.Arrays.stream(thread.getStackTrace()).noneMatch(f -> f.getMethodName().equals("sleepInEpoll")))) {
             assertTrue(System.nanoTime() < deadline, "the receiver never blocked");
             Thread.sleep(5);
         }

@@ -58,6 +58,25 @@ final class ArrakisNetwork implements Network {
         }
     }
 
+    /**
+     * The VNIC is no interface of the operating system's: a user-level channel joins groups on
+     * its VNIC whatever interface it is given, so the cases name the loopback interface.
+     */
+    @Override
+    public java.net.NetworkInterface multicastInterface() throws java.net.SocketException {
+        return java.net.NetworkInterface.getByName("lo");
+    }
+
+    /** Documented limitations (docs/architecture.md, "The provider", "Not done yet"). */
+    @Override
+    public java.util.Map<String, Deviation> knownDeviations() {
+        Deviation unsharedUdpPorts = new Deviation("second bind to the same address -> threw BindException: Address already in use",
+                "user-level UDP ports are not shared between channels (SO_REUSEADDR/SO_REUSEPORT)");
+        return java.util.Map.of(
+                "SocketOptions/twoDatagramChannelsWithReusePortShareAPort", unsharedUdpPorts,
+                "SocketOptions/twoDatagramChannelsWithReuseAddressShareAPort", unsharedUdpPorts);
+    }
+
     /** Also a thread sleeping in our stack's epoll wait (a Panama downcall: RUNNABLE, no native frame). */
     @Override
     public boolean isBlockedIn(Thread thread) {
