@@ -46,6 +46,8 @@ final class UserStack implements AutoCloseable {
     private static final long POLLER_RECHECK_NANOS = 200_000;
     /** The longest a leader sleeps in epoll before it polls again (see {@link #lead}). */
     private static final int LEADER_MAX_SLEEP_MILLIS = 5;
+    /** The longest the poller sleeps in epoll before it polls again. */
+    private static final int POLLER_MAX_SLEEP_MILLIS = 10;
 
     private final ReentrantLock lock = new ReentrantLock();
     private final Vnic vnic;
@@ -659,6 +661,9 @@ final class UserStack implements AutoCloseable {
                     LockSupport.parkNanos(this, Math.max(0, deadline - System.nanoTime()));
                     continue;
                 }
+                // The same safety net as a leader's, looser: it bounds a missed doorbell (fatal
+                // for UDP, which no timer retries) at the cost of ~100 polls a second when idle.
+                timeout = timeout < 0 ? POLLER_MAX_SLEEP_MILLIS : Math.min(timeout, POLLER_MAX_SLEEP_MILLIS);
                 sleepInEpoll(events, generation, timeout);
             }
         } catch (Throwable t) {
