@@ -588,8 +588,15 @@ final class ArrakisSocketChannel extends SocketChannel implements RoutedChannel 
                         stack.unlock();
                     }
                     boolean moved = stack.await(readiness, seen, deadline);
-                    if (!isOpen() || Thread.currentThread().isInterrupted()) {
-                        return 0; // end(false) throws the JDK's exception for each
+                    if (!isOpen()) {
+                        return 0; // end(false) throws the JDK's exception
+                    }
+                    if (Thread.currentThread().isInterrupted()) {
+                        // The interrupt's close may still be on its way from the interrupting
+                        // thread; the outcome must not depend on who is first: close, and say so.
+                        close();
+                        n = 1; // so end() adds nothing of its own
+                        throw new java.nio.channels.ClosedByInterruptException();
                     }
                     if (inputShutdown) {
                         n = -1;
