@@ -477,7 +477,6 @@ final class UserStack implements AutoCloseable {
 
     private boolean spin(Readiness readiness, int seen, long deadline, Thread me, long budget) throws IOException {
         long now = System.nanoTime();
-        long spinStart = now;
         long spinEnd = now + budget;
         while (true) {
             if (readiness.movedSince(seen)) {
@@ -496,22 +495,13 @@ final class UserStack implements AutoCloseable {
             if (me.isInterrupted() || closed) {
                 return false;
             }
+            Thread.onSpinWait();
             now = System.nanoTime();
             if (now - spinEnd >= 0 || now - deadline >= 0) {
                 return false;
             }
-            if (now - spinStart > YIELD_AFTER_NANOS) {
-                // The peer we wait for may share our vCPU (the scheduler often puts two
-                // ping-ponging processes on one): yielding lets it run; alone, it costs ~1 µs.
-                Thread.yield();
-            } else {
-                Thread.onSpinWait();
-            }
         }
     }
-
-    /** How long a spinner spins flat out before it yields between polls. */
-    private static final long YIELD_AFTER_NANOS = 2_000;
 
     /** The leader's loop: poll, arm, sleep in epoll on the queue (and the wake eventfd), until our readiness moves. */
     private boolean lead(Readiness readiness, int seen, long deadline, Thread me) throws IOException {
