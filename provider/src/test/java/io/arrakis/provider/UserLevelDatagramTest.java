@@ -448,6 +448,35 @@ class UserLevelDatagramTest {
         }
     }
 
+    /**
+     * A datagram to a neighbour not resolved yet waits for ARP, whose retries are timers. With
+     * nobody waiting on the stack, only its poller can run them: a send must not leave it asleep
+     * without that deadline (it once did, and such datagrams were lost for good).
+     */
+    @Test
+    void aDatagramWaitingForArpIsRetriedByThePollerWhileNobodyWaits() throws Exception {
+        try (DatagramChannel client = clientChannel()) {
+            InetAddress nobody = Addresses.inet(Addresses.ipv4(clientAddress) & 0xFFFF_FF00 | 0xC8); // x.x.x.200
+            UserStack stack = providers.client.userStack();
+            long before = arpRequests(stack);
+            client.send(text("anyone?"), new InetSocketAddress(nobody, 9));
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            while (arpRequests(stack) < before + 2 && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            assertEquals(before + 2, arpRequests(stack), "the first request, then the retry a second later");
+        }
+    }
+
+    private static long arpRequests(UserStack stack) {
+        stack.lock().lock();
+        try {
+            return stack.stack().counters().get(io.arrakis.stack.StackCounter.ARP_REQUESTS_OUT);
+        } finally {
+            stack.lock().unlock();
+        }
+    }
+
     @Test
     void broadcastNeedsSoBroadcastAsInLinux() throws Exception {
         try (DatagramChannel server = serverChannel(); DatagramChannel client = clientChannel()) {
