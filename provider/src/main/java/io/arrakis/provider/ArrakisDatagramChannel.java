@@ -960,22 +960,40 @@ final class ArrakisDatagramChannel extends DatagramChannel implements RoutedChan
         try {
             while (isOpen()) {
                 int seen;
+                boolean newDeadline = false;
                 stack.lock().lock();
                 try {
                     if (connectedSend) {
                         throwIfUnreachable(s);
                     }
-                    if (options.dontFragment() && total + 28 > stack.stack().mtuTo(destination)) {
+                    NetworkStack ip = stack.stack();
+                    long deadlineBefore = ip.nextDeadline();
+                    if (options.dontFragment() && total + 28 > ip.mtuTo(destination)) {
                         throw new SocketException("Message too long");
                     }
-                    if (stack.stack().sendUdp(s, destination, destinationPort, data, 0, total)) {
+                    if (ip.outputPending()) {
+                        ip.flush(); // the device may take now what it refused before
+                    }
+                    // While the device still holds output (its ring is full, or its rate limit holds
+                    // frames back), a datagram is refused, as a full socket send buffer refuses it:
+                    // queued behind, it would be dropped.
+                    if (!ip.outputPending() && ip.sendUdp(s, destination, destinationPort, data, 0, total)) {
+                        ip.flush(); // sendUdp only queues the frames: out they go now, not at the next poll
                         sent = true;
                     } else if (blocking) {
                         stack.signalWhenOutputRoom(readiness);
                     }
+                    long deadlineAfter = ip.nextDeadline();
+                    newDeadline = deadlineAfter != Long.MAX_VALUE
+                            && (deadlineBefore == Long.MAX_VALUE || deadlineAfter - deadlineBefore < 0);
                     seen = readiness.sequence();
                 } finally {
                     stack.unlock();
+                }
+                if (newDeadline) {
+                    // The datagram waits for ARP (its retries are timers): a poller asleep until an
+                    // older deadline, or none, must look again, or nobody would ever retry.
+                    stack.wakePoller();
                 }
                 if (sent) {
                     for (int i = offset; i < offset + length; i++) {

@@ -400,6 +400,87 @@ class UserLevelDatagramTest {
         }
     }
 
+    /**
+     * Under the VNIC's rate limit the device holds frames back; a non-blocking send is then
+     * refused (0, as with a full socket send buffer) instead of queueing a datagram to be dropped,
+     * OP_WRITE is not ready, and it comes back when the limiter lets the frames out.
+     */
+    @Test
+    void aRateLimitedSenderIsRefusedAndToldWhenToResumeAndLosesNothing() throws Exception {
+        try (DatagramChannel server = serverChannel(); DatagramChannel client = clientChannel();
+                Selector selector = providers.client.openSelector();
+                io.arrakis.control.ControlClient operator = io.arrakis.control.ControlClient.connect(
+                        providers.directory.resolve("control.sock"))) {
+            introduce(client, server);
+            operator.setRateLimit(providers.client.userStack().vnic().name(),
+                    new io.arrakis.device.RateLimit(2_000_000, 0, 16_384, 0));
+            int count = 200;
+            CompletableFuture<Integer> receivedInOrder = onThread(new Thread[1], () -> {
+                ByteBuffer in = ByteBuffer.allocate(2048);
+                for (int i = 0; i < count; i++) {
+                    server.receive(in.clear());
+                    if (in.getInt(0) != i) {
+                        return i;
+                    }
+                }
+                return count;
+            });
+            client.configureBlocking(false);
+            SelectionKey key = client.register(selector, SelectionKey.OP_WRITE);
+            SocketAddress to = server.getLocalAddress();
+            int refusals = 0;
+            boolean sawNotWritable = false;
+            ByteBuffer out = ByteBuffer.allocate(1400);
+            for (int i = 0; i < count; ) {
+                out.clear().putInt(0, i);
+                if (client.send(out, to) == 1400) {
+                    i++;
+                    continue;
+                }
+                refusals++;
+                assertEquals(0, out.position(), "a refused datagram consumes nothing");
+                selector.selectedKeys().clear();
+                if (selector.selectNow() == 0) {
+                    sawNotWritable = true;
+                    assertEquals(1, selector.select(5_000), "OP_WRITE comes back once the device drains");
+                }
+                assertTrue(key.isWritable());
+            }
+            assertTrue(refusals > 0, "200 × 1400 bytes at 2 MB/s with a 16 KiB burst: the device pushed back");
+            assertTrue(sawNotWritable, "and OP_WRITE said so");
+            assertEquals(count, receivedInOrder.get(10, TimeUnit.SECONDS), "every accepted datagram arrived, in order");
+        }
+    }
+
+    /**
+     * A datagram to a neighbour not resolved yet waits for ARP, whose retries are timers. With
+     * nobody waiting on the stack, only its poller can run them: a send must not leave it asleep
+     * without that deadline (it once did, and such datagrams were lost for good).
+     */
+    @Test
+    void aDatagramWaitingForArpIsRetriedByThePollerWhileNobodyWaits() throws Exception {
+        try (DatagramChannel client = clientChannel()) {
+            InetAddress nobody = Addresses.inet(Addresses.ipv4(clientAddress) & 0xFFFF_FF00 | 0xC8); // x.x.x.200
+            UserStack stack = providers.client.userStack();
+            long before = arpRequests(stack);
+            client.send(text("anyone?"), new InetSocketAddress(nobody, 9));
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            while (arpRequests(stack) < before + 2 && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            assertEquals(before + 2, arpRequests(stack), "the first request, then the retry a second later");
+        }
+    }
+
+    private static long arpRequests(UserStack stack) {
+        stack.lock().lock();
+        try {
+            return stack.stack().counters().get(io.arrakis.stack.StackCounter.ARP_REQUESTS_OUT);
+        } finally {
+            stack.lock().unlock();
+        }
+    }
+
     @Test
     void broadcastNeedsSoBroadcastAsInLinux() throws Exception {
         try (DatagramChannel server = serverChannel(); DatagramChannel client = clientChannel()) {
