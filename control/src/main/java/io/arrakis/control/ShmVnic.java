@@ -303,10 +303,13 @@ public final class ShmVnic implements Vnic, VnicControl {
                 + "; the peer wrote garbage into shared memory";
     }
 
-    /** Wakes a poller asleep on our own bell (for a membership change), unless closed. */
+    /**
+     * Wakes a poller asleep on our own bell (for a membership change), unless closed: on the futex
+     * if it sleeps there, through the readiness eventfd if it armed it and sleeps in epoll.
+     */
     synchronized void ringOwnBell(Bell own) {
         if (!closed) {
-            own.doorbell().ring();
+            own.ring();
         }
     }
 

@@ -190,6 +190,32 @@ class ShmQueueTest {
         }
     }
 
+    /**
+     * A peer that joins is handed to the polling thread through a mailbox; a poller asleep in
+     * epoll on the readiness descriptor must wake to take it. Otherwise a frame the new peer sent
+     * before the poller knew it (its bell ring found nothing to read yet) waits unread for good.
+     */
+    @Test
+    void aNewPeerWakesAQueueAsleepOnItsReadinessDescriptor() throws Exception {
+        VnicQueue queue = a.queue(0);
+        int fd = queue.readinessFd();
+        int epoll = Epoll.create(Epoll.EPOLL_CLOEXEC);
+        try (Arena arena = Arena.ofConfined()) {
+            Epoll.Events events = Epoll.Events.allocate(arena, 4);
+            Epoll.add(epoll, fd, Epoll.EPOLLIN, 1);
+            assertEquals(0, queue.receive(batch));
+            assertTrue(queue.armReadiness(), "idle: armed");
+            assertEquals(0, Epoll.wait(epoll, events, 0));
+            try (ShmVnic d = ShmTesting.open(plane.socketPath(), "d")) {
+                assertEquals(1, Epoll.wait(epoll, events, 5_000), "the new peer's arrival woke the sleeper");
+                assertEquals(0, queue.receive(batch), "it takes the change (no frame yet)");
+                assertEquals(3, ((ShmQueue) queue).peerCount());
+            }
+        } finally {
+            Unistd.close(epoll);
+        }
+    }
+
     @Test
     void descriptorsTheQueueDidNotLendAreRefused() throws Exception {
         VnicQueue queue = a.queue(0);

@@ -117,6 +117,8 @@ final class ArrakisDatagramChannel extends DatagramChannel implements RoutedChan
     private final ByteBuffer[] oneReadBuffer = new ByteBuffer[1];
     private byte[] readScratch;
     private boolean kernelTurn;
+    /** Bytes the last datagram received stored (a longer one was truncated). */
+    private int copied;
     private int cachedSenderAddress;
     private int cachedSenderPort = -1;
     private InetSocketAddress cachedSender;
@@ -595,7 +597,7 @@ final class ArrakisDatagramChannel extends DatagramChannel implements RoutedChan
             }
             oneReadBuffer[0] = dst;
             try {
-                return receiveDatagram(oneReadBuffer, 0, 1, dst.remaining(), null, Long.MAX_VALUE);
+                return receiveDatagram(oneReadBuffer, 0, 1, dst.remaining(), Long.MAX_VALUE);
             } finally {
                 oneReadBuffer[0] = null;
             }
@@ -657,21 +659,21 @@ final class ArrakisDatagramChannel extends DatagramChannel implements RoutedChan
         if (room == 0) {
             return 0; // as read(2) of nothing: no datagram is consumed
         }
-        long[] copied = {0};
-        receiveDatagram(dsts, offset, length, (int) Math.min(room, Integer.MAX_VALUE), copied, Long.MAX_VALUE);
-        return copied[0];
+        copied = 0;
+        receiveDatagram(dsts, offset, length, (int) Math.min(room, Integer.MAX_VALUE), Long.MAX_VALUE);
+        return copied;
     }
 
     /**
      * Under readLock (bound, user side present): one datagram into {@code dsts}, its sender
      * returned, or null when there is none (non-blocking) or the wait ended by close or interrupt
      * (then {@code end} throws). The rest of a datagram longer than {@code room} is discarded.
-     * {@code copied}, when given, gets the number of bytes stored. A blocking receive gives up at
+     * {@link #copied} is the number of bytes stored. A blocking receive gives up at
      * {@code deadline} ({@link System#nanoTime} scale; {@code Long.MAX_VALUE}: never) with
      * {@code SocketTimeoutException("Receive timed out")}, the channel still usable.
      */
-    private SocketAddress receiveDatagram(ByteBuffer[] dsts, int offset, int length, int room, long[] copied,
-            long deadline) throws IOException {
+    private SocketAddress receiveDatagram(ByteBuffer[] dsts, int offset, int length, int room, long deadline)
+            throws IOException {
         boolean blocking = isBlocking();
         SocketAddress sender = null;
         boolean timedOut = false;
@@ -687,7 +689,7 @@ final class ArrakisDatagramChannel extends DatagramChannel implements RoutedChan
                 boolean userSide = !connected || connectedUserLevel;
                 boolean kernelSide = k != null && (!connected || !connectedUserLevel);
                 if (kernelSide && kernelTurn) {
-                    sender = receiveKernel(k, dsts, offset, length, room, copied);
+                    sender = receiveKernel(k, dsts, offset, length, room);
                     if (sender != null) {
                         kernelTurn = false;
                         return sender;
@@ -700,7 +702,7 @@ final class ArrakisDatagramChannel extends DatagramChannel implements RoutedChan
                         if (connected) {
                             throwIfUnreachable(s);
                         }
-                        sender = receiveUserLevel(s, dsts, offset, length, room, copied);
+                        sender = receiveUserLevel(s, dsts, offset, length, room);
                         if (sender == null && !polled) {
                             // Fresh frames may wait in the queue: one poll before we report nothing.
                             stack.pollLocked();
@@ -708,7 +710,7 @@ final class ArrakisDatagramChannel extends DatagramChannel implements RoutedChan
                             if (connected) {
                                 throwIfUnreachable(s);
                             }
-                            sender = receiveUserLevel(s, dsts, offset, length, room, copied);
+                            sender = receiveUserLevel(s, dsts, offset, length, room);
                         }
                         if (sender != null) {
                             kernelTurn = true;
@@ -720,7 +722,7 @@ final class ArrakisDatagramChannel extends DatagramChannel implements RoutedChan
                     stack.unlock();
                 }
                 if (kernelSide && !kernelTurn) {
-                    sender = receiveKernel(k, dsts, offset, length, room, copied);
+                    sender = receiveKernel(k, dsts, offset, length, room);
                     if (sender != null) {
                         return sender;
                     }
@@ -753,8 +755,7 @@ final class ArrakisDatagramChannel extends DatagramChannel implements RoutedChan
     }
 
     /** Under the stack lock: the next user-level datagram, or null. */
-    private SocketAddress receiveUserLevel(UdpSocket s, ByteBuffer[] dsts, int offset, int length, int room,
-            long[] copied) {
+    private SocketAddress receiveUserLevel(UdpSocket s, ByteBuffer[] dsts, int offset, int length, int room) {
         int full;
         if (room == 0) {
             full = s.receive(NOWHERE, 0, 0);
@@ -774,23 +775,21 @@ final class ArrakisDatagramChannel extends DatagramChannel implements RoutedChan
         if (full < 0) {
             return null;
         }
-        if (copied != null) {
-            copied[0] = Math.min(full, room);
-        }
+        copied = Math.min(full, room);
         return sender(s.lastSourceAddress(), s.lastSourcePort());
     }
 
     /** The next datagram on the (non-blocking) kernel side, or null. */
-    private SocketAddress receiveKernel(DatagramChannel k, ByteBuffer[] dsts, int offset, int length, int room,
-            long[] copied) throws IOException {
+    private SocketAddress receiveKernel(DatagramChannel k, ByteBuffer[] dsts, int offset, int length, int room)
+            throws IOException {
         SocketAddress from;
         try {
             if (length == 1) {
                 ByteBuffer dst = dsts[offset];
                 int before = dst.position();
                 from = k.receive(dst);
-                if (from != null && copied != null) {
-                    copied[0] = dst.position() - before;
+                if (from != null) {
+                    copied = dst.position() - before;
                 }
             } else {
                 byte[] scratch = readScratch();
@@ -798,9 +797,7 @@ final class ArrakisDatagramChannel extends DatagramChannel implements RoutedChan
                 from = k.receive(into);
                 if (from != null) {
                     scatter(scratch, into.position(), dsts, offset, length);
-                    if (copied != null) {
-                        copied[0] = into.position();
-                    }
+                    copied = into.position();
                 }
             }
         } catch (ClosedChannelException e) {
@@ -1503,7 +1500,7 @@ final class ArrakisDatagramChannel extends DatagramChannel implements RoutedChan
             oneReadBuffer[0] = dst;
             SocketAddress sender;
             try {
-                sender = receiveDatagram(oneReadBuffer, 0, 1, dst.remaining(), null, deadline);
+                sender = receiveDatagram(oneReadBuffer, 0, 1, dst.remaining(), deadline);
             } finally {
                 oneReadBuffer[0] = null;
             }

@@ -481,6 +481,51 @@ class UserLevelDatagramTest {
         }
     }
 
+    /**
+     * A blocked user-level receive parks its virtual thread instead of pinning the carrier: two
+     * hundred of them wait at once on a scheduler with as many carriers as cores, and each wakes
+     * for its datagram.
+     */
+    @Test
+    void twoHundredVirtualThreadsBlockInReceivesWithoutHoldingTheirCarriers() throws Exception {
+        int count = 200;
+        java.util.List<DatagramChannel> channels = new java.util.ArrayList<>();
+        try (DatagramChannel sender = clientChannel()) {
+            for (int i = 0; i < count; i++) {
+                DatagramChannel channel = providers.server.openDatagramChannel();
+                channel.setOption(StandardSocketOptions.SO_RCVBUF, 4096);
+                channels.add(channel.bind(new InetSocketAddress(serverAddress, 0)));
+            }
+            introduce(sender, channels.get(0));
+            java.util.concurrent.CountDownLatch waiting = new java.util.concurrent.CountDownLatch(count);
+            java.util.concurrent.atomic.AtomicInteger woken = new java.util.concurrent.atomic.AtomicInteger();
+            try (java.util.concurrent.ExecutorService virtualThreads =
+                    java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+                for (DatagramChannel channel : channels) {
+                    virtualThreads.submit(() -> {
+                        waiting.countDown();
+                        ByteBuffer in = ByteBuffer.allocate(8);
+                        channel.receive(in);
+                        if (in.position() == 4) {
+                            woken.incrementAndGet();
+                        }
+                        return null;
+                    });
+                }
+                assertTrue(waiting.await(20, TimeUnit.SECONDS), "every virtual thread got a carrier to start on");
+                Thread.sleep(200);
+                for (DatagramChannel channel : channels) {
+                    sender.send(text("wake"), channel.getLocalAddress());
+                }
+            }
+            assertEquals(count, woken.get());
+        } finally {
+            for (DatagramChannel channel : channels) {
+                channel.close();
+            }
+        }
+    }
+
     @Test
     void broadcastNeedsSoBroadcastAsInLinux() throws Exception {
         try (DatagramChannel server = serverChannel(); DatagramChannel client = clientChannel()) {
