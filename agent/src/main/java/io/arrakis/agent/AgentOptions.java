@@ -24,7 +24,7 @@ import java.util.regex.Pattern;
  *     (comma-separated; a list option may be repeated: {@code route=a,route=b});
  * <li>system properties {@code -Darrakis.<name>=<value>} (lists comma-separated);
  * <li>an options file in {@code java.util.Properties} format, plain names
- *     ({@code route=198.18.0.0/15,10.1.0.0/16}), named by {@code config=<path>} in the
+ *     ({@code route=198.18.0.0/15,192.0.2.0/24}), named by {@code config=<path>} in the
  *     agent arguments or {@code -Darrakis.config=<path>}.
  * </ol>
  * Every option is checked here, so a mistake stops the agent at start-up with one line that says

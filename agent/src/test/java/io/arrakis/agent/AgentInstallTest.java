@@ -145,7 +145,7 @@ class AgentInstallTest {
     @Test
     void optionsFromArgumentsPropertiesAndFileArePublishedInOrderOfPrecedence() throws Exception {
         Path file = directory.resolve("arrakis.properties");
-        Files.writeString(file, "spin=3ms\nroute=10.7.0.0/16\nloopback=false\n");
+        Files.writeString(file, "spin=3ms\nroute=192.0.2.0/24\nloopback=false\n");
         ChildJvm.Result result = child()
                 .option("-Darrakis.spin=2ms")
                 .option("-Darrakis.log=error")
@@ -157,7 +157,7 @@ class AgentInstallTest {
         assertEquals(List.of(), result.stderr(), result::describe);
         assertEquals("1ms", result.value("arrakis.spin"));
         assertEquals("error", result.value("arrakis.log"));
-        assertEquals("10.7.0.0/16", result.value("arrakis.route"));
+        assertEquals("192.0.2.0/24", result.value("arrakis.route"));
         assertEquals("false", result.value("arrakis.loopback"));
         assertEquals("shm", result.value("arrakis.backend"));
         assertEquals(OURS, result.value("java.nio.channels.spi.SelectorProvider"));

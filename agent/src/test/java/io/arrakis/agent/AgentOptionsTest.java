@@ -54,14 +54,14 @@ class AgentOptionsTest {
 
     @Test
     void agentArgumentsWinOverPropertiesWhichWinOverTheFile() throws Exception {
-        Path file = file("spin=1ms\nlog=error\nbanner=false\nroute=10.1.0.0/16,10.2.0.0/16\n");
+        Path file = file("spin=1ms\nlog=error\nbanner=false\nroute=192.0.2.0/24,198.51.100.0/24\n");
         AgentOptions options = AgentOptions.resolve("spin=7us,config=" + file,
                 properties("arrakis.spin", "9us", "arrakis.log", "INFO", "unrelated", "x"));
         Map<String, String> published = published(options);
         assertEquals("7us", published.get("arrakis.spin"));
         assertEquals("info", published.get("arrakis.log"));
         assertEquals("false", published.get("arrakis.banner"));
-        assertEquals("10.1.0.0/16,10.2.0.0/16", published.get("arrakis.route"));
+        assertEquals("192.0.2.0/24,198.51.100.0/24", published.get("arrakis.route"));
         assertEquals(file.toString(), published.get("arrakis.config"));
         assertNull(published.get("arrakis.unrelated"));
     }
@@ -74,8 +74,8 @@ class AgentOptionsTest {
 
     @Test
     void aListOptionMayBeRepeatedInTheAgentArguments() throws Exception {
-        AgentOptions options = AgentOptions.resolve("route=10.0.0.0/8, route=192.0.2.7", new Properties());
-        assertEquals("10.0.0.0/8,192.0.2.7", published(options).get("arrakis.route"));
+        AgentOptions options = AgentOptions.resolve("route=203.0.113.0/24, route=192.0.2.7", new Properties());
+        assertEquals("203.0.113.0/24,192.0.2.7", published(options).get("arrakis.route"));
     }
 
     @Test
@@ -100,9 +100,9 @@ class AgentOptionsTest {
         assertEquals("routing 198.18.0.0/15 and 127.0.0.1 listeners through the shm switch (embedded control plane"
                 + " unless one is running); everything else via the kernel",
                 ArrakisAgent.banner(AgentOptions.resolve(null, new Properties())));
-        assertEquals("routing 10.9.0.0/16, 198.18.0.0/15 through a TAP device, captured to /tmp/a.pcap;"
+        assertEquals("routing 198.51.100.0/24, 198.18.0.0/15 through a TAP device, captured to /tmp/a.pcap;"
                 + " everything else via the kernel", ArrakisAgent.banner(AgentOptions.resolve(
-                        "backend=tap,route=10.9.0.0/16,route=198.18.0.0/15,loopback=false,capture=/tmp/a.pcap",
+                        "backend=tap,route=198.51.100.0/24,route=198.18.0.0/15,loopback=false,capture=/tmp/a.pcap",
                         new Properties())));
     }
 
@@ -118,15 +118,15 @@ class AgentOptionsTest {
                 refusal("bakend=shm", new Properties()));
         assertEquals("unknown option 'rout' in system properties (arrakis.*) (valid: backend, route, loopback, spin,"
                 + " log, banner, capture, config, <backend>.<backend option>; backends: loopback, shm, tap)",
-                refusal(null, properties("arrakis.rout", "10.0.0.0/8")));
+                refusal(null, properties("arrakis.rout", "203.0.113.0/24")));
     }
 
     @Test
     void badValuesAreRefusedSayingWhatIsExpected() {
         assertEquals("option spin=fast in the agent arguments: 'fast' is not a duration like 50us, 2ms, 1000ns or 0",
                 refusal("spin=fast", new Properties()));
-        assertEquals("option route=10.0.0.0/8,300.1.1.1 in the agent arguments: '300.1.1.1' is not IPv4 prefixes"
-                + " like 198.18.0.0/15", refusal("route=10.0.0.0/8,route=300.1.1.1", new Properties()));
+        assertEquals("option route=203.0.113.0/24,300.1.1.1 in the agent arguments: '300.1.1.1' is not IPv4 prefixes"
+                + " like 198.18.0.0/15", refusal("route=203.0.113.0/24,route=300.1.1.1", new Properties()));
         assertEquals("option log=loud in system properties (arrakis.*): 'loud' is not off, error, warning, info,"
                 + " debug or trace", refusal(null, properties("arrakis.log", "loud")));
         assertEquals("option banner=no in the agent arguments: 'no' is not true or false",

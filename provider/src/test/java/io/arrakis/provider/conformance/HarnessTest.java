@@ -20,12 +20,12 @@ class HarnessTest {
         t.note("server", new InetSocketAddress(InetAddress.getLoopbackAddress(), 4321));
         t.note("wildcard4", new InetSocketAddress(InetAddress.getByName("0.0.0.0"), 0));
         t.note("wildcard6", new InetSocketAddress(InetAddress.getByName("::"), 9));
-        t.note("other", InetAddress.getByName("10.1.2.3"));
+        t.note("other", InetAddress.getByName("203.0.113.5"));
         t.call("fails", () -> {
             throw new SocketException("cannot reach 127.0.0.1:4321");
         });
         t.run("succeeds", () -> { });
-        assertEquals(List.of("server = server:port", "wildcard4 = wildcard4:0", "wildcard6 = wildcard6:port", "other = 10.1.2.3",
+        assertEquals(List.of("server = server:port", "wildcard4 = wildcard4:0", "wildcard6 = wildcard6:port", "other = 203.0.113.5",
                 "fails -> threw SocketException: cannot reach server:port", "succeeds -> ok"), t.lines());
     }
 
