@@ -67,19 +67,18 @@ public final class RoundTripComparison {
     }
 
     /**
-     * How a JVM gets Arrakis without changing the application: {@code -javaagent} when the agent
-     * jar is there ({@code -Darrakis.agent.jar}, default {@code agent/target/arrakis-agent.jar}),
-     * the system property and an export otherwise.
+     * How a JVM gets Arrakis without changing the application: {@code -javaagent}, the jar given
+     * by {@code -Darrakis.agent.jar} (default {@code agent/target/arrakis-agent.jar}, which the
+     * build makes).
      */
-    static List<String> providerOptions(Path socket) {
+    static List<String> providerOptions(Path socket) throws IOException {
         Path agent = Path.of(System.getProperty("arrakis.agent.jar", "agent/target/arrakis-agent.jar"));
-        if (Files.isRegularFile(agent)) {
-            return List.of("-javaagent:" + agent.toAbsolutePath() + "=banner=false", "-Darrakis.shm.socket=" + socket,
-                    "-Darrakis.shm.embedded=false");
+        if (!Files.isRegularFile(agent)) {
+            throw new IOException("no agent jar at " + agent.toAbsolutePath()
+                    + ": build it (mvn -pl agent -am package -DskipTests) or name it with -Darrakis.agent.jar");
         }
-        return List.of("--add-exports", "java.base/sun.nio.ch=ALL-UNNAMED",
-                "-Djava.nio.channels.spi.SelectorProvider=io.arrakis.provider.ArrakisSelectorProvider",
-                "-Darrakis.shm.socket=" + socket, "-Darrakis.shm.embedded=false");
+        return List.of("-javaagent:" + agent.toAbsolutePath() + "=banner=false", "-Darrakis.shm.socket=" + socket,
+                "-Darrakis.shm.embedded=false");
     }
 
     private static Result run(String path, List<String> jvmOptions, boolean userLevel, Path socket, int size,
