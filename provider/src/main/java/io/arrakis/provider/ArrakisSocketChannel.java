@@ -46,6 +46,9 @@ final class ArrakisSocketChannel extends SocketChannel implements RoutedChannel 
     private final ReentrantLock readLock = new ReentrantLock();
     private final ReentrantLock writeLock = new ReentrantLock();
     private final Object stateLock = new Object();
+    /** The one-buffer arrays single-buffer reads and writes pass on: no array per call. */
+    private final ByteBuffer[] oneReadBuffer = new ByteBuffer[1];
+    private final ByteBuffer[] oneWriteBuffer = new ByteBuffer[1];
     private final Readiness readiness = new Readiness();
     private final SocketOptionValues options;
     private final TcpEvents events = new TcpEvents() {
@@ -528,7 +531,7 @@ final class ArrakisSocketChannel extends SocketChannel implements RoutedChannel 
         if (dst.isReadOnly()) {
             throw new IllegalArgumentException("Read-only buffer");
         }
-        return (int) read(new ByteBuffer[] {dst}, 0, 1);
+        return timedRead(dst, Long.MAX_VALUE);
     }
 
     @Override
@@ -547,7 +550,14 @@ final class ArrakisSocketChannel extends SocketChannel implements RoutedChannel 
      * {@code Socket} adaptor's {@code SO_TIMEOUT} needs. User-level channels only.
      */
     int timedRead(ByteBuffer dst, long deadline) throws IOException {
-        return (int) userRead(new ByteBuffer[] {dst}, 0, 1, deadline);
+        readLock.lock(); // reentrant: userRead takes it again; it guards oneReadBuffer
+        try {
+            oneReadBuffer[0] = dst;
+            return (int) userRead(oneReadBuffer, 0, 1, deadline);
+        } finally {
+            oneReadBuffer[0] = null;
+            readLock.unlock();
+        }
     }
 
     private long userRead(ByteBuffer[] dsts, int offset, int length, long deadline) throws IOException {
@@ -669,7 +679,14 @@ final class ArrakisSocketChannel extends SocketChannel implements RoutedChannel 
         if (k != null) {
             return kernelCall(() -> k.write(src));
         }
-        return (int) write(new ByteBuffer[] {src}, 0, 1);
+        writeLock.lock(); // reentrant: the gathering write takes it again; it guards oneWriteBuffer
+        try {
+            oneWriteBuffer[0] = src;
+            return (int) write(oneWriteBuffer, 0, 1);
+        } finally {
+            oneWriteBuffer[0] = null;
+            writeLock.unlock();
+        }
     }
 
     @Override
