@@ -226,17 +226,14 @@ public class ArrakisSelectorProvider extends SelectorProvider {
 
     @Override
     public DatagramChannel openDatagramChannel() throws IOException {
-        if (!DATAGRAM_SOCKET_ADAPTORS && io.arrakis.provider.net.DatagramSocketHook.creatingDatagramSocket()) {
-            // java.net.DatagramSocket asks (through the agent's rewrite) for a channel to wrap in
-            // the channel's socket() adaptor. Until our datagram channels have one, it gets the
-            // JDK's own uninterruptible channel, as without us: DatagramSocket stays on the kernel.
+        if (io.arrakis.provider.net.DatagramSocketHook.creatingDatagramSocket()) {
+            // java.net.DatagramSocket asks (through the agent's rewrite) for a channel to wrap.
+            // Its receive must survive an interrupt, and ours are interruptible: until they have
+            // an uninterruptible mode it gets the JDK's own, as without us (the kernel's path).
             return jdkUninterruptibleDatagramChannel();
         }
         return new ArrakisDatagramChannel(this, null);
     }
-
-    /** Whether {@link ArrakisDatagramChannel#socket()} has an adaptor (see {@link #openDatagramChannel()}). */
-    static final boolean DATAGRAM_SOCKET_ADAPTORS = false;
 
     private static DatagramChannel jdkUninterruptibleDatagramChannel() throws IOException {
         SelectorProvider jdk = kernel();
