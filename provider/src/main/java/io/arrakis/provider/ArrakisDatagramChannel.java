@@ -3,6 +3,7 @@ package io.arrakis.provider;
 import io.arrakis.stack.NetworkStack;
 import io.arrakis.stack.udp.UdpSocket;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.lang.foreign.MemorySegment;
 import java.net.BindException;
 import java.net.DatagramPacket;
@@ -65,6 +66,16 @@ import java.util.concurrent.locks.ReentrantLock;
  * channel), truncation into a short buffer, zero-length rules, exceptions and their order are the
  * JDK's {@code DatagramChannelImpl}'s on Linux.
  *
+ * <p><b>Interrupts.</b> A channel from {@code openDatagramChannel} is interruptible, as the JDK's:
+ * an interrupt of a thread blocked in it closes it ({@code ClosedByInterruptException}). The one
+ * a {@code java.net.DatagramSocket} wraps ({@link ArrakisSelectorProvider#openUninterruptibleDatagramChannel})
+ * is not, as the JDK's {@code DatagramChannelImpl} with {@code interruptible == false}: a platform
+ * thread blocked in it keeps waiting with its interrupt status set (the interrupt does not end
+ * the wait, and the channel stays open); a virtual thread's wait ends with an
+ * {@code InterruptedIOException}, which the socket adaptor turns into closing the socket and
+ * {@code SocketException("Closed by interrupt")}; a close from another thread ends the wait with
+ * {@code AsynchronousCloseException} either way.
+ *
  * <p>Thread-safe as the JDK's: one reader and one writer at a time ({@link #readLock},
  * {@link #writeLock}), state under {@link #stateLock}, stack calls under the stack's lock, always
  * taken in that order.
@@ -85,6 +96,8 @@ final class ArrakisDatagramChannel extends DatagramChannel implements RoutedChan
     private static final MemorySegment NOWHERE = MemorySegment.ofArray(new byte[0]);
 
     private final ArrakisSelectorProvider arrakis;
+    /** Whether an interrupt of a thread blocked in this channel closes it (see the class comment). */
+    private final boolean interruptible;
     /** The family asked for at open, or null for the JDK's default (IPv6, dual-stack, when available). */
     private final ProtocolFamily family;
     private final ReentrantLock readLock = new ReentrantLock();
@@ -134,9 +147,15 @@ final class ArrakisDatagramChannel extends DatagramChannel implements RoutedChan
     private DatagramSocket socketAdaptor;
 
     ArrakisDatagramChannel(ArrakisSelectorProvider provider, ProtocolFamily family) {
+        this(provider, family, true);
+    }
+
+    /** {@code interruptible == false}: the channel of a {@code java.net.DatagramSocket} (see the class comment). */
+    ArrakisDatagramChannel(ArrakisSelectorProvider provider, ProtocolFamily family, boolean interruptible) {
         super(provider);
         this.arrakis = provider;
         this.family = family;
+        this.interruptible = interruptible;
     }
 
     // ------------------------------------------------------------------ RoutedChannel
@@ -381,7 +400,8 @@ final class ArrakisDatagramChannel extends DatagramChannel implements RoutedChan
         if (k != null) {
             return k;
         }
-        k = family == null ? JdkProvider.get().openDatagramChannel() : JdkProvider.get().openDatagramChannel(family);
+        k = !interruptible ? jdkUninterruptibleChannel()
+                : family == null ? JdkProvider.get().openDatagramChannel() : JdkProvider.get().openDatagramChannel(family);
         try {
             options.replayOn(k);
             k.configureBlocking(isBlocking());
@@ -391,6 +411,25 @@ final class ArrakisDatagramChannel extends DatagramChannel implements RoutedChan
         }
         kernel = k;
         return k;
+    }
+
+    /**
+     * The JDK's own channel for a {@code DatagramSocket} ({@code SelectorProviderImpl.openUninterruptibleDatagramChannel}),
+     * so that a socket routed to the kernel behaves on interrupt exactly as it would without us.
+     */
+    private static DatagramChannel jdkUninterruptibleChannel() throws IOException {
+        java.nio.channels.spi.SelectorProvider jdk = JdkProvider.get();
+        try {
+            return (DatagramChannel) jdk.getClass().getMethod("openUninterruptibleDatagramChannel").invoke(jdk);
+        } catch (java.lang.reflect.InvocationTargetException e) {
+            if (e.getCause() instanceof IOException io) {
+                throw io;
+            }
+            throw new IOException("the JDK's openUninterruptibleDatagramChannel failed: " + e.getCause(), e.getCause());
+        } catch (ReflectiveOperationException e) {
+            throw new IOException("this JDK's provider " + jdk.getClass().getName() + " has no public"
+                    + " openUninterruptibleDatagramChannel() (Arrakis needs JDK 25): " + e, e);
+        }
     }
 
     /**
@@ -678,7 +717,7 @@ final class ArrakisDatagramChannel extends DatagramChannel implements RoutedChan
         SocketAddress sender = null;
         boolean timedOut = false;
         if (blocking) {
-            begin();
+            beginBlocking();
         }
         try {
             UserStack stack = net;
@@ -735,7 +774,15 @@ final class ArrakisDatagramChannel extends DatagramChannel implements RoutedChan
                     timedOut = true; // not an async close: end must not throw
                     throw new SocketTimeoutException("Receive timed out");
                 }
-                if (!awaitChange(k, SelectionKey.OP_READ, seen, deadline)) {
+                boolean cleared = beforeWait();
+                boolean keepWaiting;
+                try {
+                    // Uninterruptible: an interrupt that ended the wait (a platform thread's) is no reason to stop.
+                    keepWaiting = awaitChange(k, SelectionKey.OP_READ, seen, deadline) || (!interruptible && isOpen());
+                } finally {
+                    afterWait(cleared);
+                }
+                if (!keepWaiting) {
                     return null;
                 }
             }
@@ -952,7 +999,7 @@ final class ArrakisDatagramChannel extends DatagramChannel implements RoutedChan
         boolean blocking = isBlocking();
         boolean sent = false;
         if (blocking) {
-            begin();
+            beginBlocking();
         }
         try {
             while (isOpen()) {
@@ -1001,8 +1048,14 @@ final class ArrakisDatagramChannel extends DatagramChannel implements RoutedChan
                 if (!blocking) {
                     return 0;
                 }
-                if (!stack.await(readiness, seen, System.nanoTime() + SEND_RETRY_NANOS)
-                        && (!isOpen() || Thread.currentThread().isInterrupted())) {
+                boolean cleared = beforeWait();
+                boolean moved;
+                try {
+                    moved = stack.await(readiness, seen, System.nanoTime() + SEND_RETRY_NANOS);
+                } finally {
+                    afterWait(cleared);
+                }
+                if (!moved && (!isOpen() || (interruptible && Thread.currentThread().isInterrupted()))) {
                     return 0;
                 }
             }
@@ -1050,7 +1103,7 @@ final class ArrakisDatagramChannel extends DatagramChannel implements RoutedChan
         boolean blocking = isBlocking();
         int n = 0;
         if (blocking) {
-            begin();
+            beginBlocking();
         }
         try {
             while (true) {
@@ -1065,7 +1118,16 @@ final class ArrakisDatagramChannel extends DatagramChannel implements RoutedChan
                 if (n > 0 || total == 0 || !blocking) {
                     return n;
                 }
-                if (!awaitChange(kernel, SelectionKey.OP_WRITE, readiness.sequence(), Long.MAX_VALUE)) {
+                int seen = readiness.sequence();
+                boolean cleared = beforeWait();
+                boolean keepWaiting;
+                try {
+                    keepWaiting = awaitChange(kernel, SelectionKey.OP_WRITE, seen, Long.MAX_VALUE)
+                            || (!interruptible && isOpen());
+                } finally {
+                    afterWait(cleared);
+                }
+                if (!keepWaiting) {
                     return 0;
                 }
             }
@@ -1085,10 +1147,48 @@ final class ArrakisDatagramChannel extends DatagramChannel implements RoutedChan
      * would stay open. {@code begin} handles a pending interrupt exactly as the JDK does.
      */
     private void endBlocking(boolean completed) throws AsynchronousCloseException {
+        if (!interruptible) {
+            // The JDK's uninterruptible channel: only a close (from another thread) ends it early.
+            if (!completed && !isOpen()) {
+                throw new AsynchronousCloseException();
+            }
+            return;
+        }
         if (!completed && Thread.currentThread().isInterrupted()) {
             begin();
         }
         end(completed);
+    }
+
+    /** {@code begin()} for a blocking operation when an interrupt is to close the channel. */
+    private void beginBlocking() {
+        if (interruptible) {
+            begin();
+        }
+    }
+
+    /**
+     * Before a wait of a blocking operation: an uninterruptible channel on a platform thread
+     * waits as if not interrupted (a pending interrupt would end every park at once, a busy loop);
+     * returns whether an interrupt status was cleared, for {@link #afterWait} to set it again.
+     */
+    private boolean beforeWait() {
+        return !interruptible && !Thread.currentThread().isVirtual() && Thread.interrupted();
+    }
+
+    /**
+     * After a wait: an interrupt status {@link #beforeWait} cleared is set again (one that came
+     * during the wait is still set, and cleared again before the next wait); on an uninterruptible
+     * channel a virtual thread's interrupt ends the operation with {@code InterruptedIOException},
+     * as the JDK's {@code DatagramChannelImpl.park} does for a {@code DatagramSocket}.
+     */
+    private void afterWait(boolean cleared) throws InterruptedIOException {
+        Thread me = Thread.currentThread();
+        if (cleared) {
+            me.interrupt();
+        } else if (!interruptible && me.isVirtual() && me.isInterrupted()) {
+            throw new InterruptedIOException();
+        }
     }
 
     /**
@@ -1140,7 +1240,9 @@ final class ArrakisDatagramChannel extends DatagramChannel implements RoutedChan
         } finally {
             // The selector's own begin/end replaced our interruptor on this thread: put it back, and
             // if an interrupt came meanwhile, it closes the channel now, as it would have then.
-            begin();
+            if (interruptible) {
+                begin();
+            }
         }
         return isOpen() && !me.isInterrupted();
     }
@@ -1513,7 +1615,12 @@ final class ArrakisDatagramChannel extends DatagramChannel implements RoutedChan
         }
     }
 
-    /** KERNEL: the JDK channel's adaptor at our timeout; an interrupt that closed the JDK channel closes us too. */
+    /**
+     * KERNEL: the JDK channel's adaptor at our timeout; whatever closed the JDK channel (an
+     * interrupt: {@code ClosedByInterruptException}, or on an uninterruptible channel a virtual
+     * thread's, which the JDK's adaptor reports as {@code SocketException("Closed by interrupt")})
+     * closes us too.
+     */
     private void receiveKernelPacket(DatagramPacket p, int timeoutMillis) throws IOException {
         DatagramSocket delegate = kernel.socket();
         try {
@@ -1523,8 +1630,10 @@ final class ArrakisDatagramChannel extends DatagramChannel implements RoutedChan
         }
         try {
             delegate.receive(p);
-        } catch (ClosedByInterruptException e) {
-            close();
+        } catch (IOException e) {
+            if (!delegate.getChannel().isOpen()) {
+                close();
+            }
             throw e;
         }
     }
@@ -1587,10 +1696,13 @@ final class ArrakisDatagramChannel extends DatagramChannel implements RoutedChan
     }
 
     private void sendKernelPacket(DatagramPacket p) throws IOException {
+        DatagramChannel k = kernel;
         try {
-            kernel.socket().send(p);
-        } catch (ClosedByInterruptException e) {
-            close();
+            k.socket().send(p);
+        } catch (IOException e) {
+            if (!k.isOpen()) {
+                close();
+            }
             throw e;
         }
     }

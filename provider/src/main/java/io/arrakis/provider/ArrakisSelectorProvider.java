@@ -227,26 +227,25 @@ public class ArrakisSelectorProvider extends SelectorProvider {
     @Override
     public DatagramChannel openDatagramChannel() throws IOException {
         if (io.arrakis.provider.net.DatagramSocketHook.creatingDatagramSocket()) {
-            // java.net.DatagramSocket asks (through the agent's rewrite) for a channel to wrap.
-            // Its receive must survive an interrupt, and ours are interruptible: until they have
-            // an uninterruptible mode it gets the JDK's own, as without us (the kernel's path).
-            return jdkUninterruptibleDatagramChannel();
+            // java.net.DatagramSocket asks (through the agent's rewrite) for the channel it wraps:
+            // its receive must survive a platform thread's interrupt, as the JDK's does.
+            return openUninterruptibleDatagramChannel();
         }
         return new ArrakisDatagramChannel(this, null);
     }
 
-    private static DatagramChannel jdkUninterruptibleDatagramChannel() throws IOException {
-        SelectorProvider jdk = kernel();
-        try {
-            return (DatagramChannel) jdk.getClass().getMethod("openUninterruptibleDatagramChannel").invoke(jdk);
-        } catch (java.lang.reflect.InvocationTargetException e) {
-            if (e.getCause() instanceof IOException io) {
-                throw io;
-            }
-            throw new IOException("the JDK's openUninterruptibleDatagramChannel failed", e.getCause());
-        } catch (ReflectiveOperationException e) {
-            return jdk.openDatagramChannel(); // an older or different JDK: an interruptible one then
-        }
+    /**
+     * The channel a {@code java.net.DatagramSocket}/{@code MulticastSocket} wraps (its
+     * {@code socket()} is the socket's delegate), routed as {@link #openDatagramChannel()}'s, but
+     * uninterruptible as the JDK's {@code SelectorProviderImpl.openUninterruptibleDatagramChannel}:
+     * interrupting a platform thread blocked in it neither ends the wait nor closes it; a virtual
+     * thread's interrupt closes the socket ({@code SocketException: Closed by interrupt}).
+     * {@link #openDatagramChannel()} returns it when the agent's rewrite of
+     * {@code DatagramSocket.createDelegate} asks; public for tests that build a socket the way
+     * that call site does.
+     */
+    public DatagramChannel openUninterruptibleDatagramChannel() throws IOException {
+        return new ArrakisDatagramChannel(this, null, false);
     }
 
     @Override
