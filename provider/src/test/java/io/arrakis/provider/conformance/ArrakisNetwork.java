@@ -58,6 +58,17 @@ final class ArrakisNetwork implements Network {
         }
     }
 
+    /** Through the provider's entry point for {@code DatagramSocket}s, built as the agent's rewrite of {@code createDelegate} builds them. */
+    @Override
+    public java.net.DatagramSocket datagramSocket(java.net.SocketAddress local) throws IOException {
+        return HookPathSockets.datagramSocket(provider, local);
+    }
+
+    @Override
+    public java.net.MulticastSocket multicastSocket(java.net.SocketAddress local) throws IOException {
+        return HookPathSockets.multicastSocket(provider, local);
+    }
+
     /**
      * The VNIC is no interface of the operating system's: a user-level channel joins groups on
      * its VNIC whatever interface it is given, so the cases name the loopback interface.

@@ -42,6 +42,7 @@ class ConformanceTest {
                 AsyncCloseCases.cases(),
                 SocketOptionCases.cases(),
                 SocketAdaptorCases.cases(),
+                DatagramSocketCases.cases(),
                 VirtualThreadCases.cases())) {
             categories.put(cases.getFirst().category(), cases);
         }

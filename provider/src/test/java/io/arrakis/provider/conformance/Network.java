@@ -1,9 +1,12 @@
 package io.arrakis.provider.conformance;
 
 import java.io.IOException;
+import java.net.DatagramSocket;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.MulticastSocket;
 import java.net.NetworkInterface;
+import java.net.SocketAddress;
 import java.net.SocketException;
 import java.nio.channels.spi.SelectorProvider;
 import java.util.Arrays;
@@ -27,6 +30,21 @@ public interface Network extends AutoCloseable {
 
     /** An address and port on {@link #serverAddress()} where nothing listens, for "connection refused". */
     InetSocketAddress unusedPort() throws IOException;
+
+    /**
+     * A {@code java.net.DatagramSocket} as {@code new DatagramSocket(local)} makes one on this
+     * network ({@code local} null: unbound): the JDK's constructor for the JDK; for a provider
+     * that {@code DatagramSocket} reaches through the agent's rewrite of {@code createDelegate},
+     * the same construction over that provider's channel.
+     */
+    default DatagramSocket datagramSocket(SocketAddress local) throws IOException {
+        return new DatagramSocket(local);
+    }
+
+    /** A {@code java.net.MulticastSocket} as {@code new MulticastSocket(local)} makes one on this network. */
+    default MulticastSocket multicastSocket(SocketAddress local) throws IOException {
+        return new MulticastSocket(local);
+    }
 
     /** The interface multicast cases join groups on and send through (IP_MULTICAST_IF). */
     default NetworkInterface multicastInterface() throws SocketException {
