@@ -1,5 +1,6 @@
 package io.arrakis.provider;
 
+import io.arrakis.device.FlowFilter;
 import io.arrakis.stack.NetworkStack;
 import io.arrakis.stack.udp.UdpSocket;
 import java.io.IOException;
@@ -40,6 +41,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -93,6 +95,10 @@ final class ArrakisDatagramChannel extends DatagramChannel implements RoutedChan
     /** How long a blocked user-level send waits before it retries on its own (buffers held for ARP free silently). */
     private static final long SEND_RETRY_NANOS = 100_000;
     private static final int LOOPBACK = 0x7F00_0001;
+    private static final InetAddress LOOPBACK_ADDRESS = Addresses.inet(LOOPBACK);
+    /** Loopback acceleration: how many destination ports a channel remembers the route of, and for how long. */
+    private static final int LOOPBACK_SLOTS = 8;
+    private static final long LOOPBACK_ROUTE_NANOS = TimeUnit.SECONDS.toNanos(1);
     private static final MemorySegment NOWHERE = MemorySegment.ofArray(new byte[0]);
 
     private final ArrakisSelectorProvider arrakis;
@@ -117,6 +123,20 @@ final class ArrakisDatagramChannel extends DatagramChannel implements RoutedChan
     private volatile boolean connected;
     /** In BOTH: whether the connection is the user-level side's (the kernel side is muted) or the kernel's. */
     private volatile boolean connectedUserLevel;
+    /** In BOTH: connected to 127.0.0.1:P, user-level to the process that announced P (loopback acceleration). */
+    private volatile boolean connectedViaLoopback;
+    /** In BOTH: whether our port is announced to the control plane for loopback senders (withdrawn at close). */
+    private volatile boolean announced;
+    /**
+     * Loopback acceleration, in BOTH: where datagrams to 127.0.0.1:P went lately, one slot per
+     * {@code P % LOOPBACK_SLOTS}: {@code P << 32 | the announcing VNIC's address} (0: nobody, the
+     * kernel), asked again after {@link #LOOPBACK_ROUTE_NANOS} ({@link #loopbackExpiry}). Written
+     * under writeLock; the reader looks up replies' senders in it, to name them 127.0.0.1:P as the
+     * kernel would.
+     */
+    private final AtomicLongArray loopbackRoutes = new AtomicLongArray(LOOPBACK_SLOTS);
+    /** When each {@link #loopbackRoutes} slot is to be asked again ({@link System#nanoTime}); writeLock. */
+    private final long[] loopbackExpiry = new long[LOOPBACK_SLOTS];
     private volatile InetSocketAddress remoteAddress;
     private volatile int remoteIpv4;
     private volatile boolean closed;
@@ -374,6 +394,44 @@ final class ArrakisDatagramChannel extends DatagramChannel implements RoutedChan
         }
         mode = BOTH;
         joinUserSide(false);
+        // Processes on the switch sending to 127.0.0.1 on our port come to us through it.
+        announced = arrakis.announceLoopbackPort(FlowFilter.Protocol.UDP, stack, port);
+    }
+
+    /**
+     * Under writeLock: the VNIC address (host order) datagrams to {@code target} go to user-level
+     * (loopback acceleration: 127.0.0.1:P, and an attached process's wildcard channel announced
+     * P), or 0 for the kernel; the control plane's answer is kept for {@link #LOOPBACK_ROUTE_NANOS}.
+     */
+    private int loopbackPeer(InetSocketAddress target) {
+        InetAddress address = target.getAddress();
+        int destinationPort = target.getPort();
+        // Inet4Address.hashCode is its address: no copy of the bytes per datagram.
+        if (mode != BOTH || !(address instanceof Inet4Address) || address.hashCode() != LOOPBACK
+                || destinationPort == 0 || !arrakis.loopbackAcceleration()) {
+            return 0;
+        }
+        int slot = destinationPort % LOOPBACK_SLOTS;
+        long route = loopbackRoutes.get(slot);
+        long now = System.nanoTime();
+        if ((int) (route >>> 32) == destinationPort && now - loopbackExpiry[slot] < 0) {
+            return (int) route;
+        }
+        int peer = arrakis.loopbackDatagramPeer(destinationPort).orElse(0);
+        loopbackRoutes.set(slot, (long) destinationPort << 32 | (peer & 0xFFFF_FFFFL));
+        loopbackExpiry[slot] = now + LOOPBACK_ROUTE_NANOS;
+        return peer;
+    }
+
+    /** The sender's address as the application is to see it: 127.0.0.1 for a peer reached through loopback acceleration. */
+    private int senderAddress(int address, int senderPort) {
+        if (mode == BOTH && address != 0) {
+            long route = loopbackRoutes.get(senderPort % LOOPBACK_SLOTS);
+            if ((int) (route >>> 32) == senderPort && (int) route == address) {
+                return LOOPBACK;
+            }
+        }
+        return address;
     }
 
     /** Under stateLock: opens the reserved user-level {@code reserved} port. */
@@ -478,8 +536,11 @@ final class ArrakisDatagramChannel extends DatagramChannel implements RoutedChan
                         kernelCall(() -> kernel.connect(target));
                         return this;
                     }
+                    int peer;
                     if (mode == USER || routed(target.getAddress())) {
-                        connectUserLevel(target);
+                        connectUserLevel(userLevelDestination(target, true), target.getPort(), false);
+                    } else if ((peer = loopbackPeer(target)) != 0) {
+                        connectUserLevel(peer, target.getPort(), true);
                     } else {
                         connectKernel(target);
                     }
@@ -495,9 +556,12 @@ final class ArrakisDatagramChannel extends DatagramChannel implements RoutedChan
         return this;
     }
 
-    /** Under stateLock: the connection is the user-level port's; a kernel side is muted. */
-    private void connectUserLevel(InetSocketAddress target) throws IOException {
-        int destination = userLevelDestination(target, true);
+    /**
+     * Under stateLock: the connection is the user-level port's, to {@code destination}:{@code
+     * destinationPort} ({@code viaLoopback}: the VNIC of the process behind 127.0.0.1 on that
+     * port); a kernel side is muted.
+     */
+    private void connectUserLevel(int destination, int destinationPort, boolean viaLoopback) throws IOException {
         DatagramChannel k = kernel;
         if (k != null) {
             // Connected to itself on the loopback: nobody else's datagrams reach it any more.
@@ -507,13 +571,14 @@ final class ArrakisDatagramChannel extends DatagramChannel implements RoutedChan
         UdpSocket s = socket;
         stack.lock().lock();
         try {
-            s.connect(destination, target.getPort());
+            s.connect(destination, destinationPort);
             discardQueued(s);
         } finally {
             stack.unlock();
         }
         remoteIpv4 = destination;
         connectedUserLevel = true;
+        connectedViaLoopback = viaLoopback;
     }
 
     /** Under stateLock (BOTH): the connection is the kernel socket's; the user-level port is muted. */
@@ -529,6 +594,7 @@ final class ArrakisDatagramChannel extends DatagramChannel implements RoutedChan
             stack.unlock();
         }
         connectedUserLevel = false;
+        connectedViaLoopback = false;
     }
 
     /** Under the stack lock: as the JDK flushes what was received before connect. */
@@ -570,6 +636,7 @@ final class ArrakisDatagramChannel extends DatagramChannel implements RoutedChan
                         stack.unlock();
                     }
                     connected = false;
+                    connectedViaLoopback = false;
                     remoteAddress = null;
                     remoteIpv4 = 0;
                 }
@@ -597,12 +664,18 @@ final class ArrakisDatagramChannel extends DatagramChannel implements RoutedChan
             return switch (mode) {
                 case KERNEL -> k.getLocalAddress();
                 case USER -> new InetSocketAddress(Addresses.inet(net.address()), port);
-                case BOTH -> connected && connectedUserLevel
-                        ? new InetSocketAddress(Addresses.inet(net.address()), port)
-                        : k.getLocalAddress();
+                case BOTH -> connected && connectedUserLevel ? connectedLocalAddress() : k.getLocalAddress();
                 default -> null;
             };
         }
+    }
+
+    /**
+     * BOTH, connected user-level: the local address narrows to the route's source address, as a
+     * kernel socket's does: our VNIC's, or 127.0.0.1 when connected to 127.0.0.1 (accelerated).
+     */
+    private InetSocketAddress connectedLocalAddress() {
+        return new InetSocketAddress(connectedViaLoopback ? LOOPBACK_ADDRESS : Addresses.inet(net.address()), port);
     }
 
     @Override
@@ -823,7 +896,8 @@ final class ArrakisDatagramChannel extends DatagramChannel implements RoutedChan
             return null;
         }
         copied = Math.min(full, room);
-        return sender(s.lastSourceAddress(), s.lastSourcePort());
+        int senderPort = s.lastSourcePort();
+        return sender(senderAddress(s.lastSourceAddress(), senderPort), senderPort);
     }
 
     /** The next datagram on the (non-blocking) kernel side, or null. */
@@ -916,6 +990,10 @@ final class ArrakisDatagramChannel extends DatagramChannel implements RoutedChan
                 if (mode == USER || routed(isa.getAddress())) {
                     int destination = userLevelDestination(isa, false);
                     return sendUserLevel(destination, isa.getPort(), oneWriteBuffer, 0, 1, total, false);
+                }
+                int peer = loopbackPeer(isa);
+                if (peer != 0) {
+                    return sendUserLevel(peer, isa.getPort(), oneWriteBuffer, 0, 1, total, false);
                 }
                 return sendKernel(() -> kernel.send(src, isa), total);
             } finally {
@@ -1523,8 +1601,7 @@ final class ArrakisDatagramChannel extends DatagramChannel implements RoutedChan
             return switch (mode) {
                 case KERNEL -> (InetSocketAddress) k.socket().getLocalSocketAddress();
                 case USER -> new InetSocketAddress(Addresses.inet(net.address()), port);
-                case BOTH -> connected && connectedUserLevel
-                        ? new InetSocketAddress(Addresses.inet(net.address()), port)
+                case BOTH -> connected && connectedUserLevel ? connectedLocalAddress()
                         : (InetSocketAddress) k.socket().getLocalSocketAddress();
                 default -> null;
             };
@@ -1748,6 +1825,10 @@ final class ArrakisDatagramChannel extends DatagramChannel implements RoutedChan
                 }
                 stack.releaseUdpPort(port);
             }
+        }
+        if (announced) {
+            announced = false;
+            arrakis.withdrawLoopbackPort(FlowFilter.Protocol.UDP, net, port);
         }
         readiness.signal();
         try {

@@ -117,7 +117,7 @@ public class ArrakisSelectorProvider extends SelectorProvider {
             return new Route(s, address);
         }
         if (config.loopback() && target.getAddress().isLoopbackAddress()) {
-            OptionalInt listener = lookupLoopbackListener(target.getPort());
+            OptionalInt listener = lookupLoopbackListener(FlowFilter.Protocol.TCP, target.getPort());
             if (listener.isPresent()) {
                 return new Route(boundTo != null ? boundTo : userStack(), listener.getAsInt());
             }
@@ -126,15 +126,24 @@ public class ArrakisSelectorProvider extends SelectorProvider {
     }
 
     /**
-     * Asks the control plane who listens user-level on TCP {@code port}: through our VNIC when
+     * Loopback acceleration for UDP: the VNIC address (host order) of the attached process whose
+     * wildcard datagram channel announced {@code port}, or empty (also when acceleration is off).
+     * One control round trip: the channel caches the answer.
+     */
+    OptionalInt loopbackDatagramPeer(int port) {
+        return config.loopback() ? lookupLoopbackListener(FlowFilter.Protocol.UDP, port) : OptionalInt.empty();
+    }
+
+    /**
+     * Asks the control plane who listens user-level on {@code protocol} {@code port}: through our VNIC when
      * attached, otherwise through a tool connection, so a process that only connects to
      * loopback attaches no VNIC (and starts no control plane) unless someone listens there.
      */
-    private OptionalInt lookupLoopbackListener(int port) {
+    private OptionalInt lookupLoopbackListener(FlowFilter.Protocol protocol, int port) {
         try {
             UserStack s = stack;
             if (s != null && s.vnic() instanceof ShmVnic shm) {
-                return shm.lookupListener(FlowFilter.Protocol.TCP, port);
+                return shm.lookupListener(protocol, port);
             }
             if (!"shm".equals(config.backend())) {
                 return OptionalInt.empty();
@@ -148,7 +157,7 @@ public class ArrakisSelectorProvider extends SelectorProvider {
                 }
                 client = lookups;
             }
-            return client.lookupListener(FlowFilter.Protocol.TCP, port);
+            return client.lookupListener(protocol, port);
         } catch (IOException e) {
             // No control plane (or it went away): nobody listens user-level, the kernel it is.
             synchronized (stackLock) {
@@ -171,23 +180,32 @@ public class ArrakisSelectorProvider extends SelectorProvider {
 
     /** Tells the control plane a user-level listener serves loopback clients on {@code port}; false if refused. */
     boolean announceLoopbackListener(UserStack s, int port) {
+        return announceLoopbackPort(FlowFilter.Protocol.TCP, s, port);
+    }
+
+    void withdrawLoopbackListener(UserStack s, int port) {
+        withdrawLoopbackPort(FlowFilter.Protocol.TCP, s, port);
+    }
+
+    /** Tells the control plane {@code protocol} {@code port} is served user-level for loopback senders; false if refused. */
+    boolean announceLoopbackPort(FlowFilter.Protocol protocol, UserStack s, int port) {
         if (!config.loopback() || !(s.vnic() instanceof ShmVnic shm)) {
             return false;
         }
         try {
-            shm.announceListener(FlowFilter.Protocol.TCP, port);
+            shm.announceListener(protocol, port);
             return true;
         } catch (IOException e) {
-            log(System.Logger.Level.WARNING, "127.0.0.1 clients of port " + port
+            log(System.Logger.Level.WARNING, "127.0.0.1 clients of " + protocol + " port " + port
                     + " will go through the kernel: " + e.getMessage());
             return false;
         }
     }
 
-    void withdrawLoopbackListener(UserStack s, int port) {
+    void withdrawLoopbackPort(FlowFilter.Protocol protocol, UserStack s, int port) {
         if (s.vnic() instanceof ShmVnic shm) {
             try {
-                shm.withdrawListener(FlowFilter.Protocol.TCP, port);
+                shm.withdrawListener(protocol, port);
             } catch (IOException | RuntimeException e) {
                 // the control plane is gone: so is the announcement
             }
