@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.arrakis.agent.child.DatagramEchoClientMain;
+import io.arrakis.agent.child.DatagramEchoServerMain;
 import io.arrakis.agent.child.EchoClientMain;
 import io.arrakis.agent.child.NettyEchoClientMain;
 import io.arrakis.agent.child.NettyEchoServerMain;
@@ -57,6 +59,12 @@ class UnmodifiedServersTest {
         exercise(ThreadPerConnectionServerMain.class, List.of("virtual"), EchoClientMain.class, "nio", false);
     }
 
+    /** UDP: {@code java.net.DatagramSocket} on both sides, the client sending to 127.0.0.1 (loopback acceleration). */
+    @Test
+    void aJavaNetDatagramSocketEchoServerAndClient() throws Exception {
+        exercise(DatagramEchoServerMain.class, List.of(), DatagramEchoClientMain.class, "", false);
+    }
+
     @Test
     void aNettyServerAndClient() throws Exception {
         exercise(NettyEchoServerMain.class, List.of(), NettyEchoClientMain.class, null, true);
@@ -79,7 +87,10 @@ class UnmodifiedServersTest {
                 String port = ready.substring(6).trim();
                 List<String> clientArgs = new ArrayList<>(List.of(port));
                 if (clientMode != null) {
-                    clientArgs.addAll(List.of(Integer.toString(ROUNDS), clientMode));
+                    clientArgs.add(Integer.toString(ROUNDS));
+                    if (!clientMode.isEmpty()) {
+                        clientArgs.add(clientMode);
+                    }
                 }
                 Process clientProcess = start(socket, client, netty, clientArgs.toArray(String[]::new));
                 try {
