@@ -20,9 +20,11 @@ import java.util.concurrent.TimeUnit;
  * kernel's loopback and once with the agent in both JVMs (the client still connects to
  * 127.0.0.1; the provider sends it through the shm switch, this process owning the control
  * plane), alternating rounds in the same run, each pair of JVMs fresh.
- * Prints medians, p99 and p99.9 of every round and the ratios of the medians.
+ * Prints medians, p99 and p99.9 of every round and the ratios of the medians. With {@code udp}, the
+ * same with {@code java.net.DatagramSocket} ({@link PlainDatagramEchoServer},
+ * {@link PlainDatagramPingClient}) instead of TCP.
  *
- * <p>Usage: {@code RoundTripComparison [rounds=3] [round trips per round=200000] [bytes=64]}.
+ * <p>Usage: {@code RoundTripComparison [rounds=3] [round trips per round=200000] [bytes=64] [tcp|udp]}.
  */
 public final class RoundTripComparison {
     private static final long PATIENCE_SECONDS = 120;
@@ -39,6 +41,12 @@ public final class RoundTripComparison {
         int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 3;
         int measured = args.length > 1 ? Integer.parseInt(args[1]) : 200_000;
         int size = args.length > 2 ? Integer.parseInt(args[2]) : 64;
+        boolean udp = args.length > 3 && args[3].equals("udp");
+        if (args.length > 3 && !udp && !args[3].equals("tcp")) {
+            throw new IllegalArgumentException("transport '" + args[3] + "': expected tcp or udp");
+        }
+        Class<?> server = udp ? PlainDatagramEchoServer.class : PlainEchoServer.class;
+        Class<?> client = udp ? PlainDatagramPingClient.class : PlainPingClient.class;
         int warmUp = Math.max(20_000, measured / 5);
         Path directory = Files.createTempDirectory("arrakis-e2e");
         Path socket = directory.resolve("control.sock");
@@ -46,13 +54,15 @@ public final class RoundTripComparison {
         List<Result> arrakis = new ArrayList<>();
         try (ControlPlane plane = ControlPlane.startEmbedded(socket)) {
             for (int round = 0; round < rounds; round++) {
-                kernel.add(run("kernel loopback, JDK provider", List.of(), false, socket, size, warmUp, measured));
-                arrakis.add(run("Arrakis agent, shm switch", providerOptions(socket), true, socket, size, warmUp,
+                kernel.add(run(server, client, "kernel loopback, JDK provider", List.of(), false, socket, size, warmUp,
                         measured));
+                arrakis.add(run(server, client, "Arrakis agent, shm switch", providerOptions(socket), true, socket, size,
+                        warmUp, measured));
             }
         }
-        System.out.printf("%n%d-byte request/response between two JVMs, plain blocking NIO, %d round trips per row"
-                + " (after %d warm-up), load average %s%n", size, measured, warmUp, loadAverage());
+        System.out.printf("%n%d-byte request/response between two JVMs, %s, %d round trips per row"
+                + " (after %d warm-up), load average %s%n", size, udp ? "java.net.DatagramSocket" : "plain blocking NIO",
+                measured, warmUp, loadAverage());
         System.out.printf("%-34s %9s %9s %9s %9s%n", "path", "p50 us", "p99 us", "p99.9 us", "mean us");
         for (int i = 0; i < rounds; i++) {
             System.out.println(kernel.get(i).row());
@@ -81,9 +91,9 @@ public final class RoundTripComparison {
                 "-Darrakis.shm.embedded=false");
     }
 
-    private static Result run(String path, List<String> jvmOptions, boolean userLevel, Path socket, int size,
-            int warmUp, int measured) throws Exception {
-        Process server = start(PlainEchoServer.class, jvmOptions, "0", Integer.toString(size));
+    private static Result run(Class<?> serverMain, Class<?> clientMain, String path, List<String> jvmOptions,
+            boolean userLevel, Path socket, int size, int warmUp, int measured) throws Exception {
+        Process server = start(serverMain, jvmOptions, "0", Integer.toString(size));
         try {
             BufferedReader serverOut = new BufferedReader(new InputStreamReader(server.getInputStream(),
                     StandardCharsets.UTF_8));
@@ -102,7 +112,7 @@ public final class RoundTripComparison {
             if (userLevel) {
                 vnicAddressOf(server.pid(), socket); // the server attached: its listener is announced
             }
-            Process client = start(PlainPingClient.class, jvmOptions, host, Integer.toString(port),
+            Process client = start(clientMain, jvmOptions, host, Integer.toString(port),
                     Integer.toString(size), Integer.toString(warmUp), Integer.toString(measured));
             try {
                 BufferedReader clientOut = new BufferedReader(new InputStreamReader(client.getInputStream(),
