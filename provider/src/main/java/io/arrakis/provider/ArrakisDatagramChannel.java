@@ -1,6 +1,7 @@
 package io.arrakis.provider;
 
 import io.arrakis.device.FlowFilter;
+import io.arrakis.linux.Epoll;
 import io.arrakis.stack.NetworkStack;
 import io.arrakis.stack.udp.UdpSocket;
 import java.io.IOException;
@@ -1281,12 +1282,35 @@ final class ArrakisDatagramChannel extends DatagramChannel implements RoutedChan
         if (k == null) {
             return stack.await(readiness, seen, deadline) || (isOpen() && !me.isInterrupted());
         }
-        long spinEnd = System.nanoTime() + arrakis.spinNanos();
-        if (deadline != Long.MAX_VALUE && spinEnd - deadline > 0) {
-            spinEnd = deadline;
-        }
-        if (arrakis.spinNanos() > 0 && stack.await(readiness, seen, spinEnd)) {
-            return true;
+        int fd = me.isVirtual() ? -1 : KernelDescriptor.of(k);
+        if (fd >= 0) {
+            // Spin, then one sleep on both paths: the stack's leader, also woken by the kernel
+            // socket. (Waiting in a selector over the kernel side costs the poller's wake-up, then ours.)
+            if (!isOpen() || me.isInterrupted()) {
+                return false;
+            }
+            int led;
+            try {
+                led = stack.leadWatching(fd, op == SelectionKey.OP_READ ? Epoll.EPOLLIN : Epoll.EPOLLOUT, readiness,
+                        seen, deadline);
+            } catch (IOException e) {
+                if (!isOpen()) {
+                    return false; // closed under us: its descriptor with it (the caller's end says how)
+                }
+                throw e;
+            }
+            if (led >= 0) {
+                return led == 1 || (isOpen() && !me.isInterrupted());
+            }
+            // another thread leads: wait in the selector, which a user-level event wakes
+        } else {
+            long spinEnd = System.nanoTime() + arrakis.spinNanos();
+            if (deadline != Long.MAX_VALUE && spinEnd - deadline > 0) {
+                spinEnd = deadline;
+            }
+            if (arrakis.spinNanos() > 0 && stack.await(readiness, seen, spinEnd)) {
+                return true;
+            }
         }
         long waitMillis = 1_000;
         if (deadline != Long.MAX_VALUE) {
@@ -1323,6 +1347,36 @@ final class ArrakisDatagramChannel extends DatagramChannel implements RoutedChan
             }
         }
         return isOpen() && !me.isInterrupted();
+    }
+
+    /**
+     * The file descriptor of a JDK channel ({@code sun.nio.ch.SelChImpl.getFDVal}, reachable as
+     * {@link JdkProvider} is), or -1 when it cannot be had; then waits use a selector.
+     */
+    private static final class KernelDescriptor {
+        private static final java.lang.invoke.MethodHandle FD_VAL = find();
+
+        private static java.lang.invoke.MethodHandle find() {
+            try {
+                Class<?> selChImpl = Class.forName(JdkProvider.PACKAGE + ".SelChImpl");
+                return java.lang.invoke.MethodHandles.lookup().findVirtual(selChImpl, "getFDVal",
+                        java.lang.invoke.MethodType.methodType(int.class))
+                        .asType(java.lang.invoke.MethodType.methodType(int.class, Object.class));
+            } catch (ReflectiveOperationException | RuntimeException e) {
+                return null;
+            }
+        }
+
+        static int of(DatagramChannel k) {
+            if (FD_VAL == null) {
+                return -1;
+            }
+            try {
+                return (int) FD_VAL.invokeExact((Object) k);
+            } catch (Throwable e) {
+                return -1;
+            }
+        }
     }
 
     /** Under stateLock: the private selector blocking operations of kind {@code op} wait in. */

@@ -553,7 +553,9 @@ final class UserStack implements AutoCloseable {
                 if (readiness.movedSince(seen)) {
                     return true;
                 }
-                sleepInEpoll(events, generation, timeout);
+                if (sleepInEpoll(events, generation, timeout)) {
+                    return false; // the descriptor leadWatching added is ready: its owner looks
+                }
             } finally {
                 readiness.sleeper(null);
             }
@@ -566,20 +568,74 @@ final class UserStack implements AutoCloseable {
      * received frames and so disarmed the queue, and we would sleep deaf; so we look again after
      * announcing ourselves (the pair of {@link #pollLocked}'s check), and return to re-arm.
      */
-    private void sleepInEpoll(Epoll.Events events, long generation, int timeoutMillis) throws LinuxException {
+    private boolean sleepInEpoll(Epoll.Events events, long generation, int timeoutMillis) throws LinuxException {
         sleepers.incrementAndGet();
         try {
             if (pollGeneration != generation) {
-                return;
+                return false;
             }
             int n = Epoll.wait(epoll, events, timeoutMillis);
+            boolean watched = false;
             for (int i = 0; i < n; i++) {
                 if (events.data(i) == 1) {
                     EventFd.drain(wakeFd);
                 }
+                watched |= events.data(i) == 2;
             }
+            return watched;
         } finally {
             sleepers.decrementAndGet();
+        }
+    }
+
+    /**
+     * {@link #await}'s spin and lead, the leader also waking when descriptor {@code fd} is ready
+     * for {@code events} (the kernel socket of a wildcard datagram channel, so that one thread
+     * sleeps on both paths): 1 when {@code readiness} moved, 0 when {@code fd} is ready, the
+     * deadline passed or the thread was interrupted; -1 when, after the spin, another thread
+     * leads, or at once for a virtual thread (the caller must then wait its own way).
+     */
+    int leadWatching(int fd, int events, Readiness readiness, int seen, long deadline) throws IOException {
+        Thread me = Thread.currentThread();
+        if (me.isVirtual()) {
+            return -1;
+        }
+        boolean led = false;
+        spinners.incrementAndGet();
+        try {
+            long budget = spinBudget();
+            if (budget > 0 && spin(readiness, seen, deadline, me, budget)) {
+                spinPaid();
+                return 1;
+            }
+            if (budget > 0) {
+                spinWasted();
+            }
+            if (readiness.movedSince(seen)) {
+                return 1;
+            }
+            if (!LEADER.compareAndSet(this, null, me)) {
+                return -1;
+            }
+            led = true;
+            Epoll.add(epoll, fd, events, 2);
+            try {
+                return lead(readiness, seen, deadline, me) ? 1 : 0;
+            } finally {
+                try {
+                    Epoll.delete(epoll, fd);
+                } catch (LinuxException closed) {
+                    // closed meanwhile (its owner's close ended the wait): it left the set with it
+                }
+            }
+        } catch (LinuxException e) {
+            throw new IOException("watching descriptor " + fd + " from the stack's wait on VNIC " + vnic.name(), e);
+        } finally {
+            spinners.decrementAndGet();
+            if (led) {
+                leader = null;
+                wakePoller();
+            }
         }
     }
 

@@ -89,8 +89,9 @@ class WildcardDatagramTest {
     }
 
     /**
-     * Waits (bounded) until {@code thread} sleeps in the channel's wait: parked, or in the native
-     * epoll wait of the private selector over the kernel side (a thread there is RUNNABLE).
+     * Waits (bounded) until {@code thread} sleeps in the channel's wait: parked, in the stack's
+     * epoll wait (a Panama downcall), or in the native epoll wait of the private selector over the
+     * kernel side (a thread in either is RUNNABLE).
      */
     private static void awaitBlocked(Thread thread) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
@@ -105,12 +106,14 @@ class WildcardDatagramTest {
     private static boolean sleepsInOurWait(Thread thread) {
         StackTraceElement[] stack = thread.getStackTrace();
         boolean inOurWait = false;
+        boolean inStackEpoll = false; // leading the stack's epoll wait, which also watches the kernel socket
         for (StackTraceElement frame : stack) {
             inOurWait |= frame.getMethodName().equals("awaitChange");
+            inStackEpoll |= frame.getMethodName().equals("sleepInEpoll");
         }
         Thread.State state = thread.getState();
         return inOurWait && (state == Thread.State.WAITING || state == Thread.State.TIMED_WAITING
-                || stack.length > 0 && stack[0].isNativeMethod());
+                || stack.length > 0 && stack[0].isNativeMethod() || inStackEpoll);
     }
 
     private static boolean inReceive(Thread thread) {

@@ -88,7 +88,10 @@ final class ArrakisNetwork implements Network {
                 "SocketOptions/twoDatagramChannelsWithReuseAddressShareAPort", unsharedUdpPorts);
     }
 
-    /** Also a thread sleeping in our stack's epoll wait (a Panama downcall: RUNNABLE, no native frame). */
+    /**
+     * Also a thread sleeping in our stack's epoll wait (a Panama downcall: RUNNABLE, no native
+     * frame), from {@code await} or, on a wildcard datagram channel, {@code leadWatching}.
+     */
     @Override
     public boolean isBlockedIn(Thread thread) {
         if (Network.super.isBlockedIn(thread)) {
@@ -96,7 +99,7 @@ final class ArrakisNetwork implements Network {
         }
         return thread.getState() == Thread.State.RUNNABLE && Arrays.stream(thread.getStackTrace())
                 .anyMatch(frame -> frame.getClassName().equals("io.arrakis.provider.UserStack")
-                        && frame.getMethodName().equals("await"));
+                        && (frame.getMethodName().equals("await") || frame.getMethodName().equals("leadWatching")));
     }
 
     @Override
