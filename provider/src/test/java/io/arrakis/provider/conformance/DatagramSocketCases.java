@@ -19,7 +19,7 @@ import java.util.List;
  * uninterruptible channel on the oracle, over our provider's (the agent's route) on ours. State
  * before and after bind, send and receive between sockets bound to the server address and on the
  * wildcard, truncation, soTimeout, connect/disconnect, unreachable and unresolved destinations,
- * buffer sizes, broadcast, multicast membership, close and interrupt of a blocked receive on
+ * buffer sizes, broadcast, multicast membership and delivery, close and interrupt of a blocked receive on
  * platform and virtual threads. Receives are bounded by an soTimeout ({@link Await#LIMIT}) unless the
  * case is about an unbounded one.
  */
@@ -458,6 +458,33 @@ final class DatagramSocketCases {
                 t.call("getBroadcast of an unbound socket", unbound::getBroadcast);
             }
         }, "getBroadcast -> true", "setBroadcast(false) -> ok", "getBroadcast -> false", "getBroadcast of an unbound socket -> true");
+
+        c.add("broadcastNeedsSoBroadcast", (net, t) -> {
+            try (Resources r = new Resources()) {
+                DatagramSocket a = bound(r, net);
+                a.setBroadcast(false);
+                t.run("send to 255.255.255.255 without SO_BROADCAST",
+                        () -> a.send(packet(1, new InetSocketAddress(InetAddress.getByName("255.255.255.255"), 9))));
+                t.note("still open", !a.isClosed());
+            }
+        }, "send to 255.255.255.255 without SO_BROADCAST -> threw BindException: Permission denied", "still open = true");
+
+        c.add("aMulticastSocketHearsItsGroup", (net, t) -> {
+            try (Resources r = new Resources()) {
+                MulticastSocket m = r.add(net.multicastSocket(new InetSocketAddress(0)));
+                m.setSoTimeout(LIMIT_MILLIS);
+                NetworkInterface nif = net.multicastInterface();
+                InetAddress group = InetAddress.getByName("239.255.77.12");
+                m.setNetworkInterface(nif);
+                t.run("join", () -> m.joinGroup(new InetSocketAddress(group, 0), nif));
+                t.run("send to the group", () -> m.send(packet(5, new InetSocketAddress(group, m.getLocalPort()))));
+                DatagramPacket in = new DatagramPacket(new byte[16], 16);
+                t.run("receive", () -> m.receive(in));
+                t.note("length", in.getLength());
+                t.note("from its own port", in.getPort() == m.getLocalPort());
+                t.run("leave", () -> m.leaveGroup(new InetSocketAddress(group, 0), nif));
+            }
+        }, "join -> ok", "send to the group -> ok", "receive -> ok", "length = 5", "from its own port = true", "leave -> ok");
 
         c.add("trafficClassAndReuseAddress", (net, t) -> {
             try (Resources r = new Resources()) {

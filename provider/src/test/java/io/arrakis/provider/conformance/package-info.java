@@ -10,7 +10,7 @@
  * {@code isBlockedIn} if its threads block in a way the default cannot see) and list it in
  * {@code Networks.subjects()}. Each case then shows up as {@code caseName [subject]}.
  *
- * <p>Categories (342 cases; {@code ConformanceTest.catalogHasAtLeast150DistinctCases} guards the floor):
+ * <p>Categories (344 cases; {@code ConformanceTest.catalogHasAtLeast150DistinctCases} guards the floor):
  * <ul>
  * <li>{@code SocketChannel} (66): open state, bind (null, twice, unresolved, foreign address type, in use),
  *     blocking and non-blocking connect, finishConnect, pending-connection errors, connection refused,
@@ -44,12 +44,12 @@
  * <li>{@code SocketAdaptors} (35): {@code Socket}, {@code ServerSocket} and {@code DatagramSocket} from
  *     {@code socket()}: their state getters, streams, soTimeout (SocketTimeoutException), connect/bind
  *     through the adaptor and how channel exceptions are translated.
- * <li>{@code DatagramSockets} (43): {@code java.net.DatagramSocket}/{@code MulticastSocket} made as an
+ * <li>{@code DatagramSockets} (45): {@code java.net.DatagramSocket}/{@code MulticastSocket} made as an
  *     application makes them ({@code Network.datagramSocket}: the JDK's constructors on the oracle, the
  *     agent's route through {@code openUninterruptibleDatagramChannel} on ours): state before and after
  *     bind, echo between bound and wildcard sockets, truncation, packet lengths, soTimeout, connect and
  *     disconnect, port unreachable, unresolved addresses, buffer sizes, broadcast, multicast membership,
- *     close during receive, and interrupt: a platform thread's receive goes on (socket open, status
+ *     sending to a group, close during receive, and interrupt: a platform thread's receive goes on (socket open, status
  *     kept), a virtual thread's closes the socket ({@code SocketException: Closed by interrupt}).
  * <li>{@code VirtualThreads} (14): 1,000 virtual threads blocked in reads on their own connections, all
  *     released by data, while another virtual thread still runs (no carrier pinned); 100 blocked accepts;
