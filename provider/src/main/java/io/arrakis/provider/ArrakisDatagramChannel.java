@@ -56,8 +56,11 @@ import java.util.concurrent.locks.ReentrantLock;
  *       socket on the wildcard and a user-level UDP port with the same number, as the wildcard
  *       TCP listener does. Datagrams are received from both (taken in turn). An unconnected send
  *       goes user-level to an address the provider routes ({@code arrakis.route}: our subnet by
- *       default; add a multicast range there to send those groups through the switch) and through
- *       the kernel otherwise. {@link #connect} uses the path its peer routes to and mutes the
+ *       default; add a multicast range there to send those groups through the switch), user-level
+ *       to 127.0.0.1:P when an attached process's wildcard channel announced P (loopback
+ *       acceleration: we announce our port too; replies from there are named 127.0.0.1:P), and
+ *       through the kernel otherwise. A blocked thread sleeps as the stack's leader with the
+ *       kernel socket in its epoll set ({@link UserStack#leadWatching}). {@link #connect} uses the path its peer routes to and mutes the
  *       other, so that only the peer is heard, as in Linux: the kernel socket is connected to
  *       itself on the loopback, the user-level port to itself on our address (neither ever sends);
  *       {@link #disconnect} un-mutes it. When the user-level side cannot be had (the stack cannot
