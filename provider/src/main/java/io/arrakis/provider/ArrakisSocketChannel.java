@@ -734,8 +734,19 @@ final class ArrakisSocketChannel extends SocketChannel implements RoutedChannel 
                         stack.unlock();
                     }
                     stack.await(readiness, seen, Long.MAX_VALUE);
-                    if (!isOpen() || Thread.currentThread().isInterrupted()) {
+                    if (!isOpen()) {
                         return total; // end throws the JDK's exception unless something was written
+                    }
+                    if (Thread.currentThread().isInterrupted()) {
+                        if (total > 0) {
+                            return total; // the interrupt's close ends the channel; these bytes were taken
+                        }
+                        // As in read: the interrupt's close may still be on its way from the
+                        // interrupting thread, and end() would then see an open channel and
+                        // report a 0-byte blocking write. Close, and say so.
+                        close();
+                        completed = true; // so end() adds nothing of its own
+                        throw new java.nio.channels.ClosedByInterruptException();
                     }
                     if (outputShutdown) {
                         throw new AsynchronousCloseException(); // shutdownOutput ends a blocked write
