@@ -35,6 +35,17 @@ import java.util.concurrent.locks.ReentrantLock;
  * unarmed, so a busy exchange costs its senders no eventfd write and this machine's two cores are
  * never shared by two pollers.
  *
+ * <p><b>Sleeping without missing a frame.</b> Whoever sleeps in epoll (the poller, or a waiting
+ * thread that leads) first arms the queue and re-checks it under the lock; a sender that then
+ * publishes finds the queue armed and writes its readiness eventfd once. The poller and the
+ * leader each sleep in their own epoll instance, with their own wake-up eventfd, and every
+ * descriptor is registered edge-triggered and never drained: each write is an edge delivered to
+ * every instance, so one sleeper can neither drain away nor take a wake-up meant for the other,
+ * and a poll by a third thread (which takes the frame) leaves the sleepers armed instead of
+ * deaf. A sleep still ends after {@link #LEADER_MAX_SLEEP_MILLIS} or {@link #POLLER_MAX_SLEEP_MILLIS}
+ * (a safety net against a hostile peer that saturates the eventfd, not a mechanism); a sleep that
+ * ends so while a frame waited is counted ({@link #missedWakeups()}).
+ *
  * <p>Thread-safe: everything touching the engine or the queue holds {@link #lock()}.
  */
 final class UserStack implements AutoCloseable {
@@ -44,10 +55,14 @@ final class UserStack implements AutoCloseable {
     private static final long OUTPUT_RETRY_NANOS = 20_000;
     /** How soon the parked poller looks again while threads spin (they end within their budget). */
     private static final long POLLER_RECHECK_NANOS = 200_000;
-    /** The longest a leader sleeps in epoll before it polls again (see {@link #lead}). */
+    /** The longest a leader sleeps in epoll before it polls again (see {@link #lead}): a safety net. */
     private static final int LEADER_MAX_SLEEP_MILLIS = 5;
-    /** The longest the poller sleeps in epoll before it polls again. */
+    /** The longest the poller sleeps in epoll before it polls again: a safety net. */
     private static final int POLLER_MAX_SLEEP_MILLIS = 10;
+    /** How long a sleep that ran out with a frame waiting gives its wake-up to arrive before it counts as missed. */
+    private static final int MISSED_WAKEUP_GRACE_MILLIS = 1;
+    /** epoll data of the two descriptors of a {@link Sleeper}. */
+    private static final long READINESS = 0, WAKE = 1;
 
     private final ReentrantLock lock = new ReentrantLock();
     private final Vnic vnic;
@@ -61,14 +76,12 @@ final class UserStack implements AutoCloseable {
     /** Racy on purpose: a heuristic several threads nudge (see {@link #spinBudget()}). */
     private long adaptiveSpin;
     private int waits;
-    private final int epoll;
-    private final int wakeFd;
     private final int readinessFd;
+    private final Sleeper pollerSleeper;
+    private final Sleeper leaderSleeper;
     private final Thread poller;
-    /** Threads sleeping in epoll on the armed queue (the poller or a leader). */
-    private final AtomicInteger sleepers = new AtomicInteger();
-    /** Moves whenever a poll received frames (so may have disarmed the queue under a sleeper). */
-    private volatile long pollGeneration;
+    /** See {@link #missedWakeups()}. */
+    private final java.util.concurrent.atomic.AtomicLong missedWakeups = new java.util.concurrent.atomic.AtomicLong();
     /** The platform thread sleeping in epoll on the queue for its own readiness, or null. */
     private volatile Thread leader;
     private static final java.lang.invoke.VarHandle LEADER;
@@ -79,8 +92,6 @@ final class UserStack implements AutoCloseable {
             throw new ExceptionInInitializerError(e);
         }
     }
-    /** The leader's epoll result array (one leader at a time). */
-    private final Epoll.Events leaderEvents = Epoll.Events.allocate(Arena.ofAuto(), 2);
     private volatile boolean closed;
     private volatile Throwable failure;
     /** TCP ports bound by a channel (listening, connected or just bound), so binds conflict as in Linux. */
@@ -104,13 +115,12 @@ final class UserStack implements AutoCloseable {
             throw new IOException("VNIC " + vnic.name() + " (backend " + vnic.backend()
                     + ") has no readiness descriptor, so its stack cannot idle without spinning");
         }
+        this.pollerSleeper = new Sleeper("poller", readinessFd, vnic.name());
         try {
-            this.epoll = Epoll.create(Epoll.EPOLL_CLOEXEC);
-            this.wakeFd = EventFd.create(0, EventFd.EFD_CLOEXEC | EventFd.EFD_NONBLOCK);
-            Epoll.add(epoll, readinessFd, Epoll.EPOLLIN, 0);
-            Epoll.add(epoll, wakeFd, Epoll.EPOLLIN, 1);
-        } catch (LinuxException e) {
-            throw new IOException("cannot set up the idle wait of the stack on VNIC " + vnic.name(), e);
+            this.leaderSleeper = new Sleeper("leader", readinessFd, vnic.name());
+        } catch (IOException e) {
+            pollerSleeper.close();
+            throw e;
         }
         lock.lock();
         try {
@@ -161,9 +171,10 @@ final class UserStack implements AutoCloseable {
             lock.unlock();
         }
         if (pending) {
-            wakePoller();
-            if (sleepers.get() > 0) {
-                wakeSleeper();
+            pollerSleeper.wake(poller);
+            Thread l = leader;
+            if (l != null) {
+                leaderSleeper.wake(l);
             }
         }
     }
@@ -369,12 +380,6 @@ final class UserStack implements AutoCloseable {
         }
         try {
             int received = stack.poll(System.nanoTime());
-            if (received > 0) {
-                pollGeneration = pollGeneration + 1; // under the lock: one writer
-                if (sleepers.get() > 0) {
-                    wakeSleeper(); // it sleeps on a queue we may just have disarmed: let it re-arm
-                }
-            }
             if (!waitingForOutputRoom.isEmpty() && !stack.outputPending()) {
                 signalOutputRoom();
             }
@@ -503,9 +508,9 @@ final class UserStack implements AutoCloseable {
         }
     }
 
-    /** The leader's loop: poll, arm, sleep in epoll on the queue (and the wake eventfd), until our readiness moves. */
+    /** The leader's loop: poll, arm, sleep in epoll on the queue (and its wake eventfd), until our readiness moves. */
     private boolean lead(Readiness readiness, int seen, long deadline, Thread me) throws IOException {
-        Epoll.Events events = leaderEvents;
+        Sleeper sleeper = leaderSleeper;
         while (true) {
             if (readiness.movedSince(seen)) {
                 return true;
@@ -519,7 +524,6 @@ final class UserStack implements AutoCloseable {
             }
             boolean outputPending;
             long next;
-            long generation;
             lock.lock();
             try {
                 if (pollLocked() > 0 || readiness.movedSince(seen)) {
@@ -527,10 +531,9 @@ final class UserStack implements AutoCloseable {
                 }
                 outputPending = stack.outputPending();
                 if (!outputPending && !queue.armReadiness()) {
-                    continue;
+                    continue; // a frame came after the poll: take it
                 }
                 next = Math.min(stack.nextDeadline(), deadline);
-                generation = pollGeneration;
             } finally {
                 lock.unlock();
             }
@@ -544,16 +547,13 @@ final class UserStack implements AutoCloseable {
                 LockSupport.parkNanos(this, Math.max(0, next - System.nanoTime()));
                 continue;
             }
-            // A safety net, not the mechanism: the demo saw a leader sleep through a frame until
-            // its next TCP timer (a missed doorbell we have not found yet); a leader looks again
-            // at least every LEADER_MAX_SLEEP_MILLIS, which bounds such a stall.
             timeout = timeout < 0 ? LEADER_MAX_SLEEP_MILLIS : Math.min(timeout, LEADER_MAX_SLEEP_MILLIS);
             readiness.sleeper(this);
             try {
                 if (readiness.movedSince(seen)) {
                     return true;
                 }
-                sleepInEpoll(events, generation, timeout);
+                sleepInEpoll(sleeper, timeout, readiness, seen);
             } finally {
                 readiness.sleeper(null);
             }
@@ -561,26 +561,102 @@ final class UserStack implements AutoCloseable {
     }
 
     /**
-     * Sleeps in epoll on the armed queue and the wake eventfd. {@code generation} is the poll
-     * generation seen when the queue was armed: a poll by another thread since then may have
-     * received frames and so disarmed the queue, and we would sleep deaf; so we look again after
-     * announcing ourselves (the pair of {@link #pollLocked}'s check), and return to re-arm.
+     * One thread's place to sleep in epoll: its own epoll instance over the queue's readiness
+     * descriptor and its own wake eventfd, both edge-triggered and never read. An eventfd write
+     * is an edge that reaches every instance registered on it, and nothing drains the counter
+     * (so epoll always finds it readable when it reports the edge): the poller and a leader each
+     * get every signal, neither can consume the other's, and a signal sent while nobody sleeps
+     * costs one spurious wake-up, not a busy loop. Used by one thread at a time (the poller; the
+     * leader of the moment).
      */
-    private void sleepInEpoll(Epoll.Events events, long generation, int timeoutMillis) throws LinuxException {
-        sleepers.incrementAndGet();
-        try {
-            if (pollGeneration != generation) {
+    private static final class Sleeper {
+        final String role;
+        final int epoll;
+        final int wakeFd;
+        final Epoll.Events events = Epoll.Events.allocate(Arena.ofAuto(), 2);
+        /** Set before the descriptors close, so a late wake-up writes nothing (to a number the kernel may reuse). */
+        private volatile boolean closed;
+
+        Sleeper(String role, int readinessFd, String vnicName) throws IOException {
+            this.role = role;
+            int e = -1;
+            int w = -1;
+            try {
+                e = Epoll.create(Epoll.EPOLL_CLOEXEC);
+                w = EventFd.create(0, EventFd.EFD_CLOEXEC | EventFd.EFD_NONBLOCK);
+                Epoll.add(e, readinessFd, Epoll.EPOLLIN | Epoll.EPOLLET, READINESS);
+                Epoll.add(e, w, Epoll.EPOLLIN | Epoll.EPOLLET, WAKE);
+            } catch (LinuxException failure) {
+                closeQuietly(w);
+                closeQuietly(e);
+                throw new IOException("cannot set up the idle wait of the " + role + " of the stack on VNIC "
+                        + vnicName + ": " + failure.getMessage(), failure);
+            }
+            this.epoll = e;
+            this.wakeFd = w;
+        }
+
+        /** Ends {@code thread}'s sleep here (or its next one), and its park if it parks instead. */
+        void wake(Thread thread) {
+            if (closed) {
                 return;
             }
-            int n = Epoll.wait(epoll, events, timeoutMillis);
-            for (int i = 0; i < n; i++) {
-                if (events.data(i) == 1) {
-                    EventFd.drain(wakeFd);
+            try {
+                EventFd.signal(wakeFd, 1);
+            } catch (LinuxException e) {
+                // EAGAIN: the counter is full, so the edge is pending anyway; EBADF: we are closed.
+            }
+            LockSupport.unpark(thread);
+        }
+
+        void close() {
+            closed = true;
+            closeQuietly(wakeFd);
+            closeQuietly(epoll);
+        }
+
+        private static void closeQuietly(int fd) {
+            if (fd >= 0) {
+                try {
+                    Unistd.close(fd);
+                } catch (LinuxException ignored) {
+                    // closing our own descriptor once cannot fail in a way we could act on
                 }
             }
-        } finally {
-            sleepers.decrementAndGet();
         }
+    }
+
+    /**
+     * Sleeps in {@code sleeper}'s epoll for at most {@code timeoutMillis}; the caller armed the
+     * queue and found it empty under the lock. A sleep that runs out is checked: if a frame waits
+     * (or the leader's {@code readiness}, when given, moved) and no wake-up follows within
+     * {@link #MISSED_WAKEUP_GRACE_MILLIS} (a sender between publishing and signalling), a
+     * wake-up was missed: counted in {@link #missedWakeups()}.
+     */
+    private void sleepInEpoll(Sleeper sleeper, int timeoutMillis, Readiness readiness, int seen) throws IOException {
+        if (Epoll.wait(sleeper.epoll, sleeper.events, timeoutMillis) > 0 || closed) {
+            return;
+        }
+        boolean waiting;
+        lock.lock();
+        try {
+            waiting = !queue.armReadiness() || (readiness != null && readiness.movedSince(seen));
+        } finally {
+            lock.unlock();
+        }
+        if (waiting && Epoll.wait(sleeper.epoll, sleeper.events, MISSED_WAKEUP_GRACE_MILLIS) == 0) {
+            missedWakeups.incrementAndGet();
+        }
+    }
+
+    /**
+     * How many sleeps in epoll ended by their safety-net timeout although a frame waited in the
+     * queue (or the leader's readiness had moved), with no wake-up on its way: each is a stall of
+     * up to {@link #LEADER_MAX_SLEEP_MILLIS}/{@link #POLLER_MAX_SLEEP_MILLIS}. Zero when the
+     * sleep protocol is right.
+     */
+    long missedWakeups() {
+        return missedWakeups.get();
     }
 
     /** Milliseconds until {@code deadline} for epoll_wait, rounded up; -1 for none; 0 if under a millisecond away. */
@@ -599,26 +675,25 @@ final class UserStack implements AutoCloseable {
         return leader;
     }
 
-    /** Ends a leader's sleep in epoll (another thread signalled what it waits for). */
-    void wakeSleeper() {
-        try {
-            EventFd.signal(wakeFd, 1);
-        } catch (LinuxException e) {
-            // EAGAIN: the counter is full, so the sleeper wakes anyway; EBADF: we are closed.
+    /** Ends the leader's sleep in epoll (another thread signalled the readiness it waits for). */
+    void wakeLeader() {
+        Thread l = leader;
+        if (l != null) {
+            leaderSleeper.wake(l);
         }
     }
 
     /**
      * The last spinner left: the poller, parked while others polled, takes over. (If it sleeps
-     * in epoll instead, a poll that disarmed the queue under it has woken it already.)
+     * in epoll instead, it is armed there and wakes with the next frame.)
      */
     void wakePoller() {
         LockSupport.unpark(poller);
     }
 
     private void pollerLoop() {
-        try (Arena arena = Arena.ofConfined()) {
-            Epoll.Events events = Epoll.Events.allocate(arena, 2);
+        Sleeper sleeper = pollerSleeper;
+        try {
             while (!closed) {
                 if (spinners.get() > 0) {
                     // Someone polls already and runs the timers. A leader sleeping on the queue
@@ -633,7 +708,6 @@ final class UserStack implements AutoCloseable {
                 }
                 long deadline;
                 boolean outputPending;
-                long generation;
                 lock.lock();
                 try {
                     if (pollLocked() > 0) {
@@ -641,10 +715,9 @@ final class UserStack implements AutoCloseable {
                     }
                     outputPending = stack.outputPending();
                     if (!outputPending && !queue.armReadiness()) {
-                        continue;
+                        continue; // a frame came after the poll: take it
                     }
                     deadline = stack.nextDeadline();
-                    generation = pollGeneration;
                 } finally {
                     lock.unlock();
                 }
@@ -661,10 +734,8 @@ final class UserStack implements AutoCloseable {
                     LockSupport.parkNanos(this, Math.max(0, deadline - System.nanoTime()));
                     continue;
                 }
-                // The same safety net as a leader's, looser: it bounds a missed doorbell (fatal
-                // for UDP, which no timer retries) at the cost of ~100 polls a second when idle.
                 timeout = timeout < 0 ? POLLER_MAX_SLEEP_MILLIS : Math.min(timeout, POLLER_MAX_SLEEP_MILLIS);
-                sleepInEpoll(events, generation, timeout);
+                sleepInEpoll(sleeper, timeout, null, 0);
             }
         } catch (Throwable t) {
             if (!closed) {
@@ -681,7 +752,7 @@ final class UserStack implements AutoCloseable {
             return;
         }
         closed = true;
-        wakePoller();
+        pollerSleeper.wake(poller);
         try {
             poller.join(2_000);
         } catch (InterruptedException e) {
@@ -693,12 +764,8 @@ final class UserStack implements AutoCloseable {
             vnic.close();
         } finally {
             lock.unlock();
-            try {
-                Unistd.close(wakeFd);
-                Unistd.close(epoll);
-            } catch (LinuxException e) {
-                // closing our own descriptors once cannot fail in a way we could act on
-            }
+            pollerSleeper.close();
+            leaderSleeper.close();
         }
     }
 
