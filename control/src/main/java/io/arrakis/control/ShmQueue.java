@@ -644,9 +644,7 @@ final class ShmQueue implements VnicQueue {
      * poller arming later sees the frame when it re-checks.)
      */
     private void localFrameQueued() {
-        if (ownBell.isArmed() && ownBell.disarm()) {
-            ownBell.signal();
-        }
+        ownBell.signalIfArmed();
     }
 
     /** Our own identity, as the receiver will check it: a well-behaved stack never trips this. */
@@ -787,6 +785,12 @@ final class ShmQueue implements VnicQueue {
         // pair of Bell.ring's fence), so either the sender sees us armed or we see its frame.
         VarHandle.fullFence();
         return !hasWork();
+    }
+
+    /** A sender (or a wakeup, or a membership change) took the arming and has written the eventfd. */
+    @Override
+    public boolean readinessSignalled() {
+        return readinessEnabled && ownBell.signalWritten();
     }
 
     // ------------------------------------------------------------------ helpers

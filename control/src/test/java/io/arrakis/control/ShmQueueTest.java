@@ -206,7 +206,9 @@ class ShmQueueTest {
             Epoll.add(epoll, fd, Epoll.EPOLLIN, 1);
             assertEquals(0, queue.receive(batch), "nothing yet (the peers are applied)");
             assertTrue(queue.armReadiness(), "idle: armed");
+            assertFalse(queue.readinessSignalled());
             send(a, Frames.udp(a.mac().bits(), b.mac().bits(), a.address(), b.address(), 1, 2, new byte[1]));
+            assertTrue(queue.readinessSignalled(), "the sender took the arming");
             assertEquals(1, queue.receive(batch), "another thread's poll takes the frame");
             queue.release(batch);
             assertEquals(0, queue.receive(batch));

@@ -44,7 +44,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * and a poll by a third thread (which takes the frame) leaves the sleepers armed instead of
  * deaf. A sleep still ends after {@link #LEADER_MAX_SLEEP_MILLIS} or {@link #POLLER_MAX_SLEEP_MILLIS}
  * (a safety net against a hostile peer that saturates the eventfd, not a mechanism); a sleep that
- * ends so while a frame waited is counted ({@link #missedWakeups()}).
+ * ends so while a signalled frame waited is counted ({@link #missedWakeups()}).
  *
  * <p>Thread-safe: everything touching the engine or the queue holds {@link #lock()}.
  */
@@ -59,8 +59,6 @@ final class UserStack implements AutoCloseable {
     private static final int LEADER_MAX_SLEEP_MILLIS = 5;
     /** The longest the poller sleeps in epoll before it polls again: a safety net. */
     private static final int POLLER_MAX_SLEEP_MILLIS = 10;
-    /** How long a sleep that ran out with a frame waiting gives its wake-up to arrive before it counts as missed. */
-    private static final int MISSED_WAKEUP_GRACE_MILLIS = 1;
     /** epoll data of the two descriptors of a {@link Sleeper}. */
     private static final long READINESS = 0, WAKE = 1;
 
@@ -553,7 +551,7 @@ final class UserStack implements AutoCloseable {
                 if (readiness.movedSince(seen)) {
                     return true;
                 }
-                sleepInEpoll(sleeper, timeout, readiness, seen);
+                sleepInEpoll(sleeper, timeout);
             } finally {
                 readiness.sleeper(null);
             }
@@ -629,29 +627,29 @@ final class UserStack implements AutoCloseable {
     /**
      * Sleeps in {@code sleeper}'s epoll for at most {@code timeoutMillis}; the caller armed the
      * queue and found it empty under the lock. A sleep that runs out is checked: if a frame waits
-     * (or the leader's {@code readiness}, when given, moved) and no wake-up follows within
-     * {@link #MISSED_WAKEUP_GRACE_MILLIS} (a sender between publishing and signalling), a
-     * wake-up was missed: counted in {@link #missedWakeups()}.
+     * whose signal was written ({@link VnicQueue#readinessSignalled}: a sender descheduled
+     * between publishing and writing has not signalled yet, and wakes us when it does) and
+     * epoll has no event for us, a wake-up was missed: counted in {@link #missedWakeups()}.
      */
-    private void sleepInEpoll(Sleeper sleeper, int timeoutMillis, Readiness readiness, int seen) throws IOException {
+    private void sleepInEpoll(Sleeper sleeper, int timeoutMillis) throws IOException {
         if (Epoll.wait(sleeper.epoll, sleeper.events, timeoutMillis) > 0 || closed) {
             return;
         }
         boolean waiting;
         lock.lock();
         try {
-            waiting = !queue.armReadiness() || (readiness != null && readiness.movedSince(seen));
+            waiting = queue.readinessSignalled() && !queue.armReadiness();
         } finally {
             lock.unlock();
         }
-        if (waiting && Epoll.wait(sleeper.epoll, sleeper.events, MISSED_WAKEUP_GRACE_MILLIS) == 0) {
+        if (waiting && Epoll.wait(sleeper.epoll, sleeper.events, 0) == 0) {
             missedWakeups.incrementAndGet();
         }
     }
 
     /**
      * How many sleeps in epoll ended by their safety-net timeout although a frame waited in the
-     * queue (or the leader's readiness had moved), with no wake-up on its way: each is a stall of
+     * queue, signalled, with no event in epoll for the sleeper: each is a stall of
      * up to {@link #LEADER_MAX_SLEEP_MILLIS}/{@link #POLLER_MAX_SLEEP_MILLIS}. Zero when the
      * sleep protocol is right.
      */
@@ -735,7 +733,7 @@ final class UserStack implements AutoCloseable {
                     continue;
                 }
                 timeout = timeout < 0 ? POLLER_MAX_SLEEP_MILLIS : Math.min(timeout, POLLER_MAX_SLEEP_MILLIS);
-                sleepInEpoll(sleeper, timeout, null, 0);
+                sleepInEpoll(sleeper, timeout);
             }
         } catch (Throwable t) {
             if (!closed) {
