@@ -59,6 +59,9 @@ final class UserStack implements AutoCloseable {
     private static final int LEADER_MAX_SLEEP_MILLIS = 5;
     /** The longest the poller sleeps in epoll before it polls again: a safety net. */
     private static final int POLLER_MAX_SLEEP_MILLIS = 10;
+    /** The safety nets in force (tests raise them, to see a wake-up that would otherwise come late). */
+    private volatile int leaderMaxSleepMillis = LEADER_MAX_SLEEP_MILLIS;
+    private volatile int pollerMaxSleepMillis = POLLER_MAX_SLEEP_MILLIS;
     /** epoll data of the two descriptors of a {@link Sleeper}. */
     private static final long READINESS = 0, WAKE = 1;
 
@@ -153,23 +156,32 @@ final class UserStack implements AutoCloseable {
     }
 
     /**
-     * Releases {@link #lock()} after an application call, transmitting what it produced; if
-     * output still waits for a full ring, the poller (or the sleeping leader) is told to retry it
-     * (nobody else would).
+     * Releases {@link #lock()} after an application call, transmitting what it produced. If
+     * output still waits for a full ring, the poller and the leader are told to retry it (nobody
+     * else would). If the call moved the stack's next timer deadline (a retransmission, persist
+     * or delayed-ACK timer, an ARP retry) earlier than the time the poller or the leader sleeps
+     * to, that sleeper is woken to sleep to the new one: one comparison when nothing moved.
      */
     void unlock() {
         boolean pending;
+        boolean pollerLate = false;
+        boolean leaderLate = false;
         try {
             stack.flush(); // what the call produced leaves now, not at the next poll
             pending = stack.outputPending();
+            long next = stack.nextDeadline();
+            pollerLate = pollerSleeper.sleepsPast(next);
+            leaderLate = leaderSleeper.sleepsPast(next);
         } catch (IOException | RuntimeException e) {
             failure = e;
             pending = false;
         } finally {
             lock.unlock();
         }
-        if (pending) {
+        if (pending || pollerLate) {
             pollerSleeper.wake(poller);
+        }
+        if (pending || leaderLate) {
             Thread l = leader;
             if (l != null) {
                 leaderSleeper.wake(l);
@@ -521,7 +533,7 @@ final class UserStack implements AutoCloseable {
                 return false;
             }
             boolean outputPending;
-            long next;
+            long until;
             lock.lock();
             try {
                 if (pollLocked() > 0 || readiness.movedSince(seen)) {
@@ -531,7 +543,8 @@ final class UserStack implements AutoCloseable {
                 if (!outputPending && !queue.armReadiness()) {
                     continue; // a frame came after the poll: take it
                 }
-                next = Math.min(stack.nextDeadline(), deadline);
+                until = outputPending ? Long.MAX_VALUE
+                        : sleeper.sleepUntil(Math.min(stack.nextDeadline(), deadline), leaderMaxSleepMillis);
             } finally {
                 lock.unlock();
             }
@@ -539,16 +552,17 @@ final class UserStack implements AutoCloseable {
                 LockSupport.parkNanos(this, OUTPUT_RETRY_NANOS);
                 continue;
             }
-            int timeout = timeoutMillis(next);
+            int timeout = timeoutMillis(until);
             if (timeout == 0) {
                 // A deadline closer than epoll's millisecond: sleep the rest on the clock.
-                LockSupport.parkNanos(this, Math.max(0, next - System.nanoTime()));
+                LockSupport.parkNanos(this, Math.max(0, until - System.nanoTime()));
+                sleeper.awake();
                 continue;
             }
-            timeout = timeout < 0 ? LEADER_MAX_SLEEP_MILLIS : Math.min(timeout, LEADER_MAX_SLEEP_MILLIS);
             readiness.sleeper(this);
             try {
                 if (readiness.movedSince(seen)) {
+                    sleeper.awake();
                     return true;
                 }
                 sleepInEpoll(sleeper, timeout);
@@ -574,6 +588,13 @@ final class UserStack implements AutoCloseable {
         final Epoll.Events events = Epoll.Events.allocate(Arena.ofAuto(), 2);
         /** Set before the descriptors close, so a late wake-up writes nothing (to a number the kernel may reuse). */
         private volatile boolean closed;
+        /**
+         * When the sleeper will look again by itself ({@link System#nanoTime} scale), or
+         * {@code Long.MAX_VALUE} while it is not going to sleep. Set under the stack lock by the
+         * sleeper, compared and cleared under it by {@link UserStack#unlock}; the sleeper clears
+         * it when it wakes.
+         */
+        private volatile long sleepsUntil = Long.MAX_VALUE;
 
         Sleeper(String role, int readinessFd, String vnicName) throws IOException {
             this.role = role;
@@ -592,6 +613,33 @@ final class UserStack implements AutoCloseable {
             }
             this.epoll = e;
             this.wakeFd = w;
+        }
+
+        /**
+         * Under the stack lock: the sleeper is about to sleep until {@code deadline} (a timer, or
+         * {@code Long.MAX_VALUE}), at most {@code maxMillis}; returns when it will look again.
+         */
+        long sleepUntil(long deadline, int maxMillis) {
+            long until = Math.min(deadline, System.nanoTime() + maxMillis * 1_000_000L);
+            sleepsUntil = until;
+            return until;
+        }
+
+        /** The sleeper woke (or gave up sleeping): nobody needs to wake it for a timer any more. */
+        void awake() {
+            sleepsUntil = Long.MAX_VALUE;
+        }
+
+        /**
+         * Under the stack lock: whether the sleeper would look again only after {@code deadline};
+         * if so it counts as woken from now on (the caller wakes it), so the next call says no.
+         */
+        boolean sleepsPast(long deadline) {
+            if (deadline < sleepsUntil) {
+                sleepsUntil = Long.MAX_VALUE;
+                return true;
+            }
+            return false;
         }
 
         /** Ends {@code thread}'s sleep here (or its next one), and its park if it parks instead. */
@@ -632,7 +680,13 @@ final class UserStack implements AutoCloseable {
      * epoll has no event for us, a wake-up was missed: counted in {@link #missedWakeups()}.
      */
     private void sleepInEpoll(Sleeper sleeper, int timeoutMillis) throws IOException {
-        if (Epoll.wait(sleeper.epoll, sleeper.events, timeoutMillis) > 0 || closed) {
+        int n;
+        try {
+            n = Epoll.wait(sleeper.epoll, sleeper.events, timeoutMillis);
+        } finally {
+            sleeper.awake();
+        }
+        if (n > 0 || closed) {
             return;
         }
         boolean waiting;
@@ -655,6 +709,21 @@ final class UserStack implements AutoCloseable {
      */
     long missedWakeups() {
         return missedWakeups.get();
+    }
+
+    /**
+     * For tests: sets the longest sleeps of the leader and the poller, so that a wake-up that
+     * does not come shows as a long stall rather than one hidden by the safety net; wakes the
+     * poller so its next sleep uses them.
+     */
+    void safetyNets(int leaderMillis, int pollerMillis) {
+        if (leaderMillis < 1 || pollerMillis < 1) {
+            throw new IllegalArgumentException("the longest sleeps must be at least 1 ms, not " + leaderMillis + " and "
+                    + pollerMillis);
+        }
+        leaderMaxSleepMillis = leaderMillis;
+        pollerMaxSleepMillis = pollerMillis;
+        pollerSleeper.wake(poller);
     }
 
     /** Milliseconds until {@code deadline} for epoll_wait, rounded up; -1 for none; 0 if under a millisecond away. */
@@ -704,7 +773,7 @@ final class UserStack implements AutoCloseable {
                     }
                     continue;
                 }
-                long deadline;
+                long until;
                 boolean outputPending;
                 lock.lock();
                 try {
@@ -715,7 +784,7 @@ final class UserStack implements AutoCloseable {
                     if (!outputPending && !queue.armReadiness()) {
                         continue; // a frame came after the poll: take it
                     }
-                    deadline = stack.nextDeadline();
+                    until = outputPending ? Long.MAX_VALUE : sleeper.sleepUntil(stack.nextDeadline(), pollerMaxSleepMillis);
                 } finally {
                     lock.unlock();
                 }
@@ -725,14 +794,15 @@ final class UserStack implements AutoCloseable {
                     continue;
                 }
                 if (spinners.get() > 0) {
+                    sleeper.awake();
                     continue;
                 }
-                int timeout = timeoutMillis(deadline);
+                int timeout = timeoutMillis(until);
                 if (timeout == 0) {
-                    LockSupport.parkNanos(this, Math.max(0, deadline - System.nanoTime()));
+                    LockSupport.parkNanos(this, Math.max(0, until - System.nanoTime()));
+                    sleeper.awake();
                     continue;
                 }
-                timeout = timeout < 0 ? POLLER_MAX_SLEEP_MILLIS : Math.min(timeout, POLLER_MAX_SLEEP_MILLIS);
                 sleepInEpoll(sleeper, timeout);
             }
         } catch (Throwable t) {

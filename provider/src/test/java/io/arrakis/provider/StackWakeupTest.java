@@ -2,6 +2,11 @@ package io.arrakis.provider;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.arrakis.stack.StackCounter;
+import java.net.InetAddress;
 
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
@@ -100,5 +105,42 @@ class StackWakeupTest {
         } finally {
             threads.shutdownNow();
         }
+    }
+
+    /**
+     * While no thread waits, only the poller runs the stack's timers, asleep until the deadline
+     * it saw. An application call that arms an earlier one must cut that sleep short: here a
+     * non-blocking connect to an address nobody answers ARP for, whose ARP retry is due a second
+     * later. With the poller's safety net raised to a minute, the retry must still go out within
+     * seconds.
+     */
+    @Test
+    void aTimerArmedByAnApplicationCallCutsThePollersSleepShort() throws Exception {
+        try (TwoProviders providers = new TwoProviders()) {
+            InetAddress own = providers.server.userLevelAddress();
+            UserStack stack = providers.server.userStackIfOpen();
+            stack.safetyNets(60_000, 60_000);
+            Thread.sleep(100); // the poller settles into its minute-long sleep
+            byte[] nobody = own.getAddress();
+            nobody[3] = (byte) 250;
+            long before = arpRequests(stack);
+            try (SocketChannel channel = providers.server.openSocketChannel()) {
+                channel.configureBlocking(false);
+                assertFalse(channel.connect(new InetSocketAddress(InetAddress.getByAddress(nobody), 80)),
+                        "nobody answers ARP for " + InetAddress.getByAddress(nobody).getHostAddress());
+                assertEquals(before + 1, arpRequests(stack), "the connect asked once");
+                // From here no thread of ours touches the stack: only the poller can send the retry.
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
+                while (arpRequests(stack) < before + 2 && System.nanoTime() - deadline < 0) {
+                    Thread.sleep(20);
+                }
+                assertTrue(arpRequests(stack) >= before + 2,
+                        "the ARP retry due a second after the connect did not go out within 15 s");
+            }
+        }
+    }
+
+    private static long arpRequests(UserStack stack) {
+        return stack.stack().counters().get(StackCounter.ARP_REQUESTS_OUT);
     }
 }
