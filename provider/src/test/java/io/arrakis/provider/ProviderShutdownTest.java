@@ -53,17 +53,43 @@ class ProviderShutdownTest {
                     "the first provider started an embedded control plane");
         }
         // Threads end and descriptors close within bounded joins of shutdown; allow a moment.
-        Resources after = Resources.now();
+        Resources leftBehind = Resources.now().beyond(before);
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (!after.equals(before) && System.nanoTime() - deadline < 0) {
+        while (!leftBehind.isEmpty() && System.nanoTime() - deadline < 0) {
             Thread.sleep(20);
-            after = Resources.now();
+            leftBehind = Resources.now().beyond(before);
         }
-        assertEquals(before, after, "what the two providers left behind");
+        assertEquals(Resources.NONE, leftBehind, "what the two providers left behind (before them: " + before + ")");
     }
 
-    /** Our threads by name, descriptors and memfd mappings by kind. */
+    /**
+     * Our threads by name, descriptors and memfd mappings by kind. Compared as "more than
+     * before": another test's leftovers that a cleaner closes meanwhile must not count.
+     */
     private record Resources(Map<String, Integer> threads, Map<String, Integer> descriptors, long memfdMappings) {
+        static final Resources NONE = new Resources(Map.of(), Map.of(), 0);
+
+        /** What this holds beyond {@code earlier}. */
+        Resources beyond(Resources earlier) {
+            return new Resources(excess(threads, earlier.threads), excess(descriptors, earlier.descriptors),
+                    Math.max(0, memfdMappings - earlier.memfdMappings));
+        }
+
+        boolean isEmpty() {
+            return equals(NONE);
+        }
+
+        private static Map<String, Integer> excess(Map<String, Integer> now, Map<String, Integer> earlier) {
+            Map<String, Integer> more = new TreeMap<>();
+            now.forEach((kind, n) -> {
+                int extra = n - earlier.getOrDefault(kind, 0);
+                if (extra > 0) {
+                    more.put(kind, extra);
+                }
+            });
+            return more;
+        }
+
         static Resources now() throws IOException {
             Map<String, Integer> threads = new TreeMap<>();
             for (Thread t : Thread.getAllStackTraces().keySet()) {
