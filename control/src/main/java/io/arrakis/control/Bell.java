@@ -10,9 +10,12 @@ import java.lang.invoke.VarHandle;
 
 /**
  * A VNIC's inbound bell (see {@link ChannelLayout}): a {@link Doorbell} its polling thread sleeps
- * on, plus an "armed" word that asks senders to write its readiness eventfd once. The owner and
- * every sender make their own flyweight over their own mapping. Thread-safe (all state is in
- * shared memory, accessed atomically); {@link #ring} is called by a sender's polling thread.
+ * on, plus an "armed" word that asks senders to write its readiness eventfd once. The word is
+ * {@link #IDLE} (nobody asked, or the signal was written), {@link #ARMED_YES} (a sleeper asked) or
+ * {@link #SIGNALLING} (a sender took the arming and is writing the eventfd), so the owner can
+ * tell a signal on its way from one that was written. The owner and every sender make their own
+ * flyweight over their own mapping. Thread-safe (all state is in shared memory, accessed
+ * atomically); {@link #ring} is called by a sender's polling thread.
  */
 final class Bell {
     /** {@link #ring} result bits. */
@@ -23,6 +26,10 @@ final class Bell {
     private static final long SEQUENCE = ChannelLayout.BELL_DOORBELL;
     private static final long WAITERS = ChannelLayout.BELL_DOORBELL + 4;
     private static final long ARMED = ChannelLayout.BELL_ARMED;
+    /** Values of the armed word. */
+    static final int IDLE = 0;
+    static final int ARMED_YES = 1;
+    static final int SIGNALLING = 2;
 
     private final MemorySegment segment;
     private final Doorbell doorbell;
@@ -58,11 +65,25 @@ final class Bell {
             }
             done |= WOKE_SLEEPER;
         }
-        if ((int) INT.getAcquire(segment, ARMED) != 0 && (boolean) INT.compareAndSet(segment, ARMED, 1, 0)) {
-            signal();
+        if (signalIfArmed()) {
             done |= SIGNALLED_EVENTFD;
         }
         return done;
+    }
+
+    /**
+     * If the owner armed the bell, takes the arming and writes the eventfd once: the word goes
+     * {@link #ARMED_YES} → {@link #SIGNALLING} → (written) → {@link #IDLE}, unless the owner armed
+     * again meanwhile (then it stays armed). Returns whether it wrote.
+     */
+    boolean signalIfArmed() {
+        if ((int) INT.getAcquire(segment, ARMED) != ARMED_YES
+                || !(boolean) INT.compareAndSet(segment, ARMED, ARMED_YES, SIGNALLING)) {
+            return false;
+        }
+        signal();
+        boolean _ = (boolean) INT.compareAndSet(segment, ARMED, SIGNALLING, IDLE);
+        return true;
     }
 
     /** Writes the eventfd; a full counter (only a hostile peer can fill it) is a signal already pending. */
@@ -76,16 +97,12 @@ final class Bell {
 
     /** The owner announces that its selector may sleep in epoll on the eventfd. */
     void arm() {
-        INT.setVolatile(segment, ARMED, 1);
+        INT.setVolatile(segment, ARMED, ARMED_YES);
     }
 
-    /** The owner takes back its arming; {@code false} if a sender took it first (and writes the eventfd). */
-    boolean disarm() {
-        return (boolean) INT.compareAndSet(segment, ARMED, 1, 0);
-    }
-
-    boolean isArmed() {
-        return (int) INT.getVolatile(segment, ARMED) != 0;
+    /** Whether a sender took the last arming and has written the eventfd (not just begun to). */
+    boolean signalWritten() {
+        return (int) INT.getVolatile(segment, ARMED) == IDLE;
     }
 
     int eventFd() {

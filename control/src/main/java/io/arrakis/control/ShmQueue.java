@@ -87,7 +87,6 @@ final class ShmQueue implements VnicQueue {
     private final ConcurrentLinkedQueue<Change> mailbox = new ConcurrentLinkedQueue<>();
     private volatile boolean wakeupPending;
     private volatile boolean readinessEnabled;
-    private boolean armedByUs;
 
     private PeerLink[] peers = new PeerLink[0];
     private PeerLink[] dirty = new PeerLink[0];
@@ -302,9 +301,6 @@ final class ShmQueue implements VnicQueue {
                 }
             }
             nextPeer = start + 1 < n ? start + 1 : 0;
-        }
-        if (readinessEnabled) {
-            updateReadiness(received);
         }
         return received;
     }
@@ -643,12 +639,12 @@ final class ShmQueue implements VnicQueue {
 
     /**
      * A frame for our own receive path appeared while we transmitted: if a poller armed the
-     * readiness descriptor and sleeps on it, no sender will ring for this frame, so we signal it.
+     * readiness descriptor and sleeps on it, no sender will ring for this frame, so we take the
+     * arming and signal it as a sender would. (Arming and this run under the caller's lock, so a
+     * poller arming later sees the frame when it re-checks.)
      */
     private void localFrameQueued() {
-        if (armedByUs) {
-            ownBell.signal();
-        }
+        ownBell.signalIfArmed();
     }
 
     /** Our own identity, as the receiver will check it: a well-behaved stack never trips this. */
@@ -715,7 +711,6 @@ final class ShmQueue implements VnicQueue {
                 throw new IOException(describe() + ": reading the readiness eventfd", e);
             }
             if (signals > 0) {
-                armedByUs = false;
                 wakeupPending = false;
                 return true;
             }
@@ -771,38 +766,31 @@ final class ShmQueue implements VnicQueue {
      * Arms our bell so the next sender writes the readiness eventfd (one store and a fence). Not
      * done by {@link #receive}: a thread spinning on receive would make every sender pay an
      * eventfd write and wake the sleeper for nothing; only a poller about to sleep arms.
+     *
+     * <p>Nothing here or in {@link #receive} disarms the bell or reads the eventfd: only a sender
+     * (taking the arming, then writing the eventfd) or {@link #awaitReceive} does. Several threads
+     * of one process may sleep on the descriptor at once while another polls; a receive that
+     * disarmed would leave them deaf, and one that read the eventfd could swallow the signal of a
+     * frame it had not seen (published after it looked, signalled before it read the counter).
+     * The cost of leaving the bell armed after a poll took the frames: the next sender writes the
+     * eventfd once, and sleepers wake once for nothing.
      */
     @Override
     public boolean armReadiness() {
         if (!readinessEnabled) {
             readinessFd();
         }
-        if (!armedByUs) {
-            ownBell.arm();
-            armedByUs = true;
-            // StoreLoad: our ARMED store before the reads of the senders' positions (the Dekker
-            // pair of Bell.ring's fence), so either the sender sees us armed or we see its frame.
-            VarHandle.fullFence();
-        }
+        ownBell.arm();
+        // StoreLoad: our ARMED store before the reads of the senders' positions (the Dekker
+        // pair of Bell.ring's fence), so either the sender sees us armed or we see its frame.
+        VarHandle.fullFence();
         return !hasWork();
     }
 
-    /** A receive that found frames takes back our arming (draining the signal if a sender took it first). */
-    private void updateReadiness(int received) {
-        if (armedByUs && (received > 0 || !ownBell.isArmed())) {
-            if (!ownBell.disarm()) {
-                drainReadiness();
-            }
-            armedByUs = false;
-        }
-    }
-
-    private void drainReadiness() {
-        try {
-            EventFd.drain(ownBell.eventFd());
-        } catch (LinuxException e) {
-            throw new IllegalStateException(describe() + ": reading the readiness eventfd", e);
-        }
+    /** A sender (or a wakeup, or a membership change) took the arming and has written the eventfd. */
+    @Override
+    public boolean readinessSignalled() {
+        return readinessEnabled && ownBell.signalWritten();
     }
 
     // ------------------------------------------------------------------ helpers

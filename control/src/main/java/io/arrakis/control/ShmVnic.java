@@ -49,6 +49,8 @@ public final class ShmVnic implements Vnic, VnicControl {
 
     private final VnicConfig config;
     private final ControlConnection connection;
+    /** The embedded control plane started in this JVM for this VNIC, stopped when it closes; or null. */
+    private final ControlPlane startedHere;
     private final Arena packetArena = Arena.ofShared();
     private final Map<Integer, Peer> directory = new ConcurrentHashMap<>();
 
@@ -73,14 +75,20 @@ public final class ShmVnic implements Vnic, VnicControl {
     private volatile String lastProblem;
     private boolean closed;
 
-    private ShmVnic(VnicConfig config, ControlConnection connection) {
+    private ShmVnic(VnicConfig config, ControlConnection connection, ControlPlane startedHere) {
         this.config = config;
         this.connection = connection;
+        this.startedHere = startedHere;
     }
 
-    /** Attaches over {@code connection} (which it then owns) and waits (bounded) for the VNIC. */
-    static ShmVnic attach(VnicConfig config, ControlConnection connection) throws IOException {
-        ShmVnic vnic = new ShmVnic(config, connection);
+    /**
+     * Attaches over {@code connection} and waits (bounded) for the VNIC. It owns the connection
+     * and {@code startedHere} (the control plane this JVM started for it, or null), and closes
+     * both when it closes, or when the attach fails.
+     */
+    static ShmVnic attach(VnicConfig config, ControlConnection connection, ControlPlane startedHere)
+            throws IOException {
+        ShmVnic vnic = new ShmVnic(config, connection, startedHere);
         try {
             connection.start(vnic.new Handler(), "arrakis-control-" + config.name());
             var reply = connection.request(new Protocol.Attach(config.name()))
@@ -436,8 +444,9 @@ public final class ShmVnic implements Vnic, VnicControl {
 
     /**
      * Closes the control connection (the control plane reclaims the VNIC and tells the peers),
-     * then unmaps every channel and frees the packet memory. Call it after the polling thread
-     * has stopped using the queue. Idempotent.
+     * then unmaps every channel and frees the packet memory, and last stops the control plane
+     * this JVM started for this VNIC, if it did. Call it after the polling thread has stopped
+     * using the queue. Idempotent.
      */
     @Override
     public void close() throws IOException {
@@ -473,6 +482,17 @@ public final class ShmVnic implements Vnic, VnicControl {
             }
         }
         packetArena.close();
+        if (startedHere != null) {
+            try {
+                startedHere.close();
+            } catch (IOException e) {
+                if (failure == null) {
+                    failure = e;
+                } else {
+                    failure.addSuppressed(e);
+                }
+            }
+        }
         if (failure != null) {
             throw failure;
         }

@@ -17,7 +17,9 @@ import java.util.Optional;
  *     {@link ControlPlane#defaultSocketPath()});
  * <li>{@value #OPTION_EMBEDDED}: {@code true} (default) to start a control plane in this JVM
  *     when none answers on the socket (the zero-configuration default: the first process that
- *     needs one runs it, for as long as it lives); {@code false} to fail instead;
+ *     needs one runs it, until the VNIC that started it closes, which stops it: its thread,
+ *     socket and descriptors go, and VNICs still attached keep their channels but can no longer
+ *     join or leave); {@code false} to fail instead;
  * <li>{@value #OPTION_SUBNET}: the subnet of a control plane started here (default
  *     {@value ControlPlaneConfig#DEFAULT_SUBNET}).
  * </ul>
@@ -53,14 +55,36 @@ public final class ShmVnicBackend implements VnicBackend {
         Path socket = Path.of(config.option(OPTION_SOCKET, ControlPlane.defaultSocketPath().toString()));
         boolean embedded = Boolean.parseBoolean(config.option(OPTION_EMBEDDED, "true"));
         String subnet = config.option(OPTION_SUBNET, ControlPlaneConfig.DEFAULT_SUBNET);
-        return ShmVnic.attach(config, connect(socket, embedded, subnet));
+        Connected connected = connect(socket, embedded, subnet);
+        return ShmVnic.attach(config, connected.connection(), connected.startedHere());
     }
+
+    /** A connection to the control plane, and the control plane this JVM started for it (or null). */
+    record Connected(ControlConnection connection, ControlPlane startedHere) {}
 
     /**
      * Connects to the control plane at {@code socket}; when none answers and {@code embedded},
-     * starts one in this JVM (or waits for the process that is starting one).
+     * starts one in this JVM (or waits for the process that is starting one). The caller owns a
+     * control plane started here, and stops it when done.
      */
-    static ControlConnection connect(Path socket, boolean embedded, String subnet) throws IOException {
+    static Connected connect(Path socket, boolean embedded, String subnet) throws IOException {
+        ControlPlane[] started = {null};
+        try {
+            return new Connected(connect(socket, embedded, subnet, started), started[0]);
+        } catch (IOException | RuntimeException e) {
+            if (started[0] != null) {
+                try {
+                    started[0].close();
+                } catch (IOException | RuntimeException suppressed) {
+                    e.addSuppressed(suppressed);
+                }
+            }
+            throw e;
+        }
+    }
+
+    private static ControlConnection connect(Path socket, boolean embedded, String subnet, ControlPlane[] started)
+            throws IOException {
         long deadline = System.nanoTime() + START_PATIENCE_NANOS;
         while (true) {
             try {
@@ -75,7 +99,9 @@ public final class ShmVnicBackend implements VnicBackend {
                             + socket + "), or allow option " + OPTION_EMBEDDED + "=true", e);
                 }
                 try {
-                    ControlPlane.startEmbedded(ControlPlaneConfig.withSubnet(socket, subnet));
+                    if (started[0] == null) {
+                        started[0] = ControlPlane.startEmbedded(ControlPlaneConfig.withSubnet(socket, subnet));
+                    }
                 } catch (ControlPlane.AlreadyRunningException busy) {
                     // Another process (or thread) owns the socket and is starting: retry the connect.
                 }

@@ -191,6 +191,42 @@ class ShmQueueTest {
     }
 
     /**
+     * Several threads of a process may sleep on the readiness descriptor while another polls.
+     * A receive that reads the eventfd could swallow the signal of a frame it did not take
+     * (published after it looked), and one that disarms the bell leaves the sleepers deaf; so a
+     * receive does neither, and a sleeper still finds the signal a sender wrote.
+     */
+    @Test
+    void aReceiveLeavesTheReadinessSignalToTheThreadsSleepingOnIt() throws Exception {
+        VnicQueue queue = b.queue(0);
+        int fd = queue.readinessFd();
+        int epoll = Epoll.create(Epoll.EPOLL_CLOEXEC);
+        try (Arena arena = Arena.ofConfined()) {
+            Epoll.Events events = Epoll.Events.allocate(arena, 4);
+            Epoll.add(epoll, fd, Epoll.EPOLLIN, 1);
+            assertEquals(0, queue.receive(batch), "nothing yet (the peers are applied)");
+            assertTrue(queue.armReadiness(), "idle: armed");
+            assertFalse(queue.readinessSignalled());
+            send(a, Frames.udp(a.mac().bits(), b.mac().bits(), a.address(), b.address(), 1, 2, new byte[1]));
+            assertTrue(queue.readinessSignalled(), "the sender took the arming");
+            assertEquals(1, queue.receive(batch), "another thread's poll takes the frame");
+            queue.release(batch);
+            assertEquals(0, queue.receive(batch));
+            assertEquals(1, Epoll.wait(epoll, events, 0), "the sleeper still finds the sender's signal");
+            assertTrue(queue.awaitReceive(1_000_000_000L), "which awaitReceive consumes");
+            assertEquals(0, Epoll.wait(epoll, events, 0));
+            assertTrue(queue.armReadiness(), "armed again");
+            send(a, Frames.udp(a.mac().bits(), b.mac().bits(), a.address(), b.address(), 1, 2, new byte[1]));
+            assertEquals(2, a.shmCounters().get(ShmCounter.READINESS_SIGNALS), "each arming costs a sender one write");
+            assertEquals(1, Epoll.wait(epoll, events, 0));
+            assertEquals(1, queue.receive(batch));
+            queue.release(batch);
+        } finally {
+            Unistd.close(epoll);
+        }
+    }
+
+    /**
      * A peer that joins is handed to the polling thread through a mailbox; a poller asleep in
      * epoll on the readiness descriptor must wake to take it. Otherwise a frame the new peer sent
      * before the poller knew it (its bell ring found nothing to read yet) waits unread for good.

@@ -78,6 +78,17 @@ public interface VnicQueue {
         return true;
     }
 
+    /**
+     * Whether a sender (or {@link #wakeup()}) has signalled {@link #readinessFd()} since the last
+     * {@link #armReadiness()}, the write done (so epoll has the event): a sleeper whose timeout ran
+     * out while frames wait, although they were signalled so, missed a wake-up; frames whose
+     * sender has not finished signalling (it was descheduled between publishing and writing) were
+     * not missed. For monitoring; the default (no arming, so nothing to tell) says no.
+     */
+    default boolean readinessSignalled() {
+        return false;
+    }
+
     /** This queue's counters. Any thread may read them. */
     Counters<VnicCounter> counters();
 }

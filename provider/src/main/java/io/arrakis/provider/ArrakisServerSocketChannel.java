@@ -13,6 +13,7 @@ import java.net.SocketOption;
 import java.nio.channels.AlreadyBoundException;
 import java.nio.channels.AsynchronousCloseException;
 import java.nio.channels.ClosedChannelException;
+import java.nio.channels.ClosedSelectorException;
 import java.nio.channels.NotYetBoundException;
 import java.nio.channels.SelectableChannel;
 import java.nio.channels.SelectionKey;
@@ -284,6 +285,9 @@ final class ArrakisServerSocketChannel extends ServerSocketChannel implements Ro
     private void waitOnBoth(ServerSocketChannel k, int seen, long deadline) throws IOException {
         Selector wait;
         synchronized (stateLock) {
+            if (!isOpen()) {
+                return; // closed already: a selector made now would never be closed
+            }
             if (blockingWait == null) {
                 blockingWait = JdkProvider.get().openSelector();
                 k.register(blockingWait, SelectionKey.OP_ACCEPT);
@@ -297,8 +301,18 @@ final class ArrakisServerSocketChannel extends ServerSocketChannel implements Ro
         }
         long millis = deadline == Long.MAX_VALUE ? 1_000
                 : Math.max(1, Math.min(1_000, (deadline - System.nanoTime()) / 1_000_000));
-        wait.select(millis);
-        wait.selectedKeys().clear();
+        try {
+            wait.select(millis);
+            wait.selectedKeys().clear();
+        } catch (ClosedSelectorException closedUnderUs) {
+            // The channel was closed (by another thread, or by an interrupt): the caller looks.
+        } finally {
+            // The JDK selector's begin put its own interrupt hook in place of this channel's, and
+            // its end removed it: ours must be back for the rest of the accept, as the JDK's
+            // accept keeps it. Putting it back closes the channel at once if the thread was
+            // interrupted meanwhile, so the accept ends with ClosedByInterruptException.
+            begin();
+        }
     }
 
     // ------------------------------------------------------------------ addresses, options

@@ -57,7 +57,7 @@ final class Readiness {
         }
         UserStack s = sleeper;
         if (s != null && Thread.currentThread() != s.leaderThread()) {
-            s.wakeSleeper();
+            s.wakeLeader();
         }
     }
 

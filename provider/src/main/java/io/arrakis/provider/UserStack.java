@@ -35,6 +35,17 @@ import java.util.concurrent.locks.ReentrantLock;
  * unarmed, so a busy exchange costs its senders no eventfd write and this machine's two cores are
  * never shared by two pollers.
  *
+ * <p><b>Sleeping without missing a frame.</b> Whoever sleeps in epoll (the poller, or a waiting
+ * thread that leads) first arms the queue and re-checks it under the lock; a sender that then
+ * publishes finds the queue armed and writes its readiness eventfd once. The poller and the
+ * leader each sleep in their own epoll instance, with their own wake-up eventfd, and every
+ * descriptor is registered edge-triggered and never drained: each write is an edge delivered to
+ * every instance, so one sleeper can neither drain away nor take a wake-up meant for the other,
+ * and a poll by a third thread (which takes the frame) leaves the sleepers armed instead of
+ * deaf. A sleep still ends after {@link #LEADER_MAX_SLEEP_MILLIS} or {@link #POLLER_MAX_SLEEP_MILLIS}
+ * (a safety net against a hostile peer that saturates the eventfd, not a mechanism); a sleep that
+ * ends so while a signalled frame waited is counted ({@link #missedWakeups()}).
+ *
  * <p>Thread-safe: everything touching the engine or the queue holds {@link #lock()}.
  */
 final class UserStack implements AutoCloseable {
@@ -44,10 +55,17 @@ final class UserStack implements AutoCloseable {
     private static final long OUTPUT_RETRY_NANOS = 20_000;
     /** How soon the parked poller looks again while threads spin (they end within their budget). */
     private static final long POLLER_RECHECK_NANOS = 200_000;
-    /** The longest a leader sleeps in epoll before it polls again (see {@link #lead}). */
+    /** The longest a leader sleeps in epoll before it polls again (see {@link #lead}): a safety net. */
     private static final int LEADER_MAX_SLEEP_MILLIS = 5;
-    /** The longest the poller sleeps in epoll before it polls again. */
+    /** The longest the poller sleeps in epoll before it polls again: a safety net. */
     private static final int POLLER_MAX_SLEEP_MILLIS = 10;
+    /** The safety nets in force (tests raise them, to see a wake-up that would otherwise come late). */
+    private volatile int leaderMaxSleepMillis = LEADER_MAX_SLEEP_MILLIS;
+    private volatile int pollerMaxSleepMillis = POLLER_MAX_SLEEP_MILLIS;
+    /** epoll data of the two descriptors of a {@link Sleeper}. */
+    private static final long READINESS = 0, WAKE = 1;
+    /** epoll data of a descriptor {@link #leadWatching} adds to the leader's {@link Sleeper}. */
+    private static final long WATCHED = 2;
 
     private final ReentrantLock lock = new ReentrantLock();
     private final Vnic vnic;
@@ -61,14 +79,12 @@ final class UserStack implements AutoCloseable {
     /** Racy on purpose: a heuristic several threads nudge (see {@link #spinBudget()}). */
     private long adaptiveSpin;
     private int waits;
-    private final int epoll;
-    private final int wakeFd;
     private final int readinessFd;
+    private final Sleeper pollerSleeper;
+    private final Sleeper leaderSleeper;
     private final Thread poller;
-    /** Threads sleeping in epoll on the armed queue (the poller or a leader). */
-    private final AtomicInteger sleepers = new AtomicInteger();
-    /** Moves whenever a poll received frames (so may have disarmed the queue under a sleeper). */
-    private volatile long pollGeneration;
+    /** See {@link #missedWakeups()}. */
+    private final java.util.concurrent.atomic.AtomicLong missedWakeups = new java.util.concurrent.atomic.AtomicLong();
     /** The platform thread sleeping in epoll on the queue for its own readiness, or null. */
     private volatile Thread leader;
     private static final java.lang.invoke.VarHandle LEADER;
@@ -79,8 +95,6 @@ final class UserStack implements AutoCloseable {
             throw new ExceptionInInitializerError(e);
         }
     }
-    /** The leader's epoll result array (one leader at a time). */
-    private final Epoll.Events leaderEvents = Epoll.Events.allocate(Arena.ofAuto(), 2);
     private volatile boolean closed;
     private volatile Throwable failure;
     /** TCP ports bound by a channel (listening, connected or just bound), so binds conflict as in Linux. */
@@ -104,13 +118,12 @@ final class UserStack implements AutoCloseable {
             throw new IOException("VNIC " + vnic.name() + " (backend " + vnic.backend()
                     + ") has no readiness descriptor, so its stack cannot idle without spinning");
         }
+        this.pollerSleeper = new Sleeper("poller", readinessFd, vnic.name());
         try {
-            this.epoll = Epoll.create(Epoll.EPOLL_CLOEXEC);
-            this.wakeFd = EventFd.create(0, EventFd.EFD_CLOEXEC | EventFd.EFD_NONBLOCK);
-            Epoll.add(epoll, readinessFd, Epoll.EPOLLIN, 0);
-            Epoll.add(epoll, wakeFd, Epoll.EPOLLIN, 1);
-        } catch (LinuxException e) {
-            throw new IOException("cannot set up the idle wait of the stack on VNIC " + vnic.name(), e);
+            this.leaderSleeper = new Sleeper("leader", readinessFd, vnic.name());
+        } catch (IOException e) {
+            pollerSleeper.close();
+            throw e;
         }
         lock.lock();
         try {
@@ -145,25 +158,35 @@ final class UserStack implements AutoCloseable {
     }
 
     /**
-     * Releases {@link #lock()} after an application call, transmitting what it produced; if
-     * output still waits for a full ring, the poller (or the sleeping leader) is told to retry it
-     * (nobody else would).
+     * Releases {@link #lock()} after an application call, transmitting what it produced. If
+     * output still waits for a full ring, the poller and the leader are told to retry it (nobody
+     * else would). If the call moved the stack's next timer deadline (a retransmission, persist
+     * or delayed-ACK timer, an ARP retry) earlier than the time the poller or the leader sleeps
+     * to, that sleeper is woken to sleep to the new one: one comparison when nothing moved.
      */
     void unlock() {
         boolean pending;
+        boolean pollerLate = false;
+        boolean leaderLate = false;
         try {
             stack.flush(); // what the call produced leaves now, not at the next poll
             pending = stack.outputPending();
+            long next = stack.nextDeadline();
+            pollerLate = pollerSleeper.sleepsPast(next);
+            leaderLate = leaderSleeper.sleepsPast(next);
         } catch (IOException | RuntimeException e) {
             failure = e;
             pending = false;
         } finally {
             lock.unlock();
         }
-        if (pending) {
-            wakePoller();
-            if (sleepers.get() > 0) {
-                wakeSleeper();
+        if (pending || pollerLate) {
+            pollerSleeper.wake(poller);
+        }
+        if (pending || leaderLate) {
+            Thread l = leader;
+            if (l != null) {
+                leaderSleeper.wake(l);
             }
         }
     }
@@ -369,12 +392,6 @@ final class UserStack implements AutoCloseable {
         }
         try {
             int received = stack.poll(System.nanoTime());
-            if (received > 0) {
-                pollGeneration = pollGeneration + 1; // under the lock: one writer
-                if (sleepers.get() > 0) {
-                    wakeSleeper(); // it sleeps on a queue we may just have disarmed: let it re-arm
-                }
-            }
             if (!waitingForOutputRoom.isEmpty() && !stack.outputPending()) {
                 signalOutputRoom();
             }
@@ -503,9 +520,9 @@ final class UserStack implements AutoCloseable {
         }
     }
 
-    /** The leader's loop: poll, arm, sleep in epoll on the queue (and the wake eventfd), until our readiness moves. */
+    /** The leader's loop: poll, arm, sleep in epoll on the queue (and its wake eventfd), until our readiness moves. */
     private boolean lead(Readiness readiness, int seen, long deadline, Thread me) throws IOException {
-        Epoll.Events events = leaderEvents;
+        Sleeper sleeper = leaderSleeper;
         while (true) {
             if (readiness.movedSince(seen)) {
                 return true;
@@ -518,8 +535,7 @@ final class UserStack implements AutoCloseable {
                 return false;
             }
             boolean outputPending;
-            long next;
-            long generation;
+            long until;
             lock.lock();
             try {
                 if (pollLocked() > 0 || readiness.movedSince(seen)) {
@@ -527,10 +543,10 @@ final class UserStack implements AutoCloseable {
                 }
                 outputPending = stack.outputPending();
                 if (!outputPending && !queue.armReadiness()) {
-                    continue;
+                    continue; // a frame came after the poll: take it
                 }
-                next = Math.min(stack.nextDeadline(), deadline);
-                generation = pollGeneration;
+                until = outputPending ? Long.MAX_VALUE
+                        : sleeper.sleepUntil(Math.min(stack.nextDeadline(), deadline), leaderMaxSleepMillis);
             } finally {
                 lock.unlock();
             }
@@ -538,22 +554,20 @@ final class UserStack implements AutoCloseable {
                 LockSupport.parkNanos(this, OUTPUT_RETRY_NANOS);
                 continue;
             }
-            int timeout = timeoutMillis(next);
+            int timeout = timeoutMillis(until);
             if (timeout == 0) {
                 // A deadline closer than epoll's millisecond: sleep the rest on the clock.
-                LockSupport.parkNanos(this, Math.max(0, next - System.nanoTime()));
+                LockSupport.parkNanos(this, Math.max(0, until - System.nanoTime()));
+                sleeper.awake();
                 continue;
             }
-            // A safety net, not the mechanism: the demo saw a leader sleep through a frame until
-            // its next TCP timer (a missed doorbell we have not found yet); a leader looks again
-            // at least every LEADER_MAX_SLEEP_MILLIS, which bounds such a stall.
-            timeout = timeout < 0 ? LEADER_MAX_SLEEP_MILLIS : Math.min(timeout, LEADER_MAX_SLEEP_MILLIS);
             readiness.sleeper(this);
             try {
                 if (readiness.movedSince(seen)) {
+                    sleeper.awake();
                     return true;
                 }
-                if (sleepInEpoll(events, generation, timeout)) {
+                if (sleepInEpoll(sleeper, timeout)) {
                     return false; // the descriptor leadWatching added is ready: its owner looks
                 }
             } finally {
@@ -563,29 +577,139 @@ final class UserStack implements AutoCloseable {
     }
 
     /**
-     * Sleeps in epoll on the armed queue and the wake eventfd. {@code generation} is the poll
-     * generation seen when the queue was armed: a poll by another thread since then may have
-     * received frames and so disarmed the queue, and we would sleep deaf; so we look again after
-     * announcing ourselves (the pair of {@link #pollLocked}'s check), and return to re-arm.
+     * One thread's place to sleep in epoll: its own epoll instance over the queue's readiness
+     * descriptor and its own wake eventfd, both edge-triggered and never read. An eventfd write
+     * is an edge that reaches every instance registered on it, and nothing drains the counter
+     * (so epoll always finds it readable when it reports the edge): the poller and a leader each
+     * get every signal, neither can consume the other's, and a signal sent while nobody sleeps
+     * costs one spurious wake-up, not a busy loop. Used by one thread at a time (the poller; the
+     * leader of the moment).
      */
-    private boolean sleepInEpoll(Epoll.Events events, long generation, int timeoutMillis) throws LinuxException {
-        sleepers.incrementAndGet();
-        try {
-            if (pollGeneration != generation) {
-                return false;
+    private static final class Sleeper {
+        final String role;
+        final int epoll;
+        final int wakeFd;
+        /** Room for the readiness, the wake eventfd and a descriptor {@link #leadWatching} adds. */
+        final Epoll.Events events = Epoll.Events.allocate(Arena.ofAuto(), 3);
+        /** Set before the descriptors close, so a late wake-up writes nothing (to a number the kernel may reuse). */
+        private volatile boolean closed;
+        /**
+         * When the sleeper will look again by itself ({@link System#nanoTime} scale), or
+         * {@code Long.MAX_VALUE} while it is not going to sleep. Set under the stack lock by the
+         * sleeper, compared and cleared under it by {@link UserStack#unlock}; the sleeper clears
+         * it when it wakes.
+         */
+        private volatile long sleepsUntil = Long.MAX_VALUE;
+
+        Sleeper(String role, int readinessFd, String vnicName) throws IOException {
+            this.role = role;
+            int e = -1;
+            int w = -1;
+            try {
+                e = Epoll.create(Epoll.EPOLL_CLOEXEC);
+                w = EventFd.create(0, EventFd.EFD_CLOEXEC | EventFd.EFD_NONBLOCK);
+                Epoll.add(e, readinessFd, Epoll.EPOLLIN | Epoll.EPOLLET, READINESS);
+                Epoll.add(e, w, Epoll.EPOLLIN | Epoll.EPOLLET, WAKE);
+            } catch (LinuxException failure) {
+                closeQuietly(w);
+                closeQuietly(e);
+                throw new IOException("cannot set up the idle wait of the " + role + " of the stack on VNIC "
+                        + vnicName + ": " + failure.getMessage(), failure);
             }
-            int n = Epoll.wait(epoll, events, timeoutMillis);
+            this.epoll = e;
+            this.wakeFd = w;
+        }
+
+        /**
+         * Under the stack lock: the sleeper is about to sleep until {@code deadline} (a timer, or
+         * {@code Long.MAX_VALUE}), at most {@code maxMillis}; returns when it will look again.
+         */
+        long sleepUntil(long deadline, int maxMillis) {
+            long until = Math.min(deadline, System.nanoTime() + maxMillis * 1_000_000L);
+            sleepsUntil = until;
+            return until;
+        }
+
+        /** The sleeper woke (or gave up sleeping): nobody needs to wake it for a timer any more. */
+        void awake() {
+            sleepsUntil = Long.MAX_VALUE;
+        }
+
+        /**
+         * Under the stack lock: whether the sleeper would look again only after {@code deadline};
+         * if so it counts as woken from now on (the caller wakes it), so the next call says no.
+         */
+        boolean sleepsPast(long deadline) {
+            if (deadline < sleepsUntil) {
+                sleepsUntil = Long.MAX_VALUE;
+                return true;
+            }
+            return false;
+        }
+
+        /** Ends {@code thread}'s sleep here (or its next one), and its park if it parks instead. */
+        void wake(Thread thread) {
+            if (closed) {
+                return;
+            }
+            try {
+                EventFd.signal(wakeFd, 1);
+            } catch (LinuxException e) {
+                // EAGAIN: the counter is full, so the edge is pending anyway; EBADF: we are closed.
+            }
+            LockSupport.unpark(thread);
+        }
+
+        void close() {
+            closed = true;
+            closeQuietly(wakeFd);
+            closeQuietly(epoll);
+        }
+
+        private static void closeQuietly(int fd) {
+            if (fd >= 0) {
+                try {
+                    Unistd.close(fd);
+                } catch (LinuxException ignored) {
+                    // closing our own descriptor once cannot fail in a way we could act on
+                }
+            }
+        }
+    }
+
+    /**
+     * Sleeps in {@code sleeper}'s epoll for at most {@code timeoutMillis}; the caller armed the
+     * queue and found it empty under the lock. A sleep that runs out is checked: if a frame waits
+     * whose signal was written ({@link VnicQueue#readinessSignalled}: a sender descheduled
+     * between publishing and writing has not signalled yet, and wakes us when it does) and
+     * epoll has no event for us, a wake-up was missed: counted in {@link #missedWakeups()}.
+     * Returns whether a descriptor {@link #leadWatching} added is ready.
+     */
+    private boolean sleepInEpoll(Sleeper sleeper, int timeoutMillis) throws IOException {
+        int n;
+        try {
+            n = Epoll.wait(sleeper.epoll, sleeper.events, timeoutMillis);
+        } finally {
+            sleeper.awake();
+        }
+        if (n > 0 || closed) {
             boolean watched = false;
             for (int i = 0; i < n; i++) {
-                if (events.data(i) == 1) {
-                    EventFd.drain(wakeFd);
-                }
-                watched |= events.data(i) == 2;
+                watched |= sleeper.events.data(i) == WATCHED;
             }
             return watched;
-        } finally {
-            sleepers.decrementAndGet();
         }
+        boolean waiting;
+        lock.lock();
+        try {
+            waiting = queue.readinessSignalled() && !queue.armReadiness();
+        } finally {
+            lock.unlock();
+        }
+        if (waiting && Epoll.wait(sleeper.epoll, sleeper.events, 0) == 0) {
+            missedWakeups.incrementAndGet();
+        }
+        return false;
     }
 
     /**
@@ -618,12 +742,14 @@ final class UserStack implements AutoCloseable {
                 return -1;
             }
             led = true;
-            Epoll.add(epoll, fd, events, 2);
+            // The leader's epoll is its own (the poller sleeps in another), so the descriptor
+            // wakes only the thread that waits for it.
+            Epoll.add(leaderSleeper.epoll, fd, events, WATCHED);
             try {
                 return lead(readiness, seen, deadline, me) ? 1 : 0;
             } finally {
                 try {
-                    Epoll.delete(epoll, fd);
+                    Epoll.delete(leaderSleeper.epoll, fd);
                 } catch (LinuxException closed) {
                     // closed meanwhile (its owner's close ended the wait): it left the set with it
                 }
@@ -637,6 +763,31 @@ final class UserStack implements AutoCloseable {
                 wakePoller();
             }
         }
+    }
+
+    /**
+     * How many sleeps in epoll ended by their safety-net timeout although a frame waited in the
+     * queue, signalled, with no event in epoll for the sleeper: each is a stall of
+     * up to {@link #LEADER_MAX_SLEEP_MILLIS}/{@link #POLLER_MAX_SLEEP_MILLIS}. Zero when the
+     * sleep protocol is right.
+     */
+    long missedWakeups() {
+        return missedWakeups.get();
+    }
+
+    /**
+     * For tests: sets the longest sleeps of the leader and the poller, so that a wake-up that
+     * does not come shows as a long stall rather than one hidden by the safety net; wakes the
+     * poller so its next sleep uses them.
+     */
+    void safetyNets(int leaderMillis, int pollerMillis) {
+        if (leaderMillis < 1 || pollerMillis < 1) {
+            throw new IllegalArgumentException("the longest sleeps must be at least 1 ms, not " + leaderMillis + " and "
+                    + pollerMillis);
+        }
+        leaderMaxSleepMillis = leaderMillis;
+        pollerMaxSleepMillis = pollerMillis;
+        pollerSleeper.wake(poller);
     }
 
     /** Milliseconds until {@code deadline} for epoll_wait, rounded up; -1 for none; 0 if under a millisecond away. */
@@ -655,26 +806,25 @@ final class UserStack implements AutoCloseable {
         return leader;
     }
 
-    /** Ends a leader's sleep in epoll (another thread signalled what it waits for). */
-    void wakeSleeper() {
-        try {
-            EventFd.signal(wakeFd, 1);
-        } catch (LinuxException e) {
-            // EAGAIN: the counter is full, so the sleeper wakes anyway; EBADF: we are closed.
+    /** Ends the leader's sleep in epoll (another thread signalled the readiness it waits for). */
+    void wakeLeader() {
+        Thread l = leader;
+        if (l != null) {
+            leaderSleeper.wake(l);
         }
     }
 
     /**
      * The last spinner left: the poller, parked while others polled, takes over. (If it sleeps
-     * in epoll instead, a poll that disarmed the queue under it has woken it already.)
+     * in epoll instead, it is armed there and wakes with the next frame.)
      */
     void wakePoller() {
         LockSupport.unpark(poller);
     }
 
     private void pollerLoop() {
-        try (Arena arena = Arena.ofConfined()) {
-            Epoll.Events events = Epoll.Events.allocate(arena, 2);
+        Sleeper sleeper = pollerSleeper;
+        try {
             while (!closed) {
                 if (spinners.get() > 0) {
                     // Someone polls already and runs the timers. A leader sleeping on the queue
@@ -687,9 +837,8 @@ final class UserStack implements AutoCloseable {
                     }
                     continue;
                 }
-                long deadline;
+                long until;
                 boolean outputPending;
-                long generation;
                 lock.lock();
                 try {
                     if (pollLocked() > 0) {
@@ -697,10 +846,9 @@ final class UserStack implements AutoCloseable {
                     }
                     outputPending = stack.outputPending();
                     if (!outputPending && !queue.armReadiness()) {
-                        continue;
+                        continue; // a frame came after the poll: take it
                     }
-                    deadline = stack.nextDeadline();
-                    generation = pollGeneration;
+                    until = outputPending ? Long.MAX_VALUE : sleeper.sleepUntil(stack.nextDeadline(), pollerMaxSleepMillis);
                 } finally {
                     lock.unlock();
                 }
@@ -710,17 +858,16 @@ final class UserStack implements AutoCloseable {
                     continue;
                 }
                 if (spinners.get() > 0) {
+                    sleeper.awake();
                     continue;
                 }
-                int timeout = timeoutMillis(deadline);
+                int timeout = timeoutMillis(until);
                 if (timeout == 0) {
-                    LockSupport.parkNanos(this, Math.max(0, deadline - System.nanoTime()));
+                    LockSupport.parkNanos(this, Math.max(0, until - System.nanoTime()));
+                    sleeper.awake();
                     continue;
                 }
-                // The same safety net as a leader's, looser: it bounds a missed doorbell (fatal
-                // for UDP, which no timer retries) at the cost of ~100 polls a second when idle.
-                timeout = timeout < 0 ? POLLER_MAX_SLEEP_MILLIS : Math.min(timeout, POLLER_MAX_SLEEP_MILLIS);
-                sleepInEpoll(events, generation, timeout);
+                sleepInEpoll(sleeper, timeout);
             }
         } catch (Throwable t) {
             if (!closed) {
@@ -737,7 +884,7 @@ final class UserStack implements AutoCloseable {
             return;
         }
         closed = true;
-        wakePoller();
+        pollerSleeper.wake(poller);
         try {
             poller.join(2_000);
         } catch (InterruptedException e) {
@@ -749,12 +896,8 @@ final class UserStack implements AutoCloseable {
             vnic.close();
         } finally {
             lock.unlock();
-            try {
-                Unistd.close(wakeFd);
-                Unistd.close(epoll);
-            } catch (LinuxException e) {
-                // closing our own descriptors once cannot fail in a way we could act on
-            }
+            pollerSleeper.close();
+            leaderSleeper.close();
         }
     }
 

@@ -15,9 +15,19 @@ final class TwoProviders implements AutoCloseable {
     final ArrakisSelectorProvider client;
 
     TwoProviders() throws IOException {
+        this(new Properties());
+    }
+
+    /** Both providers with {@code extra} settings ({@code arrakis.*}) on top of the private socket's. */
+    TwoProviders(Properties extra) throws IOException {
         directory = Files.createTempDirectory("arrakis-provider-test");
-        server = ArrakisSelectorProvider.create(properties(directory));
-        client = ArrakisSelectorProvider.create(properties(directory));
+        server = ArrakisSelectorProvider.create(with(properties(directory), extra));
+        client = ArrakisSelectorProvider.create(with(properties(directory), extra));
+    }
+
+    private static Properties with(Properties base, Properties extra) {
+        base.putAll(extra);
+        return base;
     }
 
     static Properties properties(Path directory) {
