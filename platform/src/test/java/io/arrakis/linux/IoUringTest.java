@@ -35,6 +35,18 @@ class IoUringTest {
     }
 
     @Test
+    void aTimedWaitReturnsFalseWhenNothingCompletesAndTrueWhenSomethingDoes() throws Exception {
+        try (IoUring ring = IoUring.open(4, 0)) {
+            long start = System.nanoTime();
+            assertFalse(ring.waitForCompletion(20_000_000L));
+            assertTrue(System.nanoTime() - start >= 15_000_000L, "waited about the timeout");
+            assertTrue(ring.prepareNop(5));
+            assertTrue(ring.waitForCompletion(5_000_000_000L));
+            assertEquals(5, ring.peekCompletion().userData());
+        }
+    }
+
+    @Test
     void aWriteThenAReadOfATempFileThroughTheRingReturnTheBytes(@TempDir Path directory) throws Exception {
         Path file = directory.resolve("ring.dat");
         int fd = Unistd.open(file.toString(), Unistd.O_RDWR | Unistd.O_CREAT | Unistd.O_CLOEXEC, 0600);
