@@ -94,7 +94,12 @@ public final class VsaFile implements AutoCloseable {
                 throw new IllegalArgumentException("VSA " + name + ": option fd=" + fdText + " is not a descriptor number");
             }
             source = "fd " + given;
-            fd = Unistd.fcntl(given, Unistd.F_DUPFD_CLOEXEC, 0);
+            try {
+                fd = Unistd.fcntl(given, Unistd.F_DUPFD_CLOEXEC, 0);
+            } catch (LinuxException e) {
+                throw new IOException("VSA " + name + ": option fd=" + given + " is not a usable descriptor ("
+                        + e.getMessage() + ")", e);
+            }
             if (direct) {
                 int status = FileIo.fcntl(fd, FileIo.F_GETFL, 0);
                 if ((status & Unistd.O_DIRECT) == 0) {

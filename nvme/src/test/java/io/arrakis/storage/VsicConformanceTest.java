@@ -181,6 +181,30 @@ class VsicConformanceTest {
         assertTrue(tooSmall.getMessage().contains("must preallocate it"), tooSmall.getMessage());
     }
 
+    @Test
+    void anSqpollRingServesCommandsAndSaysSo() throws IOException {
+        try (Vsic vsic = TestAreas.open("io_uring", directory.resolve("vsa"), 16, 1, 4, 4 * BLOCK, "sqpoll", "true")) {
+            assertTrue(((io.arrakis.storage.uring.UringVsic) vsic).sqPolling());
+            assertTrue(vsic.toString().endsWith(", SQPOLL"), vsic.toString());
+            VsicQueue queue = vsic.queue(0);
+            fill(queue.memory(), 0, BLOCK, 5);
+            assertTrue(queue.submitWriteThenFlush(3, 1, 0, 1));
+            TestAreas.expectSuccess(queue);
+            assertTrue(queue.submitRead(3, 1, BLOCK, 2));
+            TestAreas.expectSuccess(queue);
+            assertBytes(queue.memory(), BLOCK, BLOCK, 5);
+        }
+    }
+
+    @Test
+    void aDescriptorThatIsNotOpenIsRefusedByName() {
+        var refused = assertThrows(IOException.class, () -> DeviceBackends.vsicBackend("file").open(
+                new io.arrakis.device.VsicConfig("handed", 16, 1, 4, BLOCK, Map.of(VsaFile.OPTION_FD, "987654"))));
+        assertTrue(refused.getMessage().startsWith("VSA handed: option fd=987654 is not a usable descriptor"),
+                refused.getMessage());
+        assertTrue(refused.getMessage().contains("EBADF"), refused.getMessage());
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"file", "io_uring"})
     void aBlockDeviceServesAsTheArea(String backend) throws Exception {

@@ -542,6 +542,9 @@ public final class LogStore implements AutoCloseable {
      * no commit is running, and the buffer is not empty.
      */
     private void commit() throws IOException {
+        if (currentFill == 0) {
+            throw new IllegalStateException("VSA " + vsaName + ": commit of an empty buffer (a bug in the caller)");
+        }
         long padded = LogFormat.roundUp(currentFill, blockSize);
         long memoryOffset = (long) current * bufferBytes;
         writeMemory.asSlice(memoryOffset + currentFill, padded - currentFill).fill((byte) 0);
@@ -556,8 +559,9 @@ public final class LogStore implements AutoCloseable {
         lock.unlock();
         try {
             writeIo.writeThenFlush(sealedBase / blockSize, (int) (padded / blockSize), memoryOffset);
-        } catch (IOException e) {
-            error = e;
+        } catch (IOException | RuntimeException e) {
+            // Whatever went wrong, waiters must not wait for a commit that will never end.
+            error = e instanceof IOException io ? io : new IOException(e.toString(), e);
         } finally {
             lock.lock();
         }
@@ -887,7 +891,9 @@ public final class LogStore implements AutoCloseable {
             checkUsable();
             forces++;
             long target = currentBase + currentFill;
-            while (durableEnd < target) {
+            long generationAtCall = generation;
+            // A checkpoint makes everything before it durable, and moves positions to the other region.
+            while (generation == generationAtCall && durableEnd < target) {
                 checkUsable();
                 if (committing || compacting) {
                     changed.awaitUninterruptibly();

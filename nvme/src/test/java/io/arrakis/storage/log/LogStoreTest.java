@@ -197,6 +197,43 @@ class LogStoreTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"file", "io_uring"})
+    void concurrentForcesAcrossAutomaticCompactionsLoseNothing(String backend) throws Exception {
+        int threads = 4;
+        int rounds = 150;
+        try (LogStore store = Stores.format(backend, image(), 64)) { // regions of 31 blocks: a checkpoint every ~30 forces
+            LogFile file = store.open("f", true);
+            ExecutorService pool = Executors.newFixedThreadPool(threads);
+            try {
+                List<Future<?>> done = new ArrayList<>();
+                for (int t = 0; t < threads; t++) {
+                    int thread = t;
+                    done.add(pool.submit(() -> {
+                        for (int i = 0; i < rounds; i++) {
+                            file.write(ByteBuffer.wrap(pattern(3000, thread * 10_000 + i)), thread * 3000L);
+                            file.force(false);
+                        }
+                        return null;
+                    }));
+                }
+                for (Future<?> f : done) {
+                    f.get();
+                }
+            } finally {
+                pool.shutdownNow();
+            }
+            assertTrue(store.stats().compactions() >= 5, store.stats().toString());
+        }
+        try (LogStore store = Stores.open(backend, image(), 64)) {
+            byte[] all = readAll(store.open("f", false));
+            for (int t = 0; t < threads; t++) {
+                assertArrayEquals(pattern(3000, t * 10_000 + rounds - 1),
+                        java.util.Arrays.copyOfRange(all, t * 3000, t * 3000 + 3000), "thread " + t);
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"file", "io_uring"})
     void aFullVsaRefusesWithItsNameAndSpaceLeftAndLosesNothingForced(String backend) throws IOException {
         int written = 0;
         try (LogStore store = Stores.format(backend, image(), 64)) {

@@ -17,7 +17,7 @@ import net.jqwik.api.Property;
  * or torn at random. After each cut, the store holds exactly what it held after some operation
  * no earlier than the last force that returned.
  */
-class PowerCutProperties {
+class PowerCutTest {
     private static final int BLOCK = 4096;
     private static final long BLOCKS = 192;
     private static final String[] NAMES = {"a", "b", "c"};

@@ -24,7 +24,7 @@ import net.jqwik.api.Provide;
  * VSA image taken while the store is open: the state must equal the model as it was after some
  * operation no earlier than the last force).
  */
-class LogStoreModelProperties {
+class LogStoreModelTest {
     private static final long BLOCKS = 256; // regions of 127 blocks: overwrites force compactions
     private static final String[] NAMES = {"a", "b", "c", "d"};
 

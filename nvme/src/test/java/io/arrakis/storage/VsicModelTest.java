@@ -15,7 +15,7 @@ import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
 
 /** Random writes and reads against an array of bytes that says what every block must hold. */
-class VsicModelProperties {
+class VsicModelTest {
     private static final int BLOCK = 4096;
     private static final int BLOCKS = 32;
 
