@@ -36,7 +36,7 @@ import org.openjdk.jmh.annotations.Warmup;
  * <ul>
  *   <li>{@code store-file}, {@code store-io_uring}: our log store over the "file" backend
  *       (pwrite + fdatasync through the page cache) or the "io_uring" backend (O_DIRECT, linked
- *       write + fdatasync), on a 256 MiB VSA file written with zeros at setup, as a block device
+ *       write + fdatasync), on a 512 MiB VSA file written with zeros at setup, as a block device
  *       would be (a fallocated file's unwritten extents would cost a journal commit per first
  *       write). Each append is one 4,144-byte record: a two-block device write, then a flush,
  *       shared by the threads that force together (group commit);
@@ -46,7 +46,7 @@ import org.openjdk.jmh.annotations.Warmup;
  *   <li>{@code jdk-overwrite}: the same over a file written with zeros at setup, so fdatasync
  *       has only data to write: the kernel path's best case.
  * </ul>
- * Each thread appends to its own file; a file is truncated to nothing once it reaches 16 MiB
+ * Each thread appends to its own file; a file is truncated to nothing once it reaches 1 MiB
  * (so the store's log wraps and compacts, and the JDK's file is allocated again).
  *
  * <p>{@code java -jar benchmarks/target/benchmarks.jar DurableAppend -bm sample -tu us} for the
@@ -60,8 +60,9 @@ import org.openjdk.jmh.annotations.Warmup;
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
 public class DurableAppendBenchmark {
     static final int APPEND = 4096;
-    static final long FILE_LIMIT = 16L << 20;
-    static final long VSA_BLOCKS = 65_536; // 256 MiB
+    /** Small enough that 50 writers' files (50 MiB at most) fit a region several times over. */
+    static final long FILE_LIMIT = 1L << 20;
+    static final long VSA_BLOCKS = 131_072; // 512 MiB: regions of 256 MiB
 
     @State(Scope.Benchmark)
     public static class Target {

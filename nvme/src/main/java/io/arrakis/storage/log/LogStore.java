@@ -55,6 +55,8 @@ public final class LogStore implements AutoCloseable {
     private final MemorySegment writeMemory;
     private final MemorySegment readMemory;
     private final long bufferBytes;
+    /** The largest payload a record may have: one always fits an empty append buffer. */
+    private final long maxPayload;
     private final long maxData;
 
     private final ReentrantReadWriteLock regionLock = new ReentrantReadWriteLock();
@@ -131,7 +133,8 @@ public final class LogStore implements AutoCloseable {
                     + writeMemory.byteSize() + " and " + readMemory.byteSize() + " bytes; needs two buffers of at"
                     + " least 2 blocks on queue 0 and one more block on queue 1)");
         }
-        this.maxData = bufferBytes - HEADER - DATA_PREFIX - 8;
+        this.maxPayload = bufferBytes - HEADER - 8;
+        this.maxData = maxPayload - DATA_PREFIX;
     }
 
     /** A VSIC configuration fit for a store: 2 queues of depth 4 with {@link #DEFAULT_QUEUE_MEMORY} each. */
@@ -245,7 +248,7 @@ public final class LogStore implements AutoCloseable {
     // -------------------------------------------------------------------------------------------
     // Recovery
 
-    /** The part of the device {@link #readMemory} holds while scanning: [windowStart, windowStart + windowLength). */
+    /** The part of the device {@link #readMemory} holds while recovering or compacting: [windowStart, windowStart + windowLength). */
     private long windowStart;
     private long windowLength;
 
@@ -283,10 +286,13 @@ public final class LogStore implements AutoCloseable {
             return "";
         }
         int payload = readMemory.get(INT, at + LogFormat.R_PAYLOAD_LENGTH);
-        if (payload < 0 || payload > bufferBytes || position + LogFormat.recordBytes(payload) > regionEnd) {
+        if (payload < 0 || payload > maxPayload || position + LogFormat.recordBytes(payload) > regionEnd) {
             return "record at offset " + position + " claims " + payload + " bytes of payload, beyond any record";
         }
         at = window(position, HEADER + payload);
+        if (at < 0) {
+            return "record at offset " + position + " runs past the end of the region";
+        }
         int stored = readMemory.get(INT, at + LogFormat.R_CRC);
         if (stored != LogFormat.crc(readMemory, at + 4, HEADER - 4 + payload)) {
             return "record at offset " + position + " fails its checksum (torn or damaged)";
@@ -350,7 +356,7 @@ public final class LogStore implements AutoCloseable {
             int payload = readMemory.get(INT, memory + LogFormat.R_PAYLOAD_LENGTH);
             if (readMemory.get(SHORT, memory + LogFormat.R_MAGIC) == LogFormat.RECORD_MAGIC
                     && readMemory.get(LONG, memory + LogFormat.R_GENERATION) == generation && payload >= 0
-                    && payload <= bufferBytes && at + LogFormat.recordBytes(payload) <= regionEnd) {
+                    && payload <= maxPayload && at + LogFormat.recordBytes(payload) <= regionEnd) {
                 memory = window(at, HEADER + payload);
                 if (memory >= 0 && readMemory.get(INT, memory + LogFormat.R_CRC)
                         == LogFormat.crc(readMemory, memory + 4, HEADER - 4 + payload)) {
@@ -967,10 +973,7 @@ public final class LogStore implements AutoCloseable {
             Compactor compactor = new Compactor(generation + 1, otherStart, otherEnd);
             List<FileState> files = new ArrayList<>(byId.values());
             files.sort(Comparator.comparingInt(f -> f.id));
-            Map<FileState, Extents> relocated = new HashMap<>();
-            for (FileState file : files) {
-                relocated.put(file, compactor.copy(file));
-            }
+            Map<FileState, Extents> relocated = compactor.copy(files);
             compactor.finish();
             writeSuperblock(compactor.generation, otherStart, otherEnd, regionStart, regionEnd, createdMillis, false);
             // The flip is durable: switch.
@@ -1020,38 +1023,65 @@ public final class LogStore implements AutoCloseable {
             return base + LogFormat.roundUp(fill, blockSize);
         }
 
-        Extents copy(FileState file) throws IOException {
-            byte[] name = file.name.getBytes(StandardCharsets.UTF_8);
-            long at = begin(CREATE, 8 + name.length);
-            writeMemory.set(INT, at + HEADER, file.id);
-            writeMemory.set(INT, at + HEADER + 4, name.length);
-            MemorySegment.copy(MemorySegment.ofArray(name), 0, writeMemory, at + HEADER + 8, name.length);
-            end(at, 8 + name.length);
-            Extents moved = new Extents();
-            long dataEnd = 0;
-            for (Extents.Extent extent : file.extents.all()) {
+        /**
+         * The files' names first, then every live extent in the order it lies in the old region
+         * (so the old region is read front to back, a window at a time, whatever the files'
+         * interleaving), then the sizes that data alone would not give. Replay needs no other
+         * order: a file exists before its data, and live extents never overlap.
+         */
+        Map<FileState, Extents> copy(List<FileState> files) throws IOException {
+            Map<FileState, Extents> moved = new HashMap<>();
+            record Live(FileState file, Extents.Extent extent) {}
+            List<Live> live = new ArrayList<>();
+            for (FileState file : files) {
+                byte[] name = file.name.getBytes(StandardCharsets.UTF_8);
+                long at = begin(CREATE, 8 + name.length);
+                writeMemory.set(INT, at + HEADER, file.id);
+                writeMemory.set(INT, at + HEADER + 4, name.length);
+                MemorySegment.copy(MemorySegment.ofArray(name), 0, writeMemory, at + HEADER + 8, name.length);
+                end(at, 8 + name.length);
+                moved.put(file, new Extents());
+                for (Extents.Extent extent : file.extents.all()) {
+                    live.add(new Live(file, extent));
+                }
+            }
+            live.sort(Comparator.comparingLong(l -> l.extent().logPosition()));
+            windowLength = 0; // reads used the window memory since it was last filled
+            for (Live item : live) {
+                Extents.Extent extent = item.extent();
                 long done = 0;
                 while (done < extent.length()) {
                     long chunk = Math.min(extent.length() - done, maxData);
-                    at = begin(DATA, DATA_PREFIX + chunk);
-                    writeMemory.set(INT, at + HEADER, file.id);
+                    long at = begin(DATA, DATA_PREFIX + chunk);
+                    writeMemory.set(INT, at + HEADER, item.file().id);
                     writeMemory.set(INT, at + HEADER + 4, 0);
                     writeMemory.set(LONG, at + HEADER + 8, extent.fileOffset() + done);
                     long data = at + HEADER + DATA_PREFIX;
-                    readFromDevice(extent.logPosition() + done, chunk, writeMemory, data);
+                    long source = window(extent.logPosition() + done, chunk);
+                    if (source < 0) {
+                        throw new IOException("VSA " + vsaName + ": live extent at log offset "
+                                + (extent.logPosition() + done) + " lies outside the region: a bug");
+                    }
+                    MemorySegment.copy(readMemory, source, writeMemory, data, chunk);
                     long logPosition = base + data;
                     end(at, DATA_PREFIX + chunk);
-                    moved.put(extent.fileOffset() + done, chunk, logPosition);
+                    moved.get(item.file()).put(extent.fileOffset() + done, chunk, logPosition);
                     done += chunk;
                 }
-                dataEnd = Math.max(dataEnd, extent.end());
             }
-            if (file.size != dataEnd) {
-                at = begin(SET_SIZE, 16);
-                writeMemory.set(INT, at + HEADER, file.id);
-                writeMemory.set(INT, at + HEADER + 4, 0);
-                writeMemory.set(LONG, at + HEADER + 8, file.size);
-                end(at, 16);
+            windowLength = 0;
+            for (FileState file : files) {
+                long dataEnd = 0;
+                for (Extents.Extent extent : file.extents.all()) {
+                    dataEnd = Math.max(dataEnd, extent.end());
+                }
+                if (file.size != dataEnd) {
+                    long at = begin(SET_SIZE, 16);
+                    writeMemory.set(INT, at + HEADER, file.id);
+                    writeMemory.set(INT, at + HEADER + 4, 0);
+                    writeMemory.set(LONG, at + HEADER + 8, file.size);
+                    end(at, 16);
+                }
             }
             return moved;
         }

@@ -9,11 +9,31 @@ import java.util.List;
 
 /**
  * The child of {@link LogStoreCrashTest}: appends numbered records to one file per thread,
- * forces after each, and prints {@code ACK <thread> <record>} once the force returned, until it
- * is killed. Arguments: backend, VSA image, capacity in blocks, threads.
+ * forces after each, and prints {@code ACK <thread> <epoch> <record>} once the force returned,
+ * until it is killed. A thread's file is {@code w<thread>-<epoch>}; once it holds more than
+ * {@link #FILE_LIMIT} bytes the thread creates the next epoch's file, forces, deletes the old one
+ * and starts again from record 0, so the live data stays bounded however long it runs.
+ * Arguments: backend, VSA image, capacity in blocks, threads.
  */
 public final class CrashWriter {
+    static final long FILE_LIMIT = 128 << 10;
+
     private CrashWriter() {}
+
+    static String fileName(int thread, int epoch) {
+        return "w" + thread + "-" + epoch;
+    }
+
+    /** The highest epoch of {@code thread}'s files in the store, or -1. */
+    static int latestEpoch(LogStore store, int thread) {
+        int latest = -1;
+        for (String name : store.list()) {
+            if (name.startsWith("w" + thread + "-")) {
+                latest = Math.max(latest, Integer.parseInt(name.substring(name.indexOf('-') + 1)));
+            }
+        }
+        return latest;
+    }
 
     /** Record {@code n} of writer {@code t}: int n, int payload length, payload. */
     static byte[] record(int thread, int n) {
@@ -52,15 +72,26 @@ public final class CrashWriter {
         List<Thread> writers = new ArrayList<>();
         for (int t = 0; t < threads; t++) {
             int thread = t;
-            LogFile file = store.open("w" + t, true);
-            int start = countRecords(thread, Stores.readAll(file));
+            int firstEpoch = Math.max(0, latestEpoch(store, thread));
+            LogFile firstFile = store.open(fileName(thread, firstEpoch), true);
+            int start = countRecords(thread, Stores.readAll(firstFile));
             writers.add(Thread.ofPlatform().start(() -> {
                 try {
+                    LogFile file = firstFile;
+                    int epoch = firstEpoch;
                     for (int n = start; ; n++) {
+                        if (file.size() > FILE_LIMIT) {
+                            LogFile next = store.open(fileName(thread, epoch + 1), true);
+                            next.force(true);
+                            store.delete(fileName(thread, epoch));
+                            file = next;
+                            epoch++;
+                            n = 0;
+                        }
                         file.append(ByteBuffer.wrap(record(thread, n)));
                         file.force(false);
                         synchronized (out) {
-                            out.println("ACK " + thread + " " + n);
+                            out.println("ACK " + thread + " " + epoch + " " + n);
                             out.flush();
                         }
                     }

@@ -23,10 +23,8 @@ import org.junit.jupiter.api.io.TempDir;
  * after the last record is half-written. Backends alternate between runs on the same VSA image.
  */
 class LogStoreCrashTest {
-    /** 4 MiB: regions of 2 MiB, which truncated and rewritten files fill every few runs, so kills land in compactions too. */
+    /** 4 MiB: regions of 2 MiB, which the writers' rotated files fill every few runs, so kills land in compactions too. */
     private static final long BLOCKS = 1024;
-    /** A writer's file is truncated to nothing once it grows past this, between runs. */
-    private static final long FILE_LIMIT = 256 << 10;
     private static final int THREADS = 3;
 
     @TempDir
@@ -52,7 +50,10 @@ class LogStoreCrashTest {
         try (LogStore store = Stores.format("file", image, BLOCKS)) {
             firstGeneration = store.recovery().generation();
         }
+        // Per writer, the newest acknowledged (epoch, record).
+        int[] ackedEpoch = new int[THREADS];
         int[] acknowledged = new int[THREADS];
+        Arrays.fill(ackedEpoch, -1);
         Arrays.fill(acknowledged, -1);
         long totalAcks = 0;
         int uncleanRecoveries = 0;
@@ -76,7 +77,11 @@ class LogStoreCrashTest {
                 // Let it recover and write for a random while, then kill it wherever it is.
                 awaitLine(lines, "RECOVERED", child);
                 Thread.sleep(20 + random.nextInt(300));
-                assertTrue(child.isAlive(), "the writer died by itself: " + tail(lines));
+                if (!child.isAlive()) {
+                    reader.join(10_000);
+                    throw new AssertionError("run " + run + " (" + backend + "): the writer died by itself with status "
+                            + child.exitValue() + ": " + tail(lines));
+                }
                 kill(child.pid());
             } finally {
                 child.destroyForcibly();
@@ -89,7 +94,12 @@ class LogStoreCrashTest {
                     if (line.startsWith("ACK ")) {
                         String[] parts = line.split(" ");
                         int thread = Integer.parseInt(parts[1]);
-                        acknowledged[thread] = Math.max(acknowledged[thread], Integer.parseInt(parts[2]));
+                        int epoch = Integer.parseInt(parts[2]);
+                        int record = Integer.parseInt(parts[3]);
+                        if (epoch > ackedEpoch[thread] || (epoch == ackedEpoch[thread] && record > acknowledged[thread])) {
+                            ackedEpoch[thread] = epoch;
+                            acknowledged[thread] = record;
+                        }
                         acksThisRun++;
                     } else if (!line.startsWith("RECOVERED")) {
                         throw new AssertionError("run " + run + " (" + backend + "): the writer said " + line);
@@ -101,17 +111,27 @@ class LogStoreCrashTest {
                 if (!store.recovery().clean()) {
                     uncleanRecoveries++;
                 }
+                for (String name : store.list()) {
+                    // Every file, of any epoch, holds whole, correct records only.
+                    CrashWriter.countRecords(Integer.parseInt(name.substring(1, name.indexOf('-'))),
+                            Stores.readAll(store.open(name, false)));
+                }
                 for (int t = 0; t < THREADS; t++) {
-                    LogFile file = store.exists("w" + t) ? store.open("w" + t, false) : null;
-                    int present = file != null ? CrashWriter.countRecords(t, Stores.readAll(file)) : 0;
+                    if (ackedEpoch[t] < 0) {
+                        continue;
+                    }
+                    int latest = CrashWriter.latestEpoch(store, t);
+                    if (latest > ackedEpoch[t]) {
+                        continue; // the writer moved on to a new file (durably) after its last acknowledgement
+                    }
+                    String name = CrashWriter.fileName(t, ackedEpoch[t]);
+                    int present = store.exists(name)
+                            ? CrashWriter.countRecords(t, Stores.readAll(store.open(name, false))) : -1;
                     if (present <= acknowledged[t]) {
                         throw new AssertionError("run " + run + " (" + backend + "): writer " + t + " had record "
-                                + acknowledged[t] + " acknowledged, but only " + present + " records survived; recovery "
-                                + store.recovery());
-                    }
-                    if (file != null && file.size() > FILE_LIMIT) {
-                        file.truncate(0);
-                        acknowledged[t] = -1;
+                                + acknowledged[t] + " of " + name + " acknowledged, but "
+                                + (present < 0 ? "the file is gone" : "only " + present + " records survived")
+                                + "; recovery " + store.recovery());
                     }
                 }
             }
