@@ -181,6 +181,31 @@ class VsicConformanceTest {
         assertTrue(tooSmall.getMessage().contains("must preallocate it"), tooSmall.getMessage());
     }
 
+    @ParameterizedTest
+    @ValueSource(strings = {"file", "io_uring"})
+    void aWriteTheDeviceRefusesCompletesWithItsErrnoAndNoFlush(String backend) throws IOException {
+        Path file = directory.resolve("vsa");
+        Files.write(file, new byte[16 * BLOCK]);
+        int readOnly = Unistd.open(file.toString(), Unistd.O_RDONLY | Unistd.O_CLOEXEC, 0);
+        Vsic vsic;
+        try {
+            vsic = DeviceBackends.vsicBackend(backend).open(new io.arrakis.device.VsicConfig("read-only", 16, 1, 4,
+                    4 * BLOCK, Map.of(VsaFile.OPTION_FD, String.valueOf(readOnly))));
+        } finally {
+            Unistd.close(readOnly);
+        }
+        try (vsic) {
+            VsicQueue queue = vsic.queue(0);
+            assertTrue(queue.submitWriteThenFlush(0, 1, 0, 5));
+            CompletionBatch done = TestAreas.complete(queue, 1);
+            assertEquals(5, done.tag(0));
+            assertEquals(-io.arrakis.linux.Errno.EBADF, done.status(0), "the write's error, not the cancelled flush's");
+            assertEquals(1, queue.counters().get(VsicCounter.ERRORS));
+            assertEquals(0, queue.counters().get(VsicCounter.WRITES));
+            assertEquals(0, queue.counters().get(VsicCounter.FLUSHES));
+        }
+    }
+
     @Test
     void anSqpollRingServesCommandsAndSaysSo() throws IOException {
         try (Vsic vsic = TestAreas.open("io_uring", directory.resolve("vsa"), 16, 1, 4, 4 * BLOCK, "sqpoll", "true")) {
