@@ -96,6 +96,7 @@ public final class LogStore implements AutoCloseable {
     private long records;
     private long compactions;
     private RecoveryReport recovery;
+    private String superblockProblem;
 
     /** One file's state; guarded by the store's lock. */
     static final class FileState {
@@ -209,9 +210,13 @@ public final class LogStore implements AutoCloseable {
         for (int slot = 0; slot < 2; slot++) {
             long at = (long) slot * blockSize;
             MemorySegment block = readMemory.asSlice(at, blockSize);
-            if (block.get(LONG, LogFormat.SB_MAGIC) != LogFormat.SUPER_MAGIC
-                    || block.get(INT, LogFormat.SB_CRC) != LogFormat.crc(block, 0, LogFormat.SB_CHECKED_BYTES)
+            if (block.get(LONG, LogFormat.SB_MAGIC) != LogFormat.SUPER_MAGIC) {
+                continue; // never written (a fresh format writes one slot)
+            }
+            if (block.get(INT, LogFormat.SB_CRC) != LogFormat.crc(block, 0, LogFormat.SB_CHECKED_BYTES)
                     || block.get(LONG, LogFormat.SB_GENERATION) % 2 != slot) {
+                superblockProblem = "superblock slot " + slot + " has the magic but fails its checksum (a checkpoint"
+                        + " torn by a crash, or damage)";
                 continue;
             }
             long gen = block.get(LONG, LogFormat.SB_GENERATION);
@@ -230,6 +235,10 @@ public final class LogStore implements AutoCloseable {
         if (version != LogFormat.SUPER_VERSION || storedBlockSize != blockSize) {
             throw new IOException("VSA " + vsaName + ": log version " + version + " with blocks of " + storedBlockSize
                     + " bytes; this code reads version " + LogFormat.SUPER_VERSION + " on blocks of " + blockSize);
+        }
+        if (superblockProblem != null) {
+            superblockProblem += "; replaying generation " + bestGeneration + " from slot " + bestOffset / blockSize
+                    + ", which may predate the last checkpoint";
         }
         generation = bestGeneration;
         regionStart = block.get(LONG, LogFormat.SB_REGION_START);
@@ -376,7 +385,8 @@ public final class LogStore implements AutoCloseable {
         currentBase = resume;
         currentFill = 0;
         durableEnd = resume;
-        return new RecoveryReport(generation, replayed, end, resume, stopReason, dropped, droppedEnd - end);
+        return new RecoveryReport(generation, superblockProblem, replayed, end, resume, stopReason, dropped,
+                droppedEnd - end);
     }
 
     /** Zeroes device bytes [from, to), both block-aligned, and flushes. */

@@ -276,6 +276,32 @@ class LogStoreTest {
         }
     }
 
+    @ParameterizedTest
+    @ValueSource(strings = {"file", "io_uring"})
+    void aDamagedSuperblockFallsBackToTheOlderGenerationAndSaysSo(String backend) throws IOException {
+        long before;
+        try (LogStore store = Stores.format(backend, image(), BLOCKS)) {
+            before = store.recovery().generation();
+            store.open("f", true).append(ByteBuffer.wrap(pattern(100, 1)));
+            store.checkpoint();
+            assertEquals(1, store.stats().compactions());
+        }
+        try (RandomAccessFile raw = new RandomAccessFile(image().toFile(), "rw")) {
+            long slot = (before + 1) % 2;
+            raw.seek(slot * BLOCK + 40); // inside the checksummed fields
+            raw.write(0x7f);
+        }
+        try (LogStore store = Stores.open(backend, image(), BLOCKS)) {
+            RecoveryReport report = store.recovery();
+            assertFalse(report.clean());
+            assertEquals(before, report.generation());
+            assertTrue(report.superblockProblem().startsWith("superblock slot " + (before + 1) % 2
+                    + " has the magic but fails its checksum"), report.toString());
+            assertTrue(report.toString().contains("may predate the last checkpoint"), report.toString());
+            assertArrayEquals(pattern(100, 1), readAll(store.open("f", false)), "the old region is intact");
+        }
+    }
+
     @Test
     void aVsaWithoutALogIsRefusedWithWhatToDo() throws IOException {
         try (Vsic vsic = Stores.vsic("file", image(), 64)) {
