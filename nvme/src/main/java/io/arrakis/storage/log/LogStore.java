@@ -95,6 +95,7 @@ public final class LogStore implements AutoCloseable {
     private long deviceFlushes;
     private long records;
     private long compactions;
+    private long longestCompactionNanos;
     private RecoveryReport recovery;
     private String superblockProblem;
 
@@ -112,9 +113,12 @@ public final class LogStore implements AutoCloseable {
         }
     }
 
-    /** Counts since open. {@code forces} asked for durability; {@code deviceFlushes} is what the device did. */
-    public record Stats(long forces, long deviceFlushes, long records, long compactions, long liveBytes,
-            long logBytes, long regionBytes) {}
+    /**
+     * Counts since open. {@code forces} asked for durability; {@code deviceFlushes} is what the
+     * device did; {@code longestCompactionNanos} is the longest stall a checkpoint caused.
+     */
+    public record Stats(long forces, long deviceFlushes, long records, long compactions, long longestCompactionNanos,
+            long liveBytes, long logBytes, long regionBytes) {}
 
     private LogStore(Vsic vsic) {
         this.vsic = vsic;
@@ -971,6 +975,7 @@ public final class LogStore implements AutoCloseable {
             changed.awaitUninterruptibly();
         }
         compacting = true;
+        long started = System.nanoTime();
         try {
             // Everything so far goes to the old region first: it stays the truth until the flip.
             while (currentFill > 0 || committing) {
@@ -1005,6 +1010,7 @@ public final class LogStore implements AutoCloseable {
             }
             compactions++;
             deviceFlushes += 2;
+            longestCompactionNanos = Math.max(longestCompactionNanos, System.nanoTime() - started);
         } finally {
             compacting = false;
             changed.signalAll();
@@ -1154,7 +1160,7 @@ public final class LogStore implements AutoCloseable {
             for (FileState file : byId.values()) {
                 live += file.extents.liveBytes();
             }
-            return new Stats(forces, deviceFlushes, records, compactions, live,
+            return new Stats(forces, deviceFlushes, records, compactions, longestCompactionNanos, live,
                     currentBase + currentFill - regionStart, regionEnd - regionStart);
         } finally {
             lock.unlock();
