@@ -54,6 +54,8 @@ public interface VsicQueue {
     /**
      * Blocks until a completion is probably waiting, or {@code timeoutNanos} pass (0 or less:
      * no limit); returns {@code true} unless it timed out. Callers spin on {@link #poll} first.
+     * Returns {@code false} at once when no command handed over by {@link #ring()} is still in
+     * flight and none waits to be polled: such a wait could never end.
      */
     boolean awaitCompletion(long timeoutNanos) throws IOException;
 

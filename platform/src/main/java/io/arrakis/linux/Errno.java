@@ -30,6 +30,7 @@ public final class Errno {
     public static final int EPIPE = 32;
     public static final int ERANGE = 34;
     public static final int ENOSYS = 38;
+    public static final int ETIME = 62;
     public static final int ENOTSOCK = 88;
     public static final int EOPNOTSUPP = 95;
     public static final int EADDRINUSE = 98;
@@ -41,6 +42,7 @@ public final class Errno {
     public static final int ETIMEDOUT = 110;
     public static final int ECONNREFUSED = 111;
     public static final int EINPROGRESS = 115;
+    public static final int ECANCELED = 125;
 
     private static final MethodHandle STRERRORNAME_NP = Native.plainFunction("strerrorname_np",
             FunctionDescriptor.of(Native.C_POINTER, Native.C_INT));

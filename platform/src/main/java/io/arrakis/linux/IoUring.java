@@ -33,9 +33,11 @@ public final class IoUring implements AutoCloseable {
     public static final int IORING_FEAT_SINGLE_MMAP = 1;
     public static final int IORING_FEAT_NODROP = 1 << 1;
     public static final int IORING_FEAT_RW_CUR_POS = 1 << 3;
+    public static final int IORING_FEAT_EXT_ARG = 1 << 8;
     // linux/io_uring.h: io_uring_enter flags
     public static final int IORING_ENTER_GETEVENTS = 1;
     public static final int IORING_ENTER_SQ_WAKEUP = 1 << 1;
+    public static final int IORING_ENTER_EXT_ARG = 1 << 3;
     // linux/io_uring.h: sq ring flags
     public static final int IORING_SQ_NEED_WAKEUP = 1;
     // linux/io_uring.h: mmap offsets
@@ -58,6 +60,8 @@ public final class IoUring implements AutoCloseable {
     public static final int IORING_OP_WRITE = 23;
     // linux/io_uring.h: sqe flags, fsync flags
     public static final int IOSQE_FIXED_FILE = 1;
+    /** The next SQE starts only after this one succeeded; if this one fails, the next completes with -ECANCELED. */
+    public static final int IOSQE_IO_LINK = 1 << 2;
     public static final int IORING_FSYNC_DATASYNC = 1;
 
     /** linux/io_uring.h struct io_sqring_offsets. */
@@ -120,6 +124,8 @@ public final class IoUring implements AutoCloseable {
     private final long cqHead;
     private final long cqTail;
     private final long cqes;
+    /** linux/io_uring.h struct io_uring_getevents_arg (24 bytes) then a __kernel_timespec (16): for timed waits. */
+    private final MemorySegment waitArgument;
 
     /** Our copy of the SQ tail: entries up to here are prepared, and are published at submit. */
     private int sqTailLocal;
@@ -162,6 +168,8 @@ public final class IoUring implements AutoCloseable {
         this.cqTail = ringOffset(params, cqOff, CQRING_OFFSETS, "tail");
         this.cqMask = cqRing.get(ValueLayout.JAVA_INT, ringOffset(params, cqOff, CQRING_OFFSETS, "ring_mask"));
         this.cqes = cqesOff;
+        this.waitArgument = mappings.allocate(40, 8);
+        waitArgument.set(ValueLayout.JAVA_LONG, 16, waitArgument.address() + 24);
         // The SQ array indirects ring slots to SQEs; an identity map, written once, lets slot i use SQE i.
         for (int i = 0; i < sqEntries; i++) {
             sqRing.setAtIndex(ValueLayout.JAVA_INT, sqArray / 4 + i, i);
@@ -342,6 +350,53 @@ public final class IoUring implements AutoCloseable {
             return 0;
         }
         return enter(fd, pending, minComplete, minComplete > 0 ? IORING_ENTER_GETEVENTS : 0);
+    }
+
+    /**
+     * Publishes the prepared SQEs and waits until a completion is ready or {@code timeoutNanos}
+     * pass (IORING_ENTER_EXT_ARG with a timeout, Linux 5.11); returns false when it timed out.
+     */
+    public boolean waitForCompletion(long timeoutNanos) throws LinuxException {
+        if ((features & IORING_FEAT_EXT_ARG) == 0) {
+            throw new UnsupportedOperationException("this kernel's io_uring has no IORING_FEAT_EXT_ARG (Linux 5.11+):"
+                    + " timed waits are not possible");
+        }
+        INT.setRelease(sqRing, sqTail, sqTailLocal);
+        int pending = sqTailLocal - (int) INT.getAcquire(sqRing, sqHead);
+        waitArgument.set(ValueLayout.JAVA_LONG, 24, timeoutNanos / 1_000_000_000L);
+        waitArgument.set(ValueLayout.JAVA_LONG, 32, timeoutNanos % 1_000_000_000L);
+        int flags = IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG;
+        if (sqPolling()) {
+            VarHandle.fullFence();
+            if (((int) INT.getVolatile(sqRing, sqFlags) & IORING_SQ_NEED_WAKEUP) != 0) {
+                flags |= IORING_ENTER_SQ_WAKEUP;
+            }
+        }
+        while (true) {
+            long result = Syscall.raw6(Syscall.IO_URING_ENTER, fd, pending, 1, flags, waitArgument.address(), 24);
+            if (result >= 0) {
+                return hasCompletion();
+            }
+            int errno = Native.errno();
+            if (errno == Errno.ETIME) {
+                return hasCompletion();
+            }
+            if (errno != Errno.EINTR) {
+                throw new LinuxException("io_uring_enter(fd=" + fd + ", to_submit=" + pending
+                        + ", min_complete=1, flags=GETEVENTS|EXT_ARG, timeout=" + timeoutNanos + "ns)", errno);
+            }
+            pending = 0;
+        }
+    }
+
+    /** Whether a completion is waiting to be taken. */
+    public boolean hasCompletion() {
+        return cqHeadLocal != (int) INT.getAcquire(cqRing, cqTail);
+    }
+
+    /** Whether the ring was set up with a kernel submission-polling thread. */
+    public boolean sqPolling() {
+        return (setupFlags & IORING_SETUP_SQPOLL) != 0;
     }
 
     // ---------------------------------------------------------------------------------------

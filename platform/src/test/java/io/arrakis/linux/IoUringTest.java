@@ -35,6 +35,36 @@ class IoUringTest {
     }
 
     @Test
+    void aTimedWaitReturnsFalseWhenNothingCompletesAndTrueWhenSomethingDoes() throws Exception {
+        try (IoUring ring = IoUring.open(4, 0)) {
+            long start = System.nanoTime();
+            assertFalse(ring.waitForCompletion(20_000_000L));
+            assertTrue(System.nanoTime() - start >= 15_000_000L, "waited about the timeout");
+            assertTrue(ring.prepareNop(5));
+            assertTrue(ring.waitForCompletion(5_000_000_000L));
+            assertEquals(5, ring.peekCompletion().userData());
+        }
+    }
+
+    @Test
+    void aFsyncLinkedToAFailedWriteIsCancelled(@TempDir Path directory) throws Exception {
+        Path file = directory.resolve("read-only.dat");
+        Files.write(file, new byte[4096]);
+        int fd = Unistd.open(file.toString(), Unistd.O_RDONLY | Unistd.O_CLOEXEC, 0);
+        try (IoUring ring = IoUring.open(4, 0); Arena arena = Arena.ofConfined()) {
+            MemorySegment buffer = arena.allocate(4096, 4096);
+            assertTrue(ring.prepare(IoUring.IORING_OP_WRITE, IoUring.IOSQE_IO_LINK, fd, buffer.address(), 4096, 0, 0,
+                    1, 0));
+            assertTrue(ring.prepareFsync(fd, true, 2));
+            ring.submit();
+            assertEquals(new IoUring.Completion(1, -Errno.EBADF, 0), ring.awaitCompletion());
+            assertEquals(new IoUring.Completion(2, -Errno.ECANCELED, 0), ring.awaitCompletion());
+        } finally {
+            Unistd.close(fd);
+        }
+    }
+
+    @Test
     void aWriteThenAReadOfATempFileThroughTheRingReturnTheBytes(@TempDir Path directory) throws Exception {
         Path file = directory.resolve("ring.dat");
         int fd = Unistd.open(file.toString(), Unistd.O_RDWR | Unistd.O_CREAT | Unistd.O_CLOEXEC, 0600);

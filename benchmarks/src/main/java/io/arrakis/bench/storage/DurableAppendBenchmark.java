@@ -1,0 +1,182 @@
+package io.arrakis.bench.storage;
+
+import io.arrakis.device.DeviceBackends;
+import io.arrakis.device.Vsic;
+import io.arrakis.storage.VsaFile;
+import io.arrakis.storage.log.LogFile;
+import io.arrakis.storage.log.LogStore;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Comparator;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Stream;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * Durable 4 KiB appends (append, then force) in one run, on the ext4 file system of {@code /tmp}:
+ * <ul>
+ *   <li>{@code store-file}, {@code store-io_uring}: our log store over the "file" backend
+ *       (pwrite + fdatasync through the page cache) or the "io_uring" backend (O_DIRECT, linked
+ *       write + fdatasync), on a 512 MiB VSA file written with zeros at setup, as a block device
+ *       would be (a fallocated file's unwritten extents would cost a journal commit per first
+ *       write). Each append is one 4,144-byte record: a two-block device write, then a flush,
+ *       shared by the threads that force together (group commit);
+ *   <li>{@code jdk-append}: {@code FileChannel.write} at the end of an ordinary file, then
+ *       {@code force(false)}: the kernel path an append-only file takes (block allocation and its
+ *       journal commit in every fdatasync);
+ *   <li>{@code jdk-overwrite}: the same over a file written with zeros at setup, so fdatasync
+ *       has only data to write: the kernel path's best case.
+ * </ul>
+ * Each thread appends to its own file; a file is truncated to nothing once it reaches 1 MiB
+ * (so the store's log wraps and compacts, and the JDK's file is allocated again).
+ *
+ * <p>{@code java -jar benchmarks/target/benchmarks.jar DurableAppend -bm sample -tu us} for the
+ * latency distribution (p50, p99) with one thread; {@code -t 8 -bm thrpt -tu s} and {@code -t 50}
+ * for appends per second with concurrent writers.
+ */
+@Fork(value = 1, jvmArgsAppend = "--enable-native-access=ALL-UNNAMED")
+@Warmup(iterations = 2, time = 2)
+@Measurement(iterations = 3, time = 3)
+@BenchmarkMode(Mode.SampleTime)
+@OutputTimeUnit(TimeUnit.MICROSECONDS)
+public class DurableAppendBenchmark {
+    static final int APPEND = 4096;
+    /** Small enough that 50 writers' files (50 MiB at most) fit a region several times over. */
+    static final long FILE_LIMIT = 1L << 20;
+    static final long VSA_BLOCKS = 131_072; // 512 MiB: regions of 256 MiB
+
+    @State(Scope.Benchmark)
+    public static class Target {
+        @Param({"store-file", "store-io_uring", "jdk-append", "jdk-overwrite"})
+        public String path;
+
+        Path directory;
+        LogStore store;
+        final AtomicInteger threads = new AtomicInteger();
+
+        @Setup(Level.Trial)
+        public void open() throws IOException {
+            directory = Files.createTempDirectory(Path.of("/tmp"), "durable-append");
+            if (path.startsWith("store-")) {
+                Path image = directory.resolve("vsa.img");
+                writeZeros(image, VSA_BLOCKS * 4096);
+                String backend = path.substring("store-".length());
+                Vsic vsic = DeviceBackends.vsicBackend(backend).open(LogStore.vsicConfig("bench", VSA_BLOCKS,
+                        Map.of(VsaFile.OPTION_PATH, image.toString())));
+                LogStore.format(vsic);
+                store = LogStore.open(vsic);
+            }
+        }
+
+        @TearDown(Level.Trial)
+        public void close() throws IOException {
+            if (store != null) {
+                System.out.println("\n" + path + ": " + store.stats());
+                store.close();
+            }
+            try (Stream<Path> files = Files.walk(directory)) {
+                for (Path file : files.sorted(Comparator.reverseOrder()).toList()) {
+                    Files.delete(file);
+                }
+            }
+        }
+    }
+
+    @State(Scope.Thread)
+    public static class Writer {
+        final ByteBuffer data = ByteBuffer.allocateDirect(APPEND);
+        LogFile file;
+        FileChannel channel;
+        boolean overwrite;
+
+        @Setup(Level.Trial)
+        public void open(Target target) throws IOException {
+            for (int i = 0; i < APPEND; i++) {
+                data.put(i, (byte) (i * 31));
+            }
+            String name = "writer-" + target.threads.getAndIncrement();
+            if (target.store != null) {
+                file = target.store.open(name, true);
+            } else {
+                Path path = target.directory.resolve(name);
+                overwrite = target.path.equals("jdk-overwrite");
+                if (overwrite) {
+                    writeZeros(path, FILE_LIMIT);
+                }
+                channel = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+            }
+        }
+
+        @TearDown(Level.Trial)
+        public void close() throws IOException {
+            if (channel != null) {
+                channel.close();
+            }
+        }
+
+        void appendAndForce() throws IOException {
+            data.clear();
+            if (file != null) {
+                if (file.size() >= FILE_LIMIT) {
+                    file.truncate(0);
+                }
+                file.append(data);
+                file.force(false);
+                return;
+            }
+            long position = channel.position();
+            if (position >= FILE_LIMIT) {
+                if (!overwrite) {
+                    channel.truncate(0);
+                }
+                channel.position(0);
+            }
+            while (data.hasRemaining()) {
+                channel.write(data);
+            }
+            channel.force(false);
+        }
+    }
+
+    @Benchmark
+    public void appendAndForce(Writer writer) {
+        try {
+            writer.appendAndForce();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    static void writeZeros(Path file, long bytes) throws IOException {
+        ByteBuffer zeros = ByteBuffer.allocateDirect(1 << 20);
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+            for (long at = 0; at < bytes; at += zeros.capacity()) {
+                zeros.clear();
+                zeros.limit((int) Math.min(zeros.capacity(), bytes - at));
+                while (zeros.hasRemaining()) {
+                    channel.write(zeros, at + zeros.position());
+                }
+            }
+            channel.force(true);
+        }
+    }
+}

@@ -1,0 +1,1213 @@
+package io.arrakis.storage.log;
+
+import static io.arrakis.storage.log.LogFormat.CREATE;
+import static io.arrakis.storage.log.LogFormat.DATA;
+import static io.arrakis.storage.log.LogFormat.DATA_PREFIX;
+import static io.arrakis.storage.log.LogFormat.DELETE;
+import static io.arrakis.storage.log.LogFormat.HEADER;
+import static io.arrakis.storage.log.LogFormat.INT;
+import static io.arrakis.storage.log.LogFormat.LONG;
+import static io.arrakis.storage.log.LogFormat.RENAME;
+import static io.arrakis.storage.log.LogFormat.SET_SIZE;
+import static io.arrakis.storage.log.LogFormat.SHORT;
+
+import io.arrakis.device.Vsic;
+import io.arrakis.device.VsicConfig;
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.NoSuchFileException;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+
+/**
+ * Files on a VSA as one log (docs/storage-layout.md): names, sizes and data are records in the
+ * same sequence, so an append followed by a force costs one device write and one flush, and
+ * concurrent forces share them (group commit). Recovery at {@link #open} replays the log and
+ * stops at the first record that fails its checks. When the active region fills, live data is
+ * copied to the other region and the superblock flips to it ({@link #checkpoint}).
+ *
+ * <p>Thread-safe. One lock guards the file table and the append buffer and is never held during
+ * device I/O except by a checkpoint; queue 0 of the VSIC belongs to whichever thread commits,
+ * queue 1 to readers (one at a time).
+ */
+public final class LogStore implements AutoCloseable {
+    /** Queue memory per queue in {@link #vsicConfig}: two 1 MiB append buffers on queue 0. */
+    public static final long DEFAULT_QUEUE_MEMORY = 2L << 20;
+    private static final int MAX_NAME_BYTES = 4096;
+    private static final long DROPPED_SCAN_LIMIT = 256L << 20;
+
+    private final Vsic vsic;
+    private final String vsaName;
+    private final int blockSize;
+    private final DeviceIo writeIo;
+    private final DeviceIo readIo;
+    private final MemorySegment writeMemory;
+    private final MemorySegment readMemory;
+    private final long bufferBytes;
+    /** The largest payload a record may have: one always fits an empty append buffer. */
+    private final long maxPayload;
+    private final long maxData;
+
+    private final ReentrantReadWriteLock regionLock = new ReentrantReadWriteLock();
+    private final ReentrantLock readQueueLock = new ReentrantLock();
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition changed = lock.newCondition();
+
+    // The log, guarded by lock
+    private long generation;
+    private long regionStart;
+    private long regionEnd;
+    private long otherStart;
+    private long otherEnd;
+    private long createdMillis;
+    private long nextSequence;
+    private int chain;
+    private int current;
+    private long currentBase;
+    private long currentFill;
+    private boolean committing;
+    private int sealed = -1;
+    private long sealedBase;
+    private long sealedLength;
+    private long durableEnd;
+    private boolean compacting;
+    private IOException failure;
+    private boolean closed;
+
+    // The files, guarded by lock
+    private final Map<String, FileState> byName = new HashMap<>();
+    private final Map<Integer, FileState> byId = new HashMap<>();
+    private int nextFileId = 1;
+
+    // Statistics, guarded by lock
+    private long forces;
+    private long deviceFlushes;
+    private long records;
+    private long compactions;
+    private long longestCompactionNanos;
+    private RecoveryReport recovery;
+    private String superblockProblem;
+
+    /** One file's state; guarded by the store's lock. */
+    static final class FileState {
+        final int id;
+        String name;
+        long size;
+        Extents extents = new Extents();
+        boolean deleted;
+
+        FileState(int id, String name) {
+            this.id = id;
+            this.name = name;
+        }
+    }
+
+    /**
+     * Counts since open. {@code forces} asked for durability; {@code deviceFlushes} is what the
+     * device did; {@code longestCompactionNanos} is the longest stall a checkpoint caused.
+     */
+    public record Stats(long forces, long deviceFlushes, long records, long compactions, long longestCompactionNanos,
+            long liveBytes, long logBytes, long regionBytes) {}
+
+    private LogStore(Vsic vsic) {
+        this.vsic = vsic;
+        this.vsaName = vsic.name();
+        this.blockSize = vsic.blockSize();
+        if (vsic.queueCount() < 2) {
+            throw new IllegalArgumentException("VSA " + vsaName + ": a log store needs 2 queues (writes, reads), the"
+                    + " VSIC has " + vsic.queueCount() + "; open it with LogStore.vsicConfig");
+        }
+        this.writeIo = new DeviceIo(vsaName, vsic.queue(0));
+        this.readIo = new DeviceIo(vsaName, vsic.queue(1));
+        this.writeMemory = vsic.queue(0).memory();
+        this.readMemory = vsic.queue(1).memory();
+        this.bufferBytes = writeMemory.byteSize() / 2 / blockSize * blockSize;
+        if (bufferBytes < 2L * blockSize || readMemory.byteSize() < bufferBytes + blockSize) {
+            throw new IllegalArgumentException("VSA " + vsaName + ": queue memory too small for a log store ("
+                    + writeMemory.byteSize() + " and " + readMemory.byteSize() + " bytes; needs two buffers of at"
+                    + " least 2 blocks on queue 0 and one more block on queue 1)");
+        }
+        this.maxPayload = bufferBytes - HEADER - 8;
+        this.maxData = maxPayload - DATA_PREFIX;
+    }
+
+    /** A VSIC configuration fit for a store: 2 queues of depth 4 with {@link #DEFAULT_QUEUE_MEMORY} each. */
+    public static VsicConfig vsicConfig(String name, long capacityBlocks, Map<String, String> options) {
+        return new VsicConfig(name, capacityBlocks, 2, 4, DEFAULT_QUEUE_MEMORY, options);
+    }
+
+    // -------------------------------------------------------------------------------------------
+    // Format and open
+
+    /**
+     * Writes an empty log onto {@code vsic}, erasing what it held: a superblock of a fresh random
+     * generation (so records of an earlier format can never pass as ours) and two equal regions.
+     */
+    public static void format(Vsic vsic) throws IOException {
+        LogStore store = new LogStore(vsic);
+        long blocks = vsic.capacityBlocks();
+        long regionBlocks = (blocks - 2) / 2;
+        if (regionBlocks < 4) {
+            throw new IllegalArgumentException("VSA " + vsic.name() + ": " + blocks + " blocks are too few for a log"
+                    + " store (needs at least 10)");
+        }
+        long bs = vsic.blockSize();
+        long generation = (new SecureRandom().nextLong() >>> 4) | 1;
+        store.writeSuperblock(generation, 2 * bs, (2 + regionBlocks) * bs, (2 + regionBlocks) * bs,
+                (2 + 2 * regionBlocks) * bs, System.currentTimeMillis(), true);
+    }
+
+    /** Opens the log on {@code vsic} (which the store then owns and closes), replaying it. */
+    public static LogStore open(Vsic vsic) throws IOException {
+        LogStore store = new LogStore(vsic);
+        store.lock.lock();
+        try {
+            store.readSuperblock();
+            store.recovery = store.recover();
+        } finally {
+            store.lock.unlock();
+        }
+        return store;
+    }
+
+    /** What recovery found at open. */
+    public RecoveryReport recovery() {
+        return recovery;
+    }
+
+    private void writeSuperblock(long gen, long start, long end, long otherS, long otherE, long created,
+            boolean eraseOther) throws IOException {
+        MemorySegment block = writeMemory.asSlice(0, blockSize).fill((byte) 0);
+        block.set(LONG, LogFormat.SB_MAGIC, LogFormat.SUPER_MAGIC);
+        block.set(INT, LogFormat.SB_VERSION, LogFormat.SUPER_VERSION);
+        block.set(INT, LogFormat.SB_BLOCK_SIZE, blockSize);
+        block.set(LONG, LogFormat.SB_GENERATION, gen);
+        block.set(LONG, LogFormat.SB_REGION_START, start);
+        block.set(LONG, LogFormat.SB_REGION_END, end);
+        block.set(LONG, LogFormat.SB_OTHER_START, otherS);
+        block.set(LONG, LogFormat.SB_OTHER_END, otherE);
+        block.set(LONG, LogFormat.SB_CREATED, created);
+        block.set(INT, LogFormat.SB_CRC, LogFormat.crc(block, 0, LogFormat.SB_CHECKED_BYTES));
+        if (eraseOther) {
+            writeMemory.asSlice(blockSize, blockSize).fill((byte) 0);
+            long slot = gen % 2;
+            writeIo.write(1 - slot, 1, blockSize);
+        }
+        writeIo.writeThenFlush(gen % 2, 1, 0);
+    }
+
+    private void readSuperblock() throws IOException {
+        readIo.read(0, 2, 0);
+        long bestGeneration = -1;
+        long bestOffset = -1;
+        for (int slot = 0; slot < 2; slot++) {
+            long at = (long) slot * blockSize;
+            MemorySegment block = readMemory.asSlice(at, blockSize);
+            if (block.get(LONG, LogFormat.SB_MAGIC) != LogFormat.SUPER_MAGIC) {
+                continue; // never written (a fresh format writes one slot)
+            }
+            if (block.get(INT, LogFormat.SB_CRC) != LogFormat.crc(block, 0, LogFormat.SB_CHECKED_BYTES)
+                    || block.get(LONG, LogFormat.SB_GENERATION) % 2 != slot) {
+                superblockProblem = "superblock slot " + slot + " has the magic but fails its checksum (a checkpoint"
+                        + " torn by a crash, or damage)";
+                continue;
+            }
+            long gen = block.get(LONG, LogFormat.SB_GENERATION);
+            if (gen > bestGeneration) {
+                bestGeneration = gen;
+                bestOffset = at;
+            }
+        }
+        if (bestOffset < 0) {
+            throw new IOException("VSA " + vsaName + " holds no Arrakis log: neither superblock (blocks 0 and 1) has"
+                    + " the magic and a valid checksum; LogStore.format creates one (erasing the VSA)");
+        }
+        MemorySegment block = readMemory.asSlice(bestOffset, blockSize);
+        int version = block.get(INT, LogFormat.SB_VERSION);
+        int storedBlockSize = block.get(INT, LogFormat.SB_BLOCK_SIZE);
+        if (version != LogFormat.SUPER_VERSION || storedBlockSize != blockSize) {
+            throw new IOException("VSA " + vsaName + ": log version " + version + " with blocks of " + storedBlockSize
+                    + " bytes; this code reads version " + LogFormat.SUPER_VERSION + " on blocks of " + blockSize);
+        }
+        if (superblockProblem != null) {
+            superblockProblem += "; replaying generation " + bestGeneration + " from slot " + bestOffset / blockSize
+                    + ", which may predate the last checkpoint";
+        }
+        generation = bestGeneration;
+        regionStart = block.get(LONG, LogFormat.SB_REGION_START);
+        regionEnd = block.get(LONG, LogFormat.SB_REGION_END);
+        otherStart = block.get(LONG, LogFormat.SB_OTHER_START);
+        otherEnd = block.get(LONG, LogFormat.SB_OTHER_END);
+        createdMillis = block.get(LONG, LogFormat.SB_CREATED);
+        long capacity = vsic.capacityBlocks() * blockSize;
+        if (regionStart < 2L * blockSize || regionEnd > capacity || regionStart >= regionEnd
+                || otherEnd > capacity || regionStart % blockSize != 0 || regionEnd % blockSize != 0) {
+            throw new IOException("VSA " + vsaName + ": superblock generation " + generation + " names region ["
+                    + regionStart + ", " + regionEnd + ") outside the VSA's " + capacity + " bytes");
+        }
+    }
+
+    // -------------------------------------------------------------------------------------------
+    // Recovery
+
+    /** The part of the device {@link #readMemory} holds while recovering or compacting: [windowStart, windowStart + windowLength). */
+    private long windowStart;
+    private long windowLength;
+
+    /** Memory offset of device bytes [position, position + length), loading them if needed; -1 past the region. */
+    private long window(long position, long length) throws IOException {
+        if (position >= windowStart && position + length <= windowStart + windowLength) {
+            return position - windowStart;
+        }
+        if (position + length > regionEnd) {
+            return -1;
+        }
+        long start = position / blockSize * blockSize;
+        long bytes = Math.min(readMemory.byteSize() / blockSize * blockSize, regionEnd - start);
+        if (position + length > start + bytes) {
+            return -1;
+        }
+        windowStart = start;
+        windowLength = 0;
+        readIo.read(start / blockSize, (int) (bytes / blockSize), 0);
+        windowLength = bytes;
+        return position - windowStart;
+    }
+
+    /**
+     * Checks the record at {@code position}: null if it is the one expected next; "" if nothing
+     * of this generation starts there (the log ends); otherwise what is wrong with it.
+     */
+    private String check(long position, long sequence, int previous) throws IOException {
+        long at = window(position, HEADER);
+        if (at < 0) {
+            return "";
+        }
+        if (readMemory.get(SHORT, at + LogFormat.R_MAGIC) != LogFormat.RECORD_MAGIC
+                || readMemory.get(LONG, at + LogFormat.R_GENERATION) != generation) {
+            return "";
+        }
+        int payload = readMemory.get(INT, at + LogFormat.R_PAYLOAD_LENGTH);
+        if (payload < 0 || payload > maxPayload || position + LogFormat.recordBytes(payload) > regionEnd) {
+            return "record at offset " + position + " claims " + payload + " bytes of payload, beyond any record";
+        }
+        at = window(position, HEADER + payload);
+        if (at < 0) {
+            return "record at offset " + position + " runs past the end of the region";
+        }
+        int stored = readMemory.get(INT, at + LogFormat.R_CRC);
+        if (stored != LogFormat.crc(readMemory, at + 4, HEADER - 4 + payload)) {
+            return "record at offset " + position + " fails its checksum (torn or damaged)";
+        }
+        long seq = readMemory.get(LONG, at + LogFormat.R_SEQUENCE);
+        if (seq != sequence) {
+            return "record at offset " + position + " has sequence " + seq + " where " + sequence + " was expected";
+        }
+        if (readMemory.get(INT, at + LogFormat.R_PREVIOUS_CRC) != previous) {
+            return "record at offset " + position + " does not follow the record before it (stale)";
+        }
+        return null;
+    }
+
+    private RecoveryReport recover() throws IOException {
+        long position = regionStart;
+        long sequence = 1;
+        int previous = LogFormat.chainSeed(generation);
+        long replayed = 0;
+        String stopReason;
+        windowStart = 0;
+        windowLength = 0;
+        while (true) {
+            String problem = check(position, sequence, previous);
+            long at = position;
+            if ("".equals(problem) && position % blockSize != 0) {
+                // The end of a commit group: the rest of its last block is padding.
+                at = LogFormat.roundUp(position, blockSize);
+                problem = check(at, sequence, previous);
+            }
+            if (problem == null) {
+                long memory = window(at, HEADER);
+                int payload = readMemory.get(INT, memory + LogFormat.R_PAYLOAD_LENGTH);
+                memory = window(at, HEADER + payload);
+                problem = apply(at, memory, payload);
+            }
+            if (problem != null) {
+                stopReason = problem.isEmpty() ? null : problem;
+                break;
+            }
+            long memory = window(at, HEADER);
+            previous = readMemory.get(INT, memory + LogFormat.R_CRC);
+            int payload = readMemory.get(INT, memory + LogFormat.R_PAYLOAD_LENGTH);
+            position = at + LogFormat.recordBytes(payload);
+            sequence++;
+            replayed++;
+        }
+        long end = position;
+        long resume = LogFormat.roundUp(end, blockSize);
+
+        // Checksummed records of this generation the chain no longer reaches: count, then erase them,
+        // so that no later recovery can take them for records written after the new ones.
+        long dropped = 0;
+        long droppedEnd = end;
+        long scanEnd = Math.min(regionEnd, resume + DROPPED_SCAN_LIMIT);
+        for (long at = resume; at + HEADER <= scanEnd; ) {
+            long memory = window(at, HEADER);
+            if (memory < 0) {
+                break;
+            }
+            int payload = readMemory.get(INT, memory + LogFormat.R_PAYLOAD_LENGTH);
+            if (readMemory.get(SHORT, memory + LogFormat.R_MAGIC) == LogFormat.RECORD_MAGIC
+                    && readMemory.get(LONG, memory + LogFormat.R_GENERATION) == generation && payload >= 0
+                    && payload <= maxPayload && at + LogFormat.recordBytes(payload) <= regionEnd) {
+                memory = window(at, HEADER + payload);
+                if (memory >= 0 && readMemory.get(INT, memory + LogFormat.R_CRC)
+                        == LogFormat.crc(readMemory, memory + 4, HEADER - 4 + payload)) {
+                    dropped++;
+                    at += LogFormat.recordBytes(payload);
+                    droppedEnd = at;
+                    continue;
+                }
+            }
+            at += 8;
+        }
+        if (dropped > 0) {
+            erase(resume, LogFormat.roundUp(droppedEnd, blockSize));
+        }
+        nextSequence = sequence;
+        chain = previous;
+        currentBase = resume;
+        currentFill = 0;
+        durableEnd = resume;
+        return new RecoveryReport(generation, superblockProblem, replayed, end, resume, stopReason, dropped,
+                droppedEnd - end);
+    }
+
+    /** Zeroes device bytes [from, to), both block-aligned, and flushes. */
+    private void erase(long from, long to) throws IOException {
+        writeMemory.asSlice(0, bufferBytes).fill((byte) 0);
+        for (long at = from; at < to; ) {
+            long bytes = Math.min(bufferBytes, to - at);
+            writeIo.write(at / blockSize, (int) (bytes / blockSize), 0);
+            at += bytes;
+        }
+        writeIo.flush();
+        windowLength = 0;
+    }
+
+    /** Applies a verified record read at {@code memory} in the read window; null, or why it makes no sense. */
+    private String apply(long position, long memory, int payload) {
+        int type = readMemory.get(ValueLayout.JAVA_BYTE, memory + LogFormat.R_TYPE);
+        long body = memory + HEADER;
+        int fileId = payload >= 4 ? readMemory.get(INT, body) : -1;
+        FileState file = byId.get(fileId);
+        String where = "record at offset " + position + " (" + LogFormat.typeName(type) + ")";
+        switch (type) {
+            case CREATE -> {
+                String name = readName(readMemory, body, payload);
+                if (name == null || file != null || byName.containsKey(name)) {
+                    return where + " creates file id " + fileId + " again or with a bad name";
+                }
+                FileState created = new FileState(fileId, name);
+                byId.put(fileId, created);
+                byName.put(name, created);
+                nextFileId = Math.max(nextFileId, fileId + 1);
+            }
+            case DATA -> {
+                if (file == null || payload < DATA_PREFIX) {
+                    return where + " names file id " + fileId + ", which does not exist";
+                }
+                long offset = readMemory.get(LONG, body + 8);
+                long length = payload - DATA_PREFIX;
+                file.extents.put(offset, length, position + HEADER + DATA_PREFIX);
+                file.size = Math.max(file.size, offset + length);
+            }
+            case SET_SIZE -> {
+                if (file == null || payload < 16) {
+                    return where + " names file id " + fileId + ", which does not exist";
+                }
+                setSize(file, readMemory.get(LONG, body + 8));
+            }
+            case DELETE -> {
+                if (file == null) {
+                    return where + " names file id " + fileId + ", which does not exist";
+                }
+                byId.remove(fileId);
+                byName.remove(file.name);
+            }
+            case RENAME -> {
+                String name = readName(readMemory, body, payload);
+                if (file == null || name == null || byName.containsKey(name)) {
+                    return where + " renames file id " + fileId + " impossibly";
+                }
+                byName.remove(file.name);
+                file.name = name;
+                byName.put(name, file);
+            }
+            default -> {
+                return where + " has an unknown type";
+            }
+        }
+        return null;
+    }
+
+    private static String readName(MemorySegment memory, long body, int payload) {
+        if (payload < 8) {
+            return null;
+        }
+        int length = memory.get(INT, body + 4);
+        if (length <= 0 || length > payload - 8) {
+            return null;
+        }
+        return new String(memory.asSlice(body + 8, length).toArray(ValueLayout.JAVA_BYTE), StandardCharsets.UTF_8);
+    }
+
+    private static void setSize(FileState file, long size) {
+        if (size < file.size) {
+            file.extents.truncate(size);
+        }
+        file.size = size;
+    }
+
+    // -------------------------------------------------------------------------------------------
+    // Appending records
+
+    /** Makes room for a record of {@code bytes} in the current buffer; may release the lock meanwhile. */
+    private void reserve(long bytes) throws IOException {
+        boolean compacted = false;
+        while (true) {
+            checkUsable();
+            if (compacting) {
+                changed.awaitUninterruptibly();
+                continue;
+            }
+            long end = LogFormat.roundUp(currentBase + currentFill + bytes, blockSize);
+            if (end > regionEnd) {
+                if (committing) {
+                    changed.awaitUninterruptibly();
+                    continue;
+                }
+                if (compacted) {
+                    throw full(bytes);
+                }
+                compactFromAppender();
+                compacted = true;
+                continue;
+            }
+            if (currentFill + bytes <= bufferBytes) {
+                return;
+            }
+            if (committing) {
+                changed.awaitUninterruptibly();
+            } else {
+                commit();
+            }
+        }
+    }
+
+    private StoreFullException full(long bytes) {
+        long live = 0;
+        for (FileState file : byId.values()) {
+            live += file.extents.liveBytes();
+        }
+        long left = regionEnd - LogFormat.roundUp(currentBase + currentFill, blockSize);
+        return new StoreFullException("VSA " + vsaName + " is full: a record of " + bytes + " bytes does not fit in the "
+                + left + " bytes left of its " + (regionEnd - regionStart) + "-byte log region, which holds " + live
+                + " bytes of live file data after compaction; delete or truncate files, or use a larger VSA");
+    }
+
+    /** Starts a record in the current buffer; returns its offset in {@link #writeMemory}. */
+    private long beginRecord(byte type, long payload) {
+        long at = (long) current * bufferBytes + currentFill;
+        writeMemory.set(LogFormat.SHORT, at + LogFormat.R_MAGIC, LogFormat.RECORD_MAGIC);
+        writeMemory.set(ValueLayout.JAVA_BYTE, at + LogFormat.R_TYPE, type);
+        writeMemory.set(ValueLayout.JAVA_BYTE, at + LogFormat.R_TYPE + 1, (byte) 0);
+        writeMemory.set(INT, at + LogFormat.R_PAYLOAD_LENGTH, (int) payload);
+        writeMemory.set(INT, at + LogFormat.R_PREVIOUS_CRC, chain);
+        writeMemory.set(LONG, at + LogFormat.R_SEQUENCE, nextSequence);
+        writeMemory.set(LONG, at + LogFormat.R_GENERATION, generation);
+        return at;
+    }
+
+    /** Seals the record begun at {@code at}: padding, checksum, chain. */
+    private void endRecord(long at, long payload) {
+        long total = LogFormat.recordBytes(payload);
+        writeMemory.asSlice(at + HEADER + payload, total - HEADER - payload).fill((byte) 0);
+        int crc = LogFormat.crc(writeMemory, at + 4, HEADER - 4 + payload);
+        writeMemory.set(INT, at + LogFormat.R_CRC, crc);
+        chain = crc;
+        nextSequence++;
+        currentFill += total;
+        records++;
+    }
+
+    /** The log position of a byte at {@code memoryOffset} of the current buffer. */
+    private long logPosition(long memoryOffset) {
+        return currentBase + memoryOffset - (long) current * bufferBytes;
+    }
+
+    /**
+     * Writes the current buffer (padded to a block) and flushes, with the lock released during
+     * the I/O; appenders continue into the other buffer meanwhile. The caller holds the lock,
+     * no commit is running, and the buffer is not empty.
+     */
+    private void commit() throws IOException {
+        if (currentFill == 0) {
+            throw new IllegalStateException("VSA " + vsaName + ": commit of an empty buffer (a bug in the caller)");
+        }
+        long padded = LogFormat.roundUp(currentFill, blockSize);
+        long memoryOffset = (long) current * bufferBytes;
+        writeMemory.asSlice(memoryOffset + currentFill, padded - currentFill).fill((byte) 0);
+        sealed = current;
+        sealedBase = currentBase;
+        sealedLength = padded;
+        current = 1 - current;
+        currentBase += padded;
+        currentFill = 0;
+        committing = true;
+        IOException error = null;
+        lock.unlock();
+        try {
+            writeIo.writeThenFlush(sealedBase / blockSize, (int) (padded / blockSize), memoryOffset);
+        } catch (IOException | RuntimeException e) {
+            // Whatever went wrong, waiters must not wait for a commit that will never end.
+            error = e instanceof IOException io ? io : new IOException(e.toString(), e);
+        } finally {
+            lock.lock();
+        }
+        committing = false;
+        sealed = -1;
+        if (error != null) {
+            failure = new IOException("VSA " + vsaName + ": the log write at offset " + sealedBase + " failed, so the"
+                    + " store accepts no more writes; reopen it to recover what was durable", error);
+            changed.signalAll();
+            throw failure;
+        }
+        durableEnd = sealedBase + padded;
+        deviceFlushes++;
+        changed.signalAll();
+    }
+
+    private void checkUsable() throws IOException {
+        if (failure != null) {
+            throw failure;
+        }
+        if (closed) {
+            throw new IOException("log store on VSA " + vsaName + " is closed");
+        }
+    }
+
+    // -------------------------------------------------------------------------------------------
+    // Files
+
+    /** The file called {@code name}; created (durable at the next force) when absent and {@code create}. */
+    public LogFile open(String name, boolean create) throws IOException {
+        byte[] bytes = checkName(name);
+        lock.lock();
+        try {
+            checkUsable();
+            FileState file = byName.get(name);
+            if (file == null) {
+                if (!create) {
+                    throw new NoSuchFileException(name, null, "no such file in the log store on VSA " + vsaName);
+                }
+                reserve(LogFormat.recordBytes(8 + bytes.length));
+                file = byName.get(name); // another thread may have created it while we waited
+                if (file == null) {
+                    file = new FileState(nextFileId++, name);
+                    long at = beginRecord(CREATE, 8 + bytes.length);
+                    writeMemory.set(INT, at + HEADER, file.id);
+                    writeMemory.set(INT, at + HEADER + 4, bytes.length);
+                    MemorySegment.copy(MemorySegment.ofArray(bytes), 0, writeMemory, at + HEADER + 8, bytes.length);
+                    endRecord(at, 8 + bytes.length);
+                    byName.put(name, file);
+                    byId.put(file.id, file);
+                }
+            }
+            return new LogFile(this, file);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    public boolean exists(String name) {
+        lock.lock();
+        try {
+            return byName.containsKey(name);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** The names of the files, sorted. */
+    public List<String> list() {
+        lock.lock();
+        try {
+            return byName.keySet().stream().sorted().toList();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    public void delete(String name) throws IOException {
+        lock.lock();
+        try {
+            checkUsable();
+            FileState file = existing(name);
+            reserve(LogFormat.recordBytes(4));
+            if (file.deleted) {
+                throw new NoSuchFileException(name, null, "deleted meanwhile");
+            }
+            long at = beginRecord(DELETE, 4);
+            writeMemory.set(INT, at + HEADER, file.id);
+            endRecord(at, 4);
+            byName.remove(name);
+            byId.remove(file.id);
+            file.deleted = true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    public void rename(String from, String to) throws IOException {
+        byte[] bytes = checkName(to);
+        lock.lock();
+        try {
+            checkUsable();
+            existing(from);
+            reserve(LogFormat.recordBytes(8 + bytes.length));
+            FileState file = existing(from);
+            if (byName.containsKey(to)) {
+                throw new FileAlreadyExistsException(to, null, "the log store on VSA " + vsaName + " has one already");
+            }
+            long at = beginRecord(RENAME, 8 + bytes.length);
+            writeMemory.set(INT, at + HEADER, file.id);
+            writeMemory.set(INT, at + HEADER + 4, bytes.length);
+            MemorySegment.copy(MemorySegment.ofArray(bytes), 0, writeMemory, at + HEADER + 8, bytes.length);
+            endRecord(at, 8 + bytes.length);
+            byName.remove(from);
+            file.name = to;
+            byName.put(to, file);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private FileState existing(String name) throws NoSuchFileException {
+        FileState file = byName.get(name);
+        if (file == null) {
+            throw new NoSuchFileException(name, null, "no such file in the log store on VSA " + vsaName);
+        }
+        return file;
+    }
+
+    private static byte[] checkName(String name) {
+        byte[] bytes = name.getBytes(StandardCharsets.UTF_8);
+        if (bytes.length == 0 || bytes.length > MAX_NAME_BYTES) {
+            throw new IllegalArgumentException("file names have 1.." + MAX_NAME_BYTES + " bytes of UTF-8; '" + name
+                    + "' has " + bytes.length);
+        }
+        return bytes;
+    }
+
+    private void checkLive(FileState file) throws IOException {
+        if (file.deleted) {
+            throw new NoSuchFileException(file.name, null, "the file was deleted from the log store on VSA " + vsaName);
+        }
+    }
+
+    String nameOf(FileState file) {
+        lock.lock();
+        try {
+            return file.name;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    long size(FileState file) throws IOException {
+        lock.lock();
+        try {
+            checkLive(file);
+            return file.size;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    int write(FileState file, ByteBuffer src, long position, boolean append) throws IOException {
+        if (position < 0) {
+            throw new IllegalArgumentException("negative position " + position);
+        }
+        lock.lock();
+        try {
+            return writeLocked(file, src, position, append);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    long append(FileState file, ByteBuffer src) throws IOException {
+        lock.lock();
+        try {
+            long[] first = {-1};
+            writeLocked(file, src, 0, true, first);
+            return first[0] >= 0 ? first[0] : file.size;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private int writeLocked(FileState file, ByteBuffer src, long position, boolean append) throws IOException {
+        return writeLocked(file, src, position, append, null);
+    }
+
+    private int writeLocked(FileState file, ByteBuffer src, long position, boolean append, long[] firstOffset)
+            throws IOException {
+        checkUsable();
+        checkLive(file);
+        int written = 0;
+        while (src.hasRemaining()) {
+            int chunk = (int) Math.min(src.remaining(), maxData);
+            long payload = DATA_PREFIX + chunk;
+            try {
+                reserve(LogFormat.recordBytes(payload));
+            } catch (StoreFullException e) {
+                if (written > 0) {
+                    break;
+                }
+                throw e;
+            }
+            checkLive(file);
+            long offset = append ? file.size : position + written;
+            if (firstOffset != null && firstOffset[0] < 0) {
+                firstOffset[0] = offset;
+            }
+            long at = beginRecord(DATA, payload);
+            writeMemory.set(INT, at + HEADER, file.id);
+            writeMemory.set(INT, at + HEADER + 4, 0);
+            writeMemory.set(LONG, at + HEADER + 8, offset);
+            long data = at + HEADER + DATA_PREFIX;
+            MemorySegment.copy(MemorySegment.ofBuffer(src), 0, writeMemory, data, chunk);
+            src.position(src.position() + chunk);
+            endRecord(at, payload);
+            file.extents.put(offset, chunk, logPosition(data));
+            file.size = Math.max(file.size, offset + chunk);
+            written += chunk;
+        }
+        return written;
+    }
+
+    void truncate(FileState file, long size) throws IOException {
+        if (size < 0) {
+            throw new IllegalArgumentException("negative size " + size);
+        }
+        lock.lock();
+        try {
+            checkUsable();
+            checkLive(file);
+            if (size >= file.size) {
+                return;
+            }
+            reserve(LogFormat.recordBytes(16));
+            checkLive(file);
+            if (size >= file.size) {
+                return;
+            }
+            long at = beginRecord(SET_SIZE, 16);
+            writeMemory.set(INT, at + HEADER, file.id);
+            writeMemory.set(INT, at + HEADER + 4, 0);
+            writeMemory.set(LONG, at + HEADER + 8, size);
+            endRecord(at, 16);
+            setSize(file, size);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    int read(FileState file, ByteBuffer dst, long position) throws IOException {
+        if (position < 0) {
+            throw new IllegalArgumentException("negative position " + position);
+        }
+        regionLock.readLock().lock();
+        try {
+            List<Extents.Extent> onDevice = new ArrayList<>();
+            MemorySegment out = MemorySegment.ofBuffer(dst);
+            int count;
+            lock.lock();
+            try {
+                checkUsable();
+                checkLive(file);
+                if (position >= file.size) {
+                    return dst.hasRemaining() ? -1 : 0;
+                }
+                count = (int) Math.min(dst.remaining(), file.size - position);
+                out.asSlice(0, count).fill((byte) 0);
+                for (Extents.Extent extent : file.extents.overlapping(position, position + count)) {
+                    long to = extent.fileOffset() - position;
+                    long log = extent.logPosition();
+                    if (committing && log >= sealedBase && log < sealedBase + sealedLength) {
+                        MemorySegment.copy(writeMemory, (long) sealed * bufferBytes + log - sealedBase, out, to,
+                                extent.length());
+                    } else if (log >= currentBase) {
+                        MemorySegment.copy(writeMemory, (long) current * bufferBytes + log - currentBase, out, to,
+                                extent.length());
+                    } else {
+                        onDevice.add(new Extents.Extent(to, extent.length(), log));
+                    }
+                }
+            } finally {
+                lock.unlock();
+            }
+            if (!onDevice.isEmpty()) {
+                readQueueLock.lock();
+                try {
+                    for (Extents.Extent piece : onDevice) {
+                        readFromDevice(piece.logPosition(), piece.length(), out, piece.fileOffset());
+                    }
+                } finally {
+                    readQueueLock.unlock();
+                }
+            }
+            dst.position(dst.position() + count);
+            return count;
+        } finally {
+            regionLock.readLock().unlock();
+        }
+    }
+
+    /** Copies device bytes [log, log + length) to {@code out} at {@code to}; the caller owns the read queue. */
+    private void readFromDevice(long log, long length, MemorySegment out, long to) throws IOException {
+        long chunkLimit = readMemory.byteSize() - blockSize;
+        while (length > 0) {
+            long chunk = Math.min(length, chunkLimit);
+            long first = log / blockSize;
+            long last = (log + chunk - 1) / blockSize;
+            readIo.read(first, (int) (last - first + 1), 0);
+            MemorySegment.copy(readMemory, log - first * blockSize, out, to, chunk);
+            log += chunk;
+            to += chunk;
+            length -= chunk;
+        }
+    }
+
+    /**
+     * Makes everything written so far durable. Group commit: a caller that finds a commit running
+     * waits for it; the first waiter to wake commits everything appended meanwhile, for all.
+     */
+    public void force() throws IOException {
+        lock.lock();
+        try {
+            checkUsable();
+            forces++;
+            long target = currentBase + currentFill;
+            long generationAtCall = generation;
+            // A checkpoint makes everything before it durable, and moves positions to the other region.
+            while (generation == generationAtCall && durableEnd < target) {
+                checkUsable();
+                if (committing || compacting) {
+                    changed.awaitUninterruptibly();
+                } else {
+                    commit();
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    // -------------------------------------------------------------------------------------------
+    // Checkpoint (compaction)
+
+    /**
+     * Copies every live byte and name into the other region under a new generation, then flips the
+     * superblock to it: the log shrinks to the live data. Stops the world while it runs. A crash
+     * before the flip leaves the old region in force; after it, the new one.
+     */
+    public void checkpoint() throws IOException {
+        regionLock.writeLock().lock();
+        try {
+            lock.lock();
+            try {
+                checkUsable();
+                compactLocked();
+            } finally {
+                lock.unlock();
+            }
+        } finally {
+            regionLock.writeLock().unlock();
+        }
+    }
+
+    /** From {@link #reserve}: give up the lock, take the region lock (readers first), compact. */
+    private void compactFromAppender() throws IOException {
+        lock.unlock();
+        try {
+            regionLock.writeLock().lock();
+            try {
+                lock.lock();
+                try {
+                    checkUsable();
+                    compactLocked();
+                } finally {
+                    lock.unlock();
+                }
+            } finally {
+                regionLock.writeLock().unlock();
+            }
+        } finally {
+            lock.lock();
+        }
+    }
+
+    private void compactLocked() throws IOException {
+        while (committing || compacting) {
+            changed.awaitUninterruptibly();
+        }
+        compacting = true;
+        long started = System.nanoTime();
+        try {
+            // Everything so far goes to the old region first: it stays the truth until the flip.
+            while (currentFill > 0 || committing) {
+                if (committing) {
+                    changed.awaitUninterruptibly();
+                } else {
+                    commit(); // appenders wait meanwhile: they see compacting
+                }
+            }
+            Compactor compactor = new Compactor(generation + 1, otherStart, otherEnd);
+            List<FileState> files = new ArrayList<>(byId.values());
+            files.sort(Comparator.comparingInt(f -> f.id));
+            Map<FileState, Extents> relocated = compactor.copy(files);
+            compactor.finish();
+            writeSuperblock(compactor.generation, otherStart, otherEnd, regionStart, regionEnd, createdMillis, false);
+            // The flip is durable: switch.
+            long oldStart = regionStart;
+            long oldEnd = regionEnd;
+            generation = compactor.generation;
+            regionStart = otherStart;
+            regionEnd = otherEnd;
+            otherStart = oldStart;
+            otherEnd = oldEnd;
+            nextSequence = compactor.sequence;
+            chain = compactor.chain;
+            currentBase = compactor.end();
+            currentFill = 0;
+            current = 0;
+            durableEnd = currentBase;
+            for (FileState file : files) {
+                file.extents = relocated.get(file);
+            }
+            compactions++;
+            deviceFlushes += 2;
+            longestCompactionNanos = Math.max(longestCompactionNanos, System.nanoTime() - started);
+        } finally {
+            compacting = false;
+            changed.signalAll();
+        }
+    }
+
+    /** Writes the new region's records through buffer 0; runs under the lock with nothing else in flight. */
+    private final class Compactor {
+        final long generation;
+        final long start;
+        final long limit;
+        long base;
+        long fill;
+        long sequence = 1;
+        int chain;
+
+        Compactor(long generation, long start, long limit) {
+            this.generation = generation;
+            this.start = start;
+            this.limit = limit;
+            this.base = start;
+            this.chain = LogFormat.chainSeed(generation);
+        }
+
+        long end() {
+            return base + LogFormat.roundUp(fill, blockSize);
+        }
+
+        /**
+         * The files' names first, then every live extent in the order it lies in the old region
+         * (so the old region is read front to back, a window at a time, whatever the files'
+         * interleaving), then the sizes that data alone would not give. Replay needs no other
+         * order: a file exists before its data, and live extents never overlap.
+         */
+        Map<FileState, Extents> copy(List<FileState> files) throws IOException {
+            Map<FileState, Extents> moved = new HashMap<>();
+            record Live(FileState file, Extents.Extent extent) {}
+            List<Live> live = new ArrayList<>();
+            for (FileState file : files) {
+                byte[] name = file.name.getBytes(StandardCharsets.UTF_8);
+                long at = begin(CREATE, 8 + name.length);
+                writeMemory.set(INT, at + HEADER, file.id);
+                writeMemory.set(INT, at + HEADER + 4, name.length);
+                MemorySegment.copy(MemorySegment.ofArray(name), 0, writeMemory, at + HEADER + 8, name.length);
+                end(at, 8 + name.length);
+                moved.put(file, new Extents());
+                for (Extents.Extent extent : file.extents.all()) {
+                    live.add(new Live(file, extent));
+                }
+            }
+            live.sort(Comparator.comparingLong(l -> l.extent().logPosition()));
+            windowLength = 0; // reads used the window memory since it was last filled
+            for (Live item : live) {
+                Extents.Extent extent = item.extent();
+                long done = 0;
+                while (done < extent.length()) {
+                    long chunk = Math.min(extent.length() - done, maxData);
+                    long at = begin(DATA, DATA_PREFIX + chunk);
+                    writeMemory.set(INT, at + HEADER, item.file().id);
+                    writeMemory.set(INT, at + HEADER + 4, 0);
+                    writeMemory.set(LONG, at + HEADER + 8, extent.fileOffset() + done);
+                    long data = at + HEADER + DATA_PREFIX;
+                    long source = window(extent.logPosition() + done, chunk);
+                    if (source < 0) {
+                        throw new IOException("VSA " + vsaName + ": live extent at log offset "
+                                + (extent.logPosition() + done) + " lies outside the region: a bug");
+                    }
+                    MemorySegment.copy(readMemory, source, writeMemory, data, chunk);
+                    long logPosition = base + data;
+                    end(at, DATA_PREFIX + chunk);
+                    moved.get(item.file()).put(extent.fileOffset() + done, chunk, logPosition);
+                    done += chunk;
+                }
+            }
+            windowLength = 0;
+            for (FileState file : files) {
+                long dataEnd = 0;
+                for (Extents.Extent extent : file.extents.all()) {
+                    dataEnd = Math.max(dataEnd, extent.end());
+                }
+                if (file.size != dataEnd) {
+                    long at = begin(SET_SIZE, 16);
+                    writeMemory.set(INT, at + HEADER, file.id);
+                    writeMemory.set(INT, at + HEADER + 4, 0);
+                    writeMemory.set(LONG, at + HEADER + 8, file.size);
+                    end(at, 16);
+                }
+            }
+            return moved;
+        }
+
+        private long begin(byte type, long payload) throws IOException {
+            long bytes = LogFormat.recordBytes(payload);
+            if (fill + bytes > bufferBytes) {
+                writeOut();
+            }
+            if (LogFormat.roundUp(base + fill + bytes, blockSize) > limit) {
+                throw new StoreFullException("VSA " + vsaName + " is full: its live data does not fit in the other"
+                        + " log region of " + (limit - start) + " bytes; nothing was changed; delete or truncate files,"
+                        + " or use a larger VSA");
+            }
+            long at = fill;
+            writeMemory.set(LogFormat.SHORT, at + LogFormat.R_MAGIC, LogFormat.RECORD_MAGIC);
+            writeMemory.set(ValueLayout.JAVA_BYTE, at + LogFormat.R_TYPE, type);
+            writeMemory.set(ValueLayout.JAVA_BYTE, at + LogFormat.R_TYPE + 1, (byte) 0);
+            writeMemory.set(INT, at + LogFormat.R_PAYLOAD_LENGTH, (int) payload);
+            writeMemory.set(INT, at + LogFormat.R_PREVIOUS_CRC, chain);
+            writeMemory.set(LONG, at + LogFormat.R_SEQUENCE, sequence);
+            writeMemory.set(LONG, at + LogFormat.R_GENERATION, generation);
+            return at;
+        }
+
+        private void end(long at, long payload) {
+            long total = LogFormat.recordBytes(payload);
+            writeMemory.asSlice(at + HEADER + payload, total - HEADER - payload).fill((byte) 0);
+            int crc = LogFormat.crc(writeMemory, at + 4, HEADER - 4 + payload);
+            writeMemory.set(INT, at + LogFormat.R_CRC, crc);
+            chain = crc;
+            sequence++;
+            fill += total;
+        }
+
+        private void writeOut() throws IOException {
+            if (fill == 0) {
+                return;
+            }
+            long padded = LogFormat.roundUp(fill, blockSize);
+            writeMemory.asSlice(fill, padded - fill).fill((byte) 0);
+            writeIo.write(base / blockSize, (int) (padded / blockSize), 0);
+            base += padded;
+            fill = 0;
+        }
+
+        void finish() throws IOException {
+            writeOut();
+            // Whatever the new region held past our end came from an older generation: no erase needed.
+            writeIo.flush();
+        }
+    }
+
+    // -------------------------------------------------------------------------------------------
+
+    public Stats stats() {
+        lock.lock();
+        try {
+            long live = 0;
+            for (FileState file : byId.values()) {
+                live += file.extents.liveBytes();
+            }
+            return new Stats(forces, deviceFlushes, records, compactions, longestCompactionNanos, live,
+                    currentBase + currentFill - regionStart, regionEnd - regionStart);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    public String vsaName() {
+        return vsaName;
+    }
+
+    /** Forces what is pending, then closes the VSIC. Idempotent. */
+    @Override
+    public void close() throws IOException {
+        IOException forceFailure = null;
+        lock.lock();
+        try {
+            if (closed) {
+                return;
+            }
+            if (failure == null) {
+                try {
+                    force();
+                } catch (IOException e) {
+                    forceFailure = e;
+                }
+            }
+            closed = true;
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+        try {
+            vsic.close();
+        } catch (IOException e) {
+            if (forceFailure == null) {
+                throw e;
+            }
+            forceFailure.addSuppressed(e);
+        }
+        if (forceFailure != null) {
+            throw forceFailure;
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "LogStore on " + vsic;
+    }
+
+}

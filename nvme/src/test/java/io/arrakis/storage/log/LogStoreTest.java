@@ -1,0 +1,425 @@
+package io.arrakis.storage.log;
+
+import static io.arrakis.storage.log.Stores.BLOCK;
+import static io.arrakis.storage.log.Stores.pattern;
+import static io.arrakis.storage.log.Stores.readAll;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.arrakis.device.Vsic;
+import io.arrakis.device.VsicCounter;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+@Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+class LogStoreTest {
+    private static final long BLOCKS = 1024; // 4 MiB: two regions of 511 blocks
+
+    @TempDir
+    Path directory;
+
+    private Path image() {
+        return directory.resolve("vsa.img");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"file", "io_uring"})
+    void anAppendFollowedByAForceCostsOneDeviceWriteAndOneFlush(String backend) throws IOException {
+        try (LogStore store = Stores.format(backend, image(), BLOCKS)) {
+            LogFile file = store.open("aof", true);
+            store.force();
+            var counters = storeVsic(store).queue(0).counters();
+            long writes = counters.get(VsicCounter.WRITES);
+            long flushes = counters.get(VsicCounter.FLUSHES);
+            file.append(ByteBuffer.wrap(pattern(100, 1)));
+            file.force(false);
+            assertEquals(writes + 1, counters.get(VsicCounter.WRITES));
+            assertEquals(flushes + 1, counters.get(VsicCounter.FLUSHES));
+            file.force(true);
+            assertEquals(flushes + 1, counters.get(VsicCounter.FLUSHES), "nothing pending, nothing to flush");
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"file", "io_uring"})
+    void namesSizesAndDataSurviveReopening(String backend) throws IOException {
+        try (LogStore store = Stores.format(backend, image(), BLOCKS)) {
+            LogFile a = store.open("a", true);
+            assertEquals(0, a.append(ByteBuffer.wrap(pattern(5000, 1))));
+            assertEquals(5000, a.append(ByteBuffer.wrap(pattern(300, 2))));
+            assertEquals(1000, a.write(ByteBuffer.wrap(pattern(1000, 3)), 2000));
+            LogFile b = store.open("b", true);
+            b.write(ByteBuffer.wrap(pattern(10, 4)), 100_000); // a hole of 100,000 zeros before it
+            LogFile c = store.open("c", true);
+            c.append(ByteBuffer.wrap(pattern(10, 5)));
+            store.rename("c", "c2");
+            LogFile d = store.open("d", true);
+            d.append(ByteBuffer.wrap(pattern(7000, 6)));
+            d.truncate(4100);
+            store.delete("a");
+            assertThrows(NoSuchFileException.class, () -> a.size());
+            LogFile a2 = store.open("a", true);
+            a2.append(ByteBuffer.wrap(pattern(3, 7)));
+            assertEquals(List.of("a", "b", "c2", "d"), store.list());
+        }
+        try (LogStore store = Stores.open(backend, image(), BLOCKS)) {
+            assertTrue(store.recovery().clean(), store.recovery().toString());
+            assertEquals(List.of("a", "b", "c2", "d"), store.list());
+            assertArrayEquals(pattern(3, 7), readAll(store.open("a", false)));
+            byte[] b = readAll(store.open("b", false));
+            assertEquals(100_010, b.length);
+            assertEquals(0, b[99_999]);
+            assertArrayEquals(pattern(10, 4), java.util.Arrays.copyOfRange(b, 100_000, 100_010));
+            assertArrayEquals(pattern(10, 5), readAll(store.open("c2", false)));
+            assertArrayEquals(java.util.Arrays.copyOf(pattern(7000, 6), 4100), readAll(store.open("d", false)));
+            assertThrows(NoSuchFileException.class, () -> store.open("c", false));
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"file", "io_uring"})
+    void concurrentForcesShareFlushes(String backend) throws Exception {
+        int threads = 8;
+        int appendsEach = 40;
+        try (LogStore store = Stores.format(backend, image(), BLOCKS)) {
+            List<LogFile> files = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                files.add(store.open("w" + t, true));
+            }
+            store.force();
+            long flushesBefore = store.stats().deviceFlushes();
+            long forcesBefore = store.stats().forces();
+            CyclicBarrier start = new CyclicBarrier(threads);
+            ExecutorService pool = Executors.newFixedThreadPool(threads);
+            try {
+                List<Future<?>> done = new ArrayList<>();
+                for (int t = 0; t < threads; t++) {
+                    LogFile file = files.get(t);
+                    int seed = t;
+                    done.add(pool.submit(() -> {
+                        start.await();
+                        for (int i = 0; i < appendsEach; i++) {
+                            file.append(ByteBuffer.wrap(pattern(64, seed * 1000 + i)));
+                            file.force(false);
+                        }
+                        return null;
+                    }));
+                }
+                for (Future<?> f : done) {
+                    f.get();
+                }
+            } finally {
+                pool.shutdownNow();
+            }
+            long forces = store.stats().forces() - forcesBefore;
+            long flushes = store.stats().deviceFlushes() - flushesBefore;
+            assertEquals(threads * appendsEach, forces);
+            assertTrue(flushes < forces, "group commit: " + forces + " forces took " + flushes + " flushes");
+            System.out.printf("%s: %d concurrent forces, %d device flushes%n", backend, forces, flushes);
+        }
+        try (LogStore store = Stores.open(backend, image(), BLOCKS)) {
+            for (int t = 0; t < threads; t++) {
+                byte[] all = readAll(store.open("w" + t, false));
+                assertEquals(64 * appendsEach, all.length);
+                for (int i = 0; i < appendsEach; i++) {
+                    assertArrayEquals(pattern(64, t * 1000 + i), java.util.Arrays.copyOfRange(all, i * 64, i * 64 + 64));
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"file", "io_uring"})
+    void aCheckpointShrinksTheLogToTheLiveDataAndSurvivesReopening(String backend) throws IOException {
+        try (LogStore store = Stores.format(backend, image(), BLOCKS)) {
+            LogFile file = store.open("f", true);
+            for (int i = 0; i < 200; i++) {
+                file.write(ByteBuffer.wrap(pattern(BLOCK, i)), 0); // the same block, 200 times
+            }
+            store.open("gone", true).append(ByteBuffer.wrap(pattern(9000, 1)));
+            store.delete("gone");
+            file.write(ByteBuffer.wrap(pattern(10, 9)), 50_000);
+            long before = store.stats().logBytes();
+            store.checkpoint();
+            LogStore.Stats after = store.stats();
+            assertTrue(after.logBytes() < before / 20, before + " -> " + after.logBytes());
+            assertEquals(1, after.compactions());
+            assertEquals(BLOCK + 10, after.liveBytes());
+            file.append(ByteBuffer.wrap(pattern(5, 10)));
+        }
+        try (LogStore store = Stores.open(backend, image(), BLOCKS)) {
+            assertTrue(store.recovery().clean(), store.recovery().toString());
+            byte[] all = readAll(store.open("f", false));
+            assertEquals(50_015, all.length);
+            assertArrayEquals(pattern(BLOCK, 199), java.util.Arrays.copyOf(all, BLOCK));
+            assertArrayEquals(pattern(10, 9), java.util.Arrays.copyOfRange(all, 50_000, 50_010));
+            assertArrayEquals(pattern(5, 10), java.util.Arrays.copyOfRange(all, 50_010, 50_015));
+            assertFalse(store.exists("gone"));
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"file", "io_uring"})
+    void overwritesBeyondTheRegionCompactAutomatically(String backend) throws IOException {
+        try (LogStore store = Stores.format(backend, image(), 64)) { // regions of 31 blocks
+            LogFile file = store.open("f", true);
+            for (int i = 0; i < 300; i++) {
+                file.write(ByteBuffer.wrap(pattern(3000, i)), 1000);
+                if (i % 7 == 0) {
+                    file.force(false);
+                }
+            }
+            assertTrue(store.stats().compactions() > 0);
+        }
+        try (LogStore store = Stores.open(backend, image(), 64)) {
+            byte[] all = readAll(store.open("f", false));
+            assertArrayEquals(pattern(3000, 299), java.util.Arrays.copyOfRange(all, 1000, 4000));
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"file", "io_uring"})
+    void concurrentForcesAcrossAutomaticCompactionsLoseNothing(String backend) throws Exception {
+        int threads = 4;
+        int rounds = 150;
+        try (LogStore store = Stores.format(backend, image(), 64)) { // regions of 31 blocks: a checkpoint every ~30 forces
+            LogFile file = store.open("f", true);
+            ExecutorService pool = Executors.newFixedThreadPool(threads);
+            try {
+                List<Future<?>> done = new ArrayList<>();
+                for (int t = 0; t < threads; t++) {
+                    int thread = t;
+                    done.add(pool.submit(() -> {
+                        for (int i = 0; i < rounds; i++) {
+                            file.write(ByteBuffer.wrap(pattern(3000, thread * 10_000 + i)), thread * 3000L);
+                            file.force(false);
+                        }
+                        return null;
+                    }));
+                }
+                for (Future<?> f : done) {
+                    f.get();
+                }
+            } finally {
+                pool.shutdownNow();
+            }
+            assertTrue(store.stats().compactions() >= 5, store.stats().toString());
+        }
+        try (LogStore store = Stores.open(backend, image(), 64)) {
+            byte[] all = readAll(store.open("f", false));
+            for (int t = 0; t < threads; t++) {
+                assertArrayEquals(pattern(3000, t * 10_000 + rounds - 1),
+                        java.util.Arrays.copyOfRange(all, t * 3000, t * 3000 + 3000), "thread " + t);
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"file", "io_uring"})
+    void aFullVsaRefusesWithItsNameAndSpaceLeftAndLosesNothingForced(String backend) throws IOException {
+        int written = 0;
+        try (LogStore store = Stores.format(backend, image(), 64)) {
+            LogFile file = store.open("f", true);
+            StoreFullException full = null;
+            for (int i = 0; i < 1000 && full == null; i++) {
+                try {
+                    file.append(ByteBuffer.wrap(pattern(2000, i)));
+                    file.force(false);
+                    written++;
+                } catch (StoreFullException e) {
+                    full = e;
+                }
+            }
+            assertNotNull(full, "a 256 KiB VSA cannot take 2 MB");
+            assertTrue(full.getMessage().startsWith("VSA log-" + backend + " is full"), full.getMessage());
+            assertTrue(full.getMessage().contains("bytes left"), full.getMessage());
+            assertEquals(2000L * written, file.size());
+        }
+        try (LogStore store = Stores.open(backend, image(), 64)) {
+            byte[] all = readAll(store.open("f", false));
+            assertEquals(2000 * written, all.length);
+            for (int i = 0; i < written; i++) {
+                assertArrayEquals(pattern(2000, i), java.util.Arrays.copyOfRange(all, i * 2000, i * 2000 + 2000));
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"file", "io_uring"})
+    void readsSeeWritesBeforeTheyAreForced(String backend) throws IOException {
+        try (LogStore store = Stores.format(backend, image(), BLOCKS)) {
+            LogFile file = store.open("f", true);
+            file.write(ByteBuffer.wrap(pattern(100, 1)), 10);
+            ByteBuffer buffer = ByteBuffer.allocate(200);
+            assertEquals(110, file.read(buffer, 0));
+            assertEquals(0, buffer.get(9));
+            assertEquals(pattern(100, 1)[0], buffer.get(10));
+            assertEquals(-1, file.read(ByteBuffer.allocate(1), 110));
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"file", "io_uring"})
+    void aDamagedSuperblockFallsBackToTheOlderGenerationAndSaysSo(String backend) throws IOException {
+        long before;
+        try (LogStore store = Stores.format(backend, image(), BLOCKS)) {
+            before = store.recovery().generation();
+            store.open("f", true).append(ByteBuffer.wrap(pattern(100, 1)));
+            store.checkpoint();
+            assertEquals(1, store.stats().compactions());
+        }
+        try (RandomAccessFile raw = new RandomAccessFile(image().toFile(), "rw")) {
+            long slot = (before + 1) % 2;
+            raw.seek(slot * BLOCK + 40); // inside the checksummed fields
+            raw.write(0x7f);
+        }
+        try (LogStore store = Stores.open(backend, image(), BLOCKS)) {
+            RecoveryReport report = store.recovery();
+            assertFalse(report.clean());
+            assertEquals(before, report.generation());
+            assertTrue(report.superblockProblem().startsWith("superblock slot " + (before + 1) % 2
+                    + " has the magic but fails its checksum"), report.toString());
+            assertTrue(report.toString().contains("may predate the last checkpoint"), report.toString());
+            assertArrayEquals(pattern(100, 1), readAll(store.open("f", false)), "the old region is intact");
+        }
+    }
+
+    @Test
+    void aVsaWithoutALogIsRefusedWithWhatToDo() throws IOException {
+        try (Vsic vsic = Stores.vsic("file", image(), 64)) {
+            var refused = assertThrows(IOException.class, () -> LogStore.open(vsic));
+            assertTrue(refused.getMessage().contains("holds no Arrakis log"), refused.getMessage());
+            assertTrue(refused.getMessage().contains("LogStore.format"), refused.getMessage());
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"file", "io_uring"})
+    void aTornTailIsDroppedAndEverythingBeforeItKept(String backend) throws IOException {
+        long lastRecordAt;
+        try (LogStore store = Stores.format(backend, image(), BLOCKS)) {
+            LogFile file = store.open("f", true);
+            for (int i = 0; i < 10; i++) {
+                file.append(ByteBuffer.wrap(pattern(1000, i)));
+                file.force(false);
+            }
+            lastRecordAt = store.stats().logBytes();
+        }
+        long regionStart = 2L * BLOCK;
+        try (RandomAccessFile raw = new RandomAccessFile(image().toFile(), "rw")) {
+            // The last commit group is one block; tear its second half (a record spans it).
+            long lastGroup = regionStart + lastRecordAt - BLOCK;
+            raw.seek(lastGroup + 600);
+            raw.write(new byte[200]);
+        }
+        try (LogStore store = Stores.open(backend, image(), BLOCKS)) {
+            RecoveryReport report = store.recovery();
+            assertNotNull(report.stopReason(), report.toString());
+            assertTrue(report.stopReason().contains("fails its checksum"), report.toString());
+            byte[] all = readAll(store.open("f", false));
+            assertEquals(9000, all.length);
+            for (int i = 0; i < 9; i++) {
+                assertArrayEquals(pattern(1000, i), java.util.Arrays.copyOfRange(all, i * 1000, i * 1000 + 1000));
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"file", "io_uring"})
+    void damageInTheMiddleKeepsWhatPrecedesItAndReportsWhatFollows(String backend) throws IOException {
+        try (LogStore store = Stores.format(backend, image(), BLOCKS)) {
+            LogFile file = store.open("f", true);
+            for (int i = 0; i < 20; i++) {
+                file.append(ByteBuffer.wrap(pattern(3000, i)));
+                file.force(false); // one group (one block or two) per append
+            }
+        }
+        // Each append is a 3,048-byte record in a group of its own, so group i starts at block 2 + i
+        // (the CREATE record shares group 0 with nothing: it was forced with the first append).
+        long victimGroup = 2L * BLOCK + 10L * BLOCK;
+        try (RandomAccessFile raw = new RandomAccessFile(image().toFile(), "rw")) {
+            raw.seek(victimGroup + 100);
+            int b = raw.read();
+            raw.seek(victimGroup + 100);
+            raw.write(b ^ 0x40);
+        }
+        byte[] survived;
+        try (LogStore store = Stores.open(backend, image(), BLOCKS)) {
+            RecoveryReport report = store.recovery();
+            assertFalse(report.clean());
+            assertTrue(report.stopReason().contains("checksum"), report.toString());
+            assertTrue(report.droppedRecords() >= 9, report.toString());
+            survived = readAll(store.open("f", false));
+            assertTrue(survived.length >= 9 * 3000 && survived.length < 20 * 3000, "kept " + survived.length);
+            for (int i = 0; i < survived.length / 3000; i++) {
+                assertArrayEquals(pattern(3000, i), java.util.Arrays.copyOfRange(survived, i * 3000, i * 3000 + 3000));
+            }
+            store.open("f", false).append(ByteBuffer.wrap(pattern(1, 99)));
+        }
+        try (LogStore store = Stores.open(backend, image(), BLOCKS)) {
+            assertTrue(store.recovery().clean(), "the dropped records were erased: " + store.recovery());
+            assertEquals(survived.length + 1, store.open("f", false).size());
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"file", "io_uring"})
+    void garbageAnywhereNeverThrowsAnUnexplainedException(String backend) throws IOException {
+        java.util.Random random = new java.util.Random(7);
+        try (LogStore store = Stores.format(backend, image(), BLOCKS)) {
+            LogFile file = store.open("f", true);
+            for (int i = 0; i < 30; i++) {
+                file.append(ByteBuffer.wrap(pattern(1 + random.nextInt(6000), i)));
+                if (random.nextBoolean()) {
+                    file.force(false);
+                }
+            }
+        }
+        byte[] pristine = java.nio.file.Files.readAllBytes(image());
+        for (int round = 0; round < 20; round++) {
+            byte[] damaged = pristine.clone();
+            int flips = 1 + random.nextInt(50);
+            for (int i = 0; i < flips; i++) {
+                int at = 2 * BLOCK + random.nextInt(40 * BLOCK);
+                damaged[at] = (byte) random.nextInt(256);
+            }
+            java.nio.file.Files.write(image(), damaged);
+            try (LogStore store = Stores.open(backend, image(), BLOCKS)) {
+                RecoveryReport report = store.recovery();
+                assertTrue(report.recordsReplayed() >= 0);
+                if (store.exists("f")) {
+                    readAll(store.open("f", false));
+                }
+            }
+        }
+    }
+
+    private static Vsic storeVsic(LogStore store) {
+        try {
+            var field = LogStore.class.getDeclaredField("vsic");
+            field.setAccessible(true);
+            return (Vsic) field.get(store);
+        } catch (ReflectiveOperationException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+}
