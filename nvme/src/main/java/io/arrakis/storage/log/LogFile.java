@@ -17,6 +17,16 @@ public final class LogFile {
         this.state = state;
     }
 
+    /** The store this file lives in. */
+    public LogStore store() {
+        return store;
+    }
+
+    /** The file's identity in its store: stable across renames, never reused while the store is open. */
+    public int id() {
+        return state.id;
+    }
+
     /** The file's current name (renames show here). */
     public String name() {
         return store.nameOf(state);
