@@ -2,11 +2,11 @@ package io.arrakis.agent;
 
 import io.arrakis.device.DeviceBackends;
 import io.arrakis.device.VnicBackend;
+import java.io.FileInputStream;
 import java.io.IOException;
+import java.io.InputStreamReader;
 import java.io.Reader;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -40,17 +40,20 @@ final class AgentOptions {
     private static final String DEFAULT_BACKEND = "shm";
 
     /** What an option accepts. (A switch, not lambdas: the first lambda costs milliseconds of every JVM's start.) */
-    private enum Kind { NAME, PREFIXES, BOOLEAN, DURATION, LEVEL, PATH }
+    private enum Kind { NAME, PREFIXES, BOOLEAN, DURATION, LEVEL, PATH, PATHS, STORAGE_BACKEND, SIZE }
 
     /** One option: its name, default (null: none), what it accepts, and how to say so. */
     private record Option(String name, String defaultValue, Kind kind, String expected) {
         boolean list() {
-            return kind == Kind.PREFIXES;
+            return kind == Kind.PREFIXES || kind == Kind.PATHS;
         }
 
         boolean valid(String text) {
             return switch (kind) {
-                case NAME, PATH -> !text.isEmpty();
+                case NAME, PATH, PATHS -> !text.isEmpty();
+                case STORAGE_BACKEND -> text.equals("file") || text.equals("io_uring");
+                case SIZE -> SIZE.matcher(text).matches() && parseSize(text) >= MIN_STORAGE_SIZE
+                        && parseSize(text) % 4096 == 0;
                 case PREFIXES -> isIpv4Prefix(text);
                 case BOOLEAN -> text.equals("true") || text.equals("false");
                 case DURATION -> DURATION.matcher(text).matches();
@@ -59,6 +62,8 @@ final class AgentOptions {
         }
     }
 
+    private static final Pattern SIZE = Pattern.compile("(\\d{1,12})([kmgt]?)", Pattern.CASE_INSENSITIVE);
+    private static final long MIN_STORAGE_SIZE = 64 << 10;
     private static final Pattern DURATION = Pattern.compile("\\d+\\s*(ns|us|ms|s)?");
     private static final Pattern IPV4_PREFIX = Pattern.compile("(\\d{1,3})\\.(\\d{1,3})\\.(\\d{1,3})\\.(\\d{1,3})(/(\\d{1,2}))?");
     private static final Set<String> LOG_LEVELS = Set.of("off", "error", "warning", "info", "debug", "trace");
@@ -72,6 +77,10 @@ final class AgentOptions {
             new Option("log", "warning", Kind.LEVEL, "off, error, warning, info, debug or trace"),
             new Option("banner", "true", Kind.BOOLEAN, "true or false"),
             new Option("capture", null, Kind.PATH, "the path of a pcap file to write"),
+            new Option("storage.mount", null, Kind.PATHS, "directories whose files go to a VSA's log store"),
+            new Option("storage.vsa", null, Kind.PATHS, "the VSA image for each mount (default <mount>.vsa)"),
+            new Option("storage.backend", "file", Kind.STORAGE_BACKEND, "file or io_uring"),
+            new Option("storage.size", "256m", Kind.SIZE, "a new VSA's size: bytes, or with k, m, g; 4k multiple >= 64k"),
             new Option(CONFIG, null, Kind.PATH, "the path of an options file"));
 
     private final Map<String, String> values; // every option with a value, defaults included; list values comma-joined
@@ -106,10 +115,10 @@ final class AgentOptions {
     static String usage() {
         StringBuilder text = new StringBuilder();
         for (Option option : OPTIONS.values()) {
-            text.append(String.format("  %-9s %-16s %s%n", option.name(),
+            text.append(String.format("  %-15s %-16s %s%n", option.name(),
                     option.defaultValue() == null ? "(none)" : option.defaultValue(), option.expected()));
         }
-        text.append(String.format("  %-26s %s%n", "<backend>.<option>", "passed to the backend, e.g. shm.socket=/run/arrakis/control.sock"));
+        text.append(String.format("  %-32s %s%n", "<backend>.<option>", "passed to the backend, e.g. shm.socket=/run/arrakis/control.sock"));
         return text.toString();
     }
 
@@ -130,7 +139,7 @@ final class AgentOptions {
         String configSource = fromArguments.containsKey(CONFIG) ? "the agent arguments" : "system property " + PREFIX + CONFIG;
         String config = fromArguments.getOrDefault(CONFIG, fromProperties.get(CONFIG));
         if (config != null) {
-            fromFile = readFile(Path.of(config), configSource);
+            fromFile = readFile(config, configSource);
         }
 
         BackendNames backends = new BackendNames();
@@ -158,13 +167,21 @@ final class AgentOptions {
         }
         for (String name : values.keySet()) {
             int dot = name.indexOf('.');
-            if (dot > 0 && !name.substring(0, dot).equals(backend)) {
+            if (dot > 0 && !OPTIONS.containsKey(name) && !name.substring(0, dot).equals(backend)) {
                 throw new BadOptionException("option " + name + " is for backend " + name.substring(0, dot)
                         + ", but the backend is " + backend + " (set backend=" + name.substring(0, dot)
                         + ", or drop the option)");
             }
         }
-        return new AgentOptions(values);
+        AgentOptions resolved = new AgentOptions(values);
+        int mounts = resolved.list("storage.mount").size();
+        int images = resolved.list("storage.vsa").size();
+        if (images > 0 && images != mounts) {
+            throw new BadOptionException("storage.vsa names " + images + " VSA image(s) for " + mounts
+                    + " storage.mount director" + (mounts == 1 ? "y" : "ies") + "; give one per mount, in the same"
+                    + " order, or none (then each mount's is <mount>.vsa)");
+        }
+        return resolved;
     }
 
     private static Map<String, String> parseArguments(String arguments) throws BadOptionException {
@@ -196,9 +213,13 @@ final class AgentOptions {
         return parsed;
     }
 
-    private static Map<String, String> readFile(Path file, String namedBy) throws BadOptionException {
+    /**
+     * Reads the options file through {@code java.io}: a {@code Path} would create the JVM's default
+     * file system now, before the agent can name its provider ({@code storage.mount}).
+     */
+    private static Map<String, String> readFile(String file, String namedBy) throws BadOptionException {
         Properties properties = new Properties();
-        try (Reader reader = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+        try (Reader reader = new InputStreamReader(new FileInputStream(file), StandardCharsets.UTF_8)) {
             properties.load(reader);
         } catch (IOException | IllegalArgumentException e) {
             throw new BadOptionException("cannot read the options file " + file + " (named by " + namedBy + "): " + e);
@@ -289,6 +310,40 @@ final class AgentOptions {
 
     boolean flag(String name) {
         return Boolean.parseBoolean(get(name));
+    }
+
+    /** {@code 256m} → 268435456; the pattern has been checked. */
+    static long parseSize(String text) {
+        var match = SIZE.matcher(text.strip());
+        if (!match.matches()) {
+            throw new IllegalArgumentException("not a size: " + text);
+        }
+        long number = Long.parseLong(match.group(1));
+        int shift = switch (match.group(2).toLowerCase(Locale.ROOT)) {
+            case "k" -> 10;
+            case "m" -> 20;
+            case "g" -> 30;
+            case "t" -> 40;
+            default -> 0;
+        };
+        if (number > (Long.MAX_VALUE >> shift)) {
+            return -1;
+        }
+        return number << shift;
+    }
+
+    /** The items of a list option; empty when it has no value. */
+    List<String> list(String name) {
+        List<String> items = new ArrayList<>();
+        String value = get(name);
+        if (value != null) {
+            for (String item : value.split(",")) {
+                if (!item.isBlank()) {
+                    items.add(item.strip());
+                }
+            }
+        }
+        return items;
     }
 
     /** The routed prefixes, as given. */

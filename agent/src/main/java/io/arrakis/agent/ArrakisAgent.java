@@ -27,6 +27,7 @@ import java.util.Set;
  * <li>installs the {@code java.net} hooks: {@code Socket}/{@code ServerSocket} factories
  *     ({@link JavaNetHooks}) and the {@code DatagramSocket} rewrite
  *     ({@link DatagramSocketTransformer});
+ * <li>with {@code storage.mount}, puts those directories on Arrakis storage ({@link StorageInstaller});
  * <li>prints a one-line banner on stderr saying what is routed ({@code banner=false} silences it).
  * </ol>
  * A mistake in the options stops it with one error line, and the application runs on without
@@ -98,6 +99,12 @@ public final class ArrakisAgent {
         options.publish(System.getProperties());
         if (console.logs(AgentConsole.Level.DEBUG)) {
             console.log(AgentConsole.Level.DEBUG, "options " + options);
+        }
+
+        // Storage first: it must name the file system provider before anything makes the default file system.
+        String storage = StorageInstaller.install(options, instrumentation, console);
+        if (storage != null && options.flag("banner")) {
+            console.banner(storage);
         }
 
         Module provider = ArrakisSelectorProvider.class.getModule();

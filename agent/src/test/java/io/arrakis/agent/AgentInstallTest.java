@@ -246,7 +246,7 @@ class AgentInstallTest {
         assertSucceeded(result);
         assertEquals(List.of(banner()), result.stderr(), result::describe); // Launcher-Agent-Class ran agentmain
         assertEquals("Arrakis agent: kernel-bypass networking for unmodified Java programs.", result.stdout().getFirst());
-        assertTrue(result.stdout().contains("  spin      50us             a duration like 50us, 2ms, 1000ns or 0"),
+        assertTrue(result.stdout().contains("  spin            50us             a duration like 50us, 2ms, 1000ns or 0"),
                 result::describe);
     }
 

@@ -48,7 +48,9 @@ class AgentOptionsTest {
                         "arrakis.loopback", "true",
                         "arrakis.spin", "50us",
                         "arrakis.log", "warning",
-                        "arrakis.banner", "true"),
+                        "arrakis.banner", "true",
+                        "arrakis.storage.backend", "file",
+                        "arrakis.storage.size", "256m"),
                 published(AgentOptions.resolve(null, new Properties())));
     }
 
@@ -114,10 +116,12 @@ class AgentOptionsTest {
     @Test
     void anUnknownOptionIsRefusedNamingTheValidOnes() {
         assertEquals("unknown option 'bakend' in the agent arguments (valid: backend, route, loopback, spin, log,"
-                + " banner, capture, config, <backend>.<backend option>; backends: loopback, shm, tap)",
+                + " banner, capture, storage.mount, storage.vsa, storage.backend, storage.size, config,"
+                + " <backend>.<backend option>; backends: loopback, shm, tap)",
                 refusal("bakend=shm", new Properties()));
         assertEquals("unknown option 'rout' in system properties (arrakis.*) (valid: backend, route, loopback, spin,"
-                + " log, banner, capture, config, <backend>.<backend option>; backends: loopback, shm, tap)",
+                + " log, banner, capture, storage.mount, storage.vsa, storage.backend, storage.size, config,"
+                + " <backend>.<backend option>; backends: loopback, shm, tap)",
                 refusal(null, properties("arrakis.rout", "203.0.113.0/24")));
     }
 
@@ -138,7 +142,8 @@ class AgentOptionsTest {
     @Test
     void malformedArgumentsAreRefused() {
         assertEquals("'spin' in the agent arguments is not name=value (valid names: backend, route, loopback, spin,"
-                + " log, banner, capture, config, <backend>.<backend option>)", refusal("spin", new Properties()));
+                + " log, banner, capture, storage.mount, storage.vsa, storage.backend, storage.size, config,"
+                + " <backend>.<backend option>)", refusal("spin", new Properties()));
         assertEquals("option spin is given twice in the agent arguments", refusal("spin=1us,spin=2us", new Properties()));
     }
 
@@ -153,21 +158,38 @@ class AgentOptionsTest {
         Path missing = directory.resolve("missing.properties");
         String message = refusal("config=" + missing, new Properties());
         assertEquals("cannot read the options file " + missing + " (named by the agent arguments):"
-                + " java.nio.file.NoSuchFileException: " + missing, message);
+                + " java.io.FileNotFoundException: " + missing + " (No such file or directory)", message);
         Path nested = file("config=/elsewhere\n");
         assertEquals("options file " + nested + " names another options file (config=); put every option in one file",
                 refusal(null, properties("arrakis.config", nested.toString())));
         Path typo = file("spinn=1us\n");
         assertEquals("unknown option 'spinn' in options file " + typo + " (valid: backend, route, loopback, spin,"
-                + " log, banner, capture, config, <backend>.<backend option>; backends: loopback, shm, tap)",
+                + " log, banner, capture, storage.mount, storage.vsa, storage.backend, storage.size, config,"
+                + " <backend>.<backend option>; backends: loopback, shm, tap)",
                 refusal("config=" + typo, new Properties()));
+    }
+
+    @Test
+    void storageOptionsAreChecked() throws Exception {
+        AgentOptions options = AgentOptions.resolve("storage.mount=/a,storage.mount=/b,storage.vsa=/x.vsa,"
+                + "storage.vsa=/y.vsa,storage.backend=io_uring,storage.size=64m", new Properties());
+        assertEquals(java.util.List.of("/a", "/b"), options.list("storage.mount"));
+        assertEquals(java.util.List.of("/x.vsa", "/y.vsa"), options.list("storage.vsa"));
+        assertEquals(64L << 20, AgentOptions.parseSize(options.get("storage.size")));
+        assertEquals("option storage.backend=nvme in the agent arguments: 'nvme' is not file or io_uring",
+                refusal("storage.backend=nvme", new Properties()));
+        assertEquals("option storage.size=1000 in the agent arguments: '1000' is not a new VSA's size: bytes, or"
+                + " with k, m, g; 4k multiple >= 64k", refusal("storage.size=1000", new Properties()));
+        assertEquals("storage.vsa names 1 VSA image(s) for 2 storage.mount directories; give one per mount, in the"
+                + " same order, or none (then each mount's is <mount>.vsa)",
+                refusal("storage.mount=/a,storage.mount=/b,storage.vsa=/x.vsa", new Properties()));
     }
 
     @Test
     void theUsageListsEveryOptionWithItsDefault() {
         String usage = ArrakisAgent.usage();
-        for (String line : new String[] {"  backend   shm", "  route     198.18.0.0/15", "  loopback  true",
-            "  spin      50us", "  log       warning", "  banner    true", "  capture   (none)", "  config    (none)",
+        for (String line : new String[] {"  backend         shm", "  route           198.18.0.0/15", "  loopback        true",
+            "  spin            50us", "  log             warning", "  banner          true", "  capture         (none)", "  config          (none)", "  storage.mount   (none)", "  storage.backend file",
             "--enable-native-access=ALL-UNNAMED"}) {
             assertEquals(true, usage.contains(line), () -> "usage lacks «" + line + "»:\n" + usage);
         }

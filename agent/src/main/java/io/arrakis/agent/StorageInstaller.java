@@ -1,0 +1,130 @@
+package io.arrakis.agent;
+
+import io.arrakis.storage.fs.ArrakisFileSystemProvider;
+import io.arrakis.storage.fs.StorageMount;
+import java.io.IOException;
+import java.lang.instrument.Instrumentation;
+import java.net.URI;
+import java.nio.file.FileSystem;
+import java.nio.file.FileSystems;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Puts the directories named by {@code storage.mount} on Arrakis storage: names
+ * {@link ArrakisFileSystemProvider} in {@code java.nio.file.spi.DefaultFileSystemProvider}, makes
+ * the JVM create its default file system (through it), opens each mount's VSA and routes the
+ * mount to it.
+ *
+ * <p>Why the property works from {@code premain} (JDK 25, {@code java.nio.file.FileSystems}): the
+ * default file system is made once, lazily, by the first {@code FileSystems.getDefault()} after
+ * the module system is up ({@code DefaultFileSystemHolder}); before that, the JDK's start-up uses
+ * its built-in file system directly and never reads the property. Nothing between the module
+ * system's start and {@code premain} asks for it (the launcher and the agent loader use
+ * {@code java.io}), so the property set here is read when the holder is first used. If something
+ * did ask first (another agent before ours, an option file read through {@code Files}), the holder
+ * class is already loaded, the default file system is the JDK's for good, and this says so and
+ * mounts nothing: a {@code FileSystem} cannot be replaced once made.
+ *
+ * <p>Only channels opened through {@code java.nio.file} reach the mounts ({@code FileChannel.open},
+ * {@code Files.*}). {@code FileOutputStream}, {@code FileInputStream} and {@code RandomAccessFile}
+ * open a kernel descriptor in {@code java.io} natives and write through it themselves; their
+ * {@code getChannel()} shares that descriptor and position. Routing only the channel would split one
+ * open file between the kernel and the store, so they are left on the kernel, and a mounted path
+ * opened that way is a file in the mount directory of the kernel's file system, invisible to the
+ * store (docs/storage-layout.md says so).
+ *
+ * <p>Runs once, on the agent's thread.
+ */
+final class StorageInstaller {
+    static final String PROPERTY = "java.nio.file.spi.DefaultFileSystemProvider";
+    private static final String HOLDER = "java.nio.file.FileSystems$DefaultFileSystemHolder";
+
+    private StorageInstaller() {}
+
+    /** Mounts what the options name; returns the banner text, or null when nothing was mounted (having said why). */
+    static String install(AgentOptions options, Instrumentation instrumentation, AgentConsole console) {
+        List<String> directories = options.list("storage.mount");
+        if (directories.isEmpty()) {
+            return null;
+        }
+        for (Class<?> loaded : instrumentation.getAllLoadedClasses()) {
+            if (loaded.getName().equals(HOLDER)) {
+                console.error("the JVM made its default file system before the agent started (something called"
+                        + " FileSystems.getDefault() or Path.of first: another -javaagent, or an option), so"
+                        + " storage.mount=" + String.join(",", directories) + " is not in force and those files stay"
+                        + " on the kernel's file system; put -javaagent:arrakis-agent.jar first on the command line");
+                return null;
+            }
+        }
+        String ours = ArrakisFileSystemProvider.class.getName();
+        String named = System.getProperty(PROPERTY);
+        // The property is a list; each provider wraps the one before: ours goes last, outermost.
+        System.setProperty(PROPERTY, named == null || named.isBlank() ? ours : named + "," + ours);
+        FileSystem defaultSystem;
+        try {
+            defaultSystem = FileSystems.getDefault();
+        } catch (Error e) {
+            console.error("the JVM could not make its default file system with " + PROPERTY + "="
+                    + System.getProperty(PROPERTY) + " (" + e + "); storage.mount is not in force");
+            return null;
+        }
+        if (!(defaultSystem.provider() instanceof ArrakisFileSystemProvider provider)) {
+            console.error("the default file system's provider is " + defaultSystem.provider().getClass().getName()
+                    + ", not Arrakis's; storage.mount is not in force");
+            return null;
+        }
+        FileSystem kernelSystem = provider.kernel().getFileSystem(URI.create("file:///"));
+        List<String> images = options.list("storage.vsa");
+        String backend = options.get("storage.backend");
+        long size = AgentOptions.parseSize(options.get("storage.size"));
+        List<String> mounted = new ArrayList<>();
+        List<StorageMount> opened = new ArrayList<>();
+        for (int i = 0; i < directories.size(); i++) {
+            Path directory = kernelSystem.getPath(directories.get(i)).toAbsolutePath().normalize();
+            Path image = images.isEmpty() ? directory.resolveSibling(directory.getFileName() + ".vsa")
+                    : kernelSystem.getPath(images.get(i)).toAbsolutePath().normalize();
+            try {
+                Files.createDirectories(directory);
+                StorageMount mount = StorageMount.open(directory, image, backend, size, provider.kernel());
+                opened.add(mount);
+                ArrakisFileSystemProvider.mount(mount);
+                mounted.add(directory + " on VSA " + image + " (" + backend + ", "
+                        + mount.store().list().size() + " files)");
+            } catch (IOException | RuntimeException e) {
+                console.error("cannot mount " + directory + " on VSA " + image + " with backend " + backend + ": " + e
+                        + "; files there stay on the kernel's file system");
+            }
+        }
+        if (opened.isEmpty()) {
+            return null;
+        }
+        Runtime.getRuntime().addShutdownHook(new Thread(new Unmount(opened, console), "arrakis-storage-unmount"));
+        return "storage: " + String.join("; ", mounted);
+    }
+
+    /** At exit: forces what is pending and closes each store (a SIGKILL skips this; the log recovers). */
+    private static final class Unmount implements Runnable {
+        private final List<StorageMount> mounts;
+        private final AgentConsole console;
+
+        Unmount(List<StorageMount> mounts, AgentConsole console) {
+            this.mounts = mounts;
+            this.console = console;
+        }
+
+        @Override
+        public void run() {
+            ArrakisFileSystemProvider.unmountAll();
+            for (StorageMount mount : mounts) {
+                try {
+                    mount.close();
+                } catch (IOException | RuntimeException e) {
+                    console.error("closing storage mount " + mount + ": " + e);
+                }
+            }
+        }
+    }
+}
