@@ -3,6 +3,7 @@ package io.arrakis.bench.storage;
 import io.arrakis.device.DeviceBackends;
 import io.arrakis.device.Vsic;
 import io.arrakis.storage.VsaFile;
+import io.arrakis.storage.fs.StorageMount;
 import io.arrakis.storage.log.LogFile;
 import io.arrakis.storage.log.LogStore;
 import java.io.IOException;
@@ -14,6 +15,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Comparator;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
@@ -40,6 +42,10 @@ import org.openjdk.jmh.annotations.Warmup;
  *       would be (a fallocated file's unwritten extents would cost a journal commit per first
  *       write). Each append is one 4,144-byte record: a two-block device write, then a flush,
  *       shared by the threads that force together (group commit);
+ *   <li>{@code channel-file}, {@code channel-io_uring}: the same store through our
+ *       {@code FileChannel} ({@code StoreFileChannel}, what an application gets in a mounted
+ *       directory), driven exactly as {@code jdk-append} drives the JDK's: position, write,
+ *       force(false);
  *   <li>{@code jdk-append}: {@code FileChannel.write} at the end of an ordinary file, then
  *       {@code force(false)}: the kernel path an append-only file takes (block allocation and its
  *       journal commit in every fdatasync);
@@ -66,11 +72,12 @@ public class DurableAppendBenchmark {
 
     @State(Scope.Benchmark)
     public static class Target {
-        @Param({"store-file", "store-io_uring", "jdk-append", "jdk-overwrite"})
+        @Param({"store-file", "store-io_uring", "channel-file", "channel-io_uring", "jdk-append", "jdk-overwrite"})
         public String path;
 
         Path directory;
         LogStore store;
+        StorageMount mount;
         final AtomicInteger threads = new AtomicInteger();
 
         @Setup(Level.Trial)
@@ -84,6 +91,17 @@ public class DurableAppendBenchmark {
                         Map.of(VsaFile.OPTION_PATH, image.toString())));
                 LogStore.format(vsic);
                 store = LogStore.open(vsic);
+            } else if (path.startsWith("channel-")) {
+                Path image = directory.resolve("vsa.img");
+                writeZeros(image, VSA_BLOCKS * 4096);
+                String backend = path.substring("channel-".length());
+                try (Vsic vsic = DeviceBackends.vsicBackend(backend).open(LogStore.vsicConfig(image.toString(),
+                        VSA_BLOCKS, Map.of(VsaFile.OPTION_PATH, image.toString())))) {
+                    LogStore.format(vsic);
+                }
+                Path mounted = Files.createDirectories(directory.resolve("mnt"));
+                mount = StorageMount.open(mounted, image, backend, VSA_BLOCKS * 4096,
+                        mounted.getFileSystem().provider());
             }
         }
 
@@ -92,6 +110,10 @@ public class DurableAppendBenchmark {
             if (store != null) {
                 System.out.println("\n" + path + ": " + store.stats());
                 store.close();
+            }
+            if (mount != null) {
+                System.out.println("\n" + path + ": " + mount.store().stats());
+                mount.close();
             }
             try (Stream<Path> files = Files.walk(directory)) {
                 for (Path file : files.sorted(Comparator.reverseOrder()).toList()) {
@@ -116,6 +138,9 @@ public class DurableAppendBenchmark {
             String name = "writer-" + target.threads.getAndIncrement();
             if (target.store != null) {
                 file = target.store.open(name, true);
+            } else if (target.mount != null) {
+                channel = target.mount.newFileChannel(target.mount.directory().resolve(name),
+                        Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE));
             } else {
                 Path path = target.directory.resolve(name);
                 overwrite = target.path.equals("jdk-overwrite");
