@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.arrakis.agent.child.JdkFilesMain;
 import io.arrakis.agent.child.StorageMain;
 import io.arrakis.samples.redis.RedisServer;
 import java.io.BufferedReader;
@@ -72,6 +73,23 @@ class StorageAgentTest {
             assertEquals(0, kernelView.count(), "the kernel's directory holds nothing: the file is in the VSA");
         }
         assertEquals("plain", Files.readString(directory.resolve("outside.txt")));
+    }
+
+    /** The JDK's own file use (security configuration, jrt:, zip file systems, walks) works through our provider. */
+    @Test
+    void theJdksOwnFileMachineryWorksUnderOurProvider() throws Exception {
+        ChildJvm.Result without = new ChildJvm(directory).run(JdkFilesMain.class, directory.toString());
+        ChildJvm.Result with = new ChildJvm(directory).agent(storageAgent(directory.resolve("data")))
+                .option("--enable-native-access=ALL-UNNAMED").run(JdkFilesMain.class, directory.toString());
+        assertEquals(0, with.exitCode(), with.describe());
+        assertEquals("io.arrakis.storage.fs.ArrakisFileSystemProvider", with.value("provider"));
+        assertEquals(without.stdout().subList(1, without.stdout().size()), with.stdout().subList(1, with.stdout().size()),
+                with.describe());
+        assertEquals(List.of("tls=Default", "jrt=true", "conf.files=true", "zip=zipped", "file.toPath=true"),
+                with.stdout().subList(1, with.stdout().size()));
+        for (String line : with.stderr()) {
+            assertTrue(line.startsWith("arrakis: ") || line.isBlank(), "no warnings from the JDK: " + with.describe());
+        }
     }
 
     @Test
