@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.arrakis.agent.child.EarlyFileSystemAgent;
 import io.arrakis.agent.child.JdkFilesMain;
 import io.arrakis.agent.child.StorageMain;
 import io.arrakis.samples.redis.RedisServer;
@@ -90,6 +91,28 @@ class StorageAgentTest {
         for (String line : with.stderr()) {
             assertTrue(line.startsWith("arrakis: ") || line.isBlank(), "no warnings from the JDK: " + with.describe());
         }
+    }
+
+    /** A default file system made before our premain cannot be replaced: one error line, and the kernel's files. */
+    @Test
+    void aFileSystemMadeBeforeTheAgentIsReportedAndLeftAlone() throws Exception {
+        Path early = directory.resolve("early-agent.jar");
+        java.util.jar.Manifest manifest = new java.util.jar.Manifest();
+        manifest.getMainAttributes().put(java.util.jar.Attributes.Name.MANIFEST_VERSION, "1.0");
+        manifest.getMainAttributes().putValue("Premain-Class", EarlyFileSystemAgent.class.getName());
+        try (OutputStream out = Files.newOutputStream(early)) {
+            new java.util.jar.JarOutputStream(out, manifest).close();
+        }
+        Path mount = directory.resolve("data");
+        ChildJvm.Result result = new ChildJvm(directory).option("-javaagent:" + early).agent(storageAgent(mount))
+                .option("--enable-native-access=ALL-UNNAMED")
+                .run(StorageMain.class, mount.toString(), directory.resolve("outside.txt").toString(), "early");
+        assertEquals(0, result.exitCode(), result.describe());
+        String errors = String.join("\n", result.stderr());
+        assertTrue(errors.contains("arrakis: error: the JVM made its default file system before the agent started"),
+                result.describe());
+        assertEquals("sun.nio.ch.FileChannelImpl", result.value("channel"));
+        assertEquals("early|", Files.readString(mount.resolve("log.txt")).replace('\n', '|'), "on the kernel");
     }
 
     @Test
