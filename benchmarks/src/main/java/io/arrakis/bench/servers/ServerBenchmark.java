@@ -247,6 +247,12 @@ public final class ServerBenchmark {
             return RealClients.open(runner, spec, path, sizes);
         }
         ServerRunner.RunningServer server = runner.start(spec, path);
+        try {
+            runner.warmUp(server, sizes);
+        } catch (IOException | InterruptedException | RuntimeException e) {
+            runner.stop(server, false);
+            throw e;
+        }
         return new Session() {
             @Override
             public Measurement run(Case c, int repetition) throws IOException, InterruptedException {

@@ -189,6 +189,21 @@ final class ServerRunner {
     }
 
     /**
+     * Warms a freshly started Java server up (its JIT, and with the agent its stack's): one load
+     * generator run of {@code sizes.warmupSeconds()}, GET:SET 1:1 at 10 connections x pipeline
+     * 4, every reply checked, nothing recorded. Without it the first case after each start would
+     * measure a cold server; the load generator's own warm-up is too short for both JVMs.
+     */
+    void warmUp(RunningServer server, Sizes sizes) throws IOException, InterruptedException {
+        if (!server.spec().kind().java() || sizes.warmupSeconds() <= 0) {
+            return;
+        }
+        Case warmUp = new Case("warm-up", "warm-up", server.spec(), new Scenario.Load(1, 1, 10, 4));
+        runLoadGenerator(server, warmUp, 0, new Sizes(sizes.name(), 1, 0, sizes.warmupSeconds(), sizes.keys(),
+                sizes.valueSize(), 0, 0));
+    }
+
+    /**
      * Runs one load generator process for {@code c} against {@code server}, with the agent when
      * the server has it, and returns what it measured; any wrong reply fails the case.
      */
