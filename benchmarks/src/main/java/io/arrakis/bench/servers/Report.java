@@ -110,7 +110,7 @@ final class Report {
             for (DataPath path : scenario.paths()) {
                 double[][] curve = Measurement.medianCurve(c.runs(path));
                 if (curve.length > 0) {
-                    curves.add(new Charts.Curve(label(scenario, c.c().server(), path), curve));
+                    curves.add(new Charts.Curve(label(c.c().server(), path), curve));
                 }
             }
             if (!curves.isEmpty()) {
@@ -142,11 +142,13 @@ final class Report {
                     if (summary == null || !keep.test(c.c())) {
                         continue;
                     }
-                    String family = label(result.scenario(), c.c().server(), path) + ", " + c.c().load().operation()
-                            + (c.c().load().pipeline() == 1 ? "" : ", pipeline " + c.c().load().pipeline())
-                            + (c.c().server().kind().resp() ? "" : ", " + c.c().server().threads() + " workers")
-                            + (c.c().server().durable() == null ? "" : ", appendfsync always")
-                            + (result.scenario().realClients() ? " (" + c.c().name().replaceAll("-.*", "") + ")" : "");
+                    String title = c.c().title();
+                    String family = label(c.c().server(), path) + ", " + (result.scenario().realClients()
+                            ? title.substring(0, title.indexOf(',')) // the tool and its operation
+                            : c.c().load().operation()
+                                    + (c.c().load().pipeline() == 1 ? "" : ", pipeline " + c.c().load().pipeline())
+                                    + (c.c().server().kind().resp() ? "" : ", " + c.c().server().threads() + " workers")
+                                    + (c.c().server().durable() == null ? "" : ", appendfsync always"));
                     lines.computeIfAbsent(family, f -> new ArrayList<>())
                             .add(new Charts.Throughput.Point(c.c().load().connections(), summary.opsPerSecond()));
                 }
@@ -160,7 +162,8 @@ final class Report {
         return out;
     }
 
-    private static String label(Scenario scenario, ServerSpec server, DataPath path) {
+    /** A line's name in the plots: the path for our servers, the program for the C ones. */
+    private static String label(ServerSpec server, DataPath path) {
         return server.kind().java() ? path.description : server.kind().description;
     }
 
