@@ -63,17 +63,22 @@ record Scenario(String name, String title, List<DataPath> paths, List<Case> case
     }
 
     /**
-     * Where a durable server keeps its append-only file. Only {@link #TMP} exists now; when the
-     * storage stack lands (issue 7), a placement on it adds the agent options that route the AOF's
-     * directory to our file system, and scenario {@code durable} then runs once per placement.
+     * Where a durable server keeps its append-only file: the hook for issue 7's storage stack.
+     * Only {@link #TMP} exists now. A placement on our storage names the agent arguments that put
+     * the server's AOF directory on it (they are added to the server's {@code -javaagent} on our
+     * path; the kernel's path keeps the AOF on /tmp), and scenario {@code durable} then runs once
+     * per placement, its cases named after it.
      */
     enum AofPlacement {
-        TMP("AOF on /tmp (kernel file system on both paths)");
+        TMP("AOF on /tmp (kernel file system on both paths)", "");
 
         final String description;
+        /** Extra agent arguments for the server on our path ({@code key=value,...}), or empty. */
+        final String agentArguments;
 
-        AofPlacement(String description) {
+        AofPlacement(String description, String agentArguments) {
             this.description = description;
+            this.agentArguments = agentArguments;
         }
     }
 

@@ -54,10 +54,16 @@ final class ServerRunner {
 
         /** {@code java}, and {@code -javaagent} for the shared-memory switch when {@code agent}. */
         List<String> jvm(boolean agent) {
+            return jvm(agent, "");
+        }
+
+        /** As {@link #jvm(boolean)}, with {@code moreAgentArguments} ({@code key=value,...}) for the agent. */
+        List<String> jvm(boolean agent, String moreAgentArguments) {
             List<String> options = new ArrayList<>(List.of(ChildProcesses.javaCommand(),
                     "--enable-native-access=ALL-UNNAMED"));
             if (agent) {
-                options.add(agentOption("banner=false,shm.socket=" + controlSocket + ",shm.embedded=false"));
+                options.add(agentOption("banner=false,shm.socket=" + controlSocket + ",shm.embedded=false"
+                        + (moreAgentArguments.isEmpty() ? "" : "," + moreAgentArguments)));
             }
             return options;
         }
@@ -111,7 +117,7 @@ final class ServerRunner {
         int port = 0;
         switch (spec.kind()) {
             case REDIS_JAVA -> {
-                command.addAll(setup.jvm(agent));
+                command.addAll(setup.jvm(agent, spec.durable() == null ? "" : spec.durable().agentArguments));
                 command.addAll(List.of("-cp", setup.samplesClassPath(), REDIS_MAIN, "--port", "0"));
                 if (spec.durable() != null) {
                     command.addAll(List.of("--appendonly", "yes", "--appendfsync", "always", "--dir",
