@@ -34,6 +34,8 @@ import java.util.stream.Stream;
 public final class ChildProcesses implements AutoCloseable {
     private final List<Process> children;
     private final Thread reaper;
+    /** Set when this JVM starts shutting down: a child started after the reaper ran would outlive us. */
+    private volatile boolean shuttingDown;
 
     public ChildProcesses() {
         this(new CopyOnWriteArrayList<>());
@@ -43,15 +45,26 @@ public final class ChildProcesses implements AutoCloseable {
     public ChildProcesses(List<Process> children) {
         this.children = children;
         List<Process> all = children;
-        this.reaper = new Thread(() -> all.forEach(Process::destroyForcibly), "child-reaper");
+        this.reaper = new Thread(() -> {
+            shuttingDown = true;
+            all.forEach(Process::destroyForcibly);
+        }, "child-reaper");
         Runtime.getRuntime().addShutdownHook(reaper);
     }
 
     /** Starts {@code command} in {@code directory}, its output and errors in {@code log}. */
     public Process start(List<String> command, Path directory, Path log) throws IOException {
+        if (shuttingDown) {
+            throw new IOException("not starting " + command.getFirst() + ": this JVM is shutting down");
+        }
         Process process = new ProcessBuilder(command).directory(directory.toFile()).redirectErrorStream(true)
                 .redirectOutput(log.toFile()).start();
         children.add(process);
+        if (shuttingDown) {
+            // The reaper may have run between the check and the add: end it ourselves.
+            process.destroyForcibly();
+            throw new IOException("not starting " + command.getFirst() + ": this JVM is shutting down");
+        }
         return process;
     }
 

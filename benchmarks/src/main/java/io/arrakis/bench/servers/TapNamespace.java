@@ -21,9 +21,13 @@ final class TapNamespace implements AutoCloseable {
     static final String INTERFACE = "arkbench0";
 
     final String name;
+    /** Deletes the namespace if this JVM ends first (Ctrl-C during the scenario). */
+    private final Thread cleaner;
 
     private TapNamespace(String name) {
         this.name = name;
+        this.cleaner = new Thread(this::delete, "netns-cleaner");
+        Runtime.getRuntime().addShutdownHook(cleaner);
     }
 
     /** Whether this process can create namespaces and TAP interfaces (it is root). */
@@ -34,9 +38,14 @@ final class TapNamespace implements AutoCloseable {
     /** Creates the namespace {@code arrakis-bench-<pid>} with its TAP interface up and addressed. */
     static TapNamespace create() throws IOException, InterruptedException {
         String name = "arrakis-bench-" + ProcessHandle.current().pid();
-        run(List.of("ip", "netns", "add", name));
-        TapNamespace namespace = new TapNamespace(name);
+        TapNamespace namespace;
         try {
+            namespace = new TapNamespace(name); // its cleaner first, so no namespace outlives this JVM
+        } catch (IllegalStateException e) {
+            throw new IOException("not creating network namespace " + name + ": this JVM is shutting down");
+        }
+        try {
+            run(List.of("ip", "netns", "add", name));
             run(List.of("ip", "-n", name, "link", "set", "lo", "up"));
             run(namespace.inside(List.of("ip", "tuntap", "add", "dev", INTERFACE, "mode", "tap")));
             run(List.of("ip", "-n", name, "addr", "add", CLIENT_ADDRESS + "/24", "dev", INTERFACE));
@@ -69,6 +78,18 @@ final class TapNamespace implements AutoCloseable {
     @Override
     public void close() {
         try {
+            Runtime.getRuntime().removeShutdownHook(cleaner);
+        } catch (IllegalStateException e) {
+            return; // this JVM is shutting down: the hook deletes the namespace
+        }
+        delete();
+    }
+
+    private void delete() {
+        try {
+            if (!run(List.of("ip", "netns", "list")).contains(name)) {
+                return; // never created (its creation failed), or already deleted
+            }
             run(List.of("ip", "netns", "del", name));
         } catch (IOException | InterruptedException e) {
             System.err.println("bench-servers: could not delete network namespace " + name + " (delete it with: ip"
