@@ -21,7 +21,7 @@ import java.util.List;
  * descriptor. Immutable once made; closed by its {@link AfXdpVnic}.
  */
 record AfXdpSocket(int hardwareQueue, int fd, int epollFd, int wakeupFd, BufferPool pool, boolean zeroCopy,
-        XskRing fill, XskRing completion, XskRing rx, XskRing tx) {
+        XskRing fill, XskRing completion, XskRing rx, XskRing tx, int bindAttempts) {
 
     /** Socket mode as configured. */
     enum CopyMode {
@@ -79,7 +79,8 @@ record AfXdpSocket(int hardwareQueue, int fd, int epollFd, int wakeupFd, BufferP
             rings.add(rx);
             XskRing tx = XskRing.map(fd, Xsk.Ring.TX, ringSize);
             rings.add(tx);
-            bindRetryingBusy(what, fd, ifindex, hardwareQueue, mode.bindFlags | Xsk.XDP_USE_NEED_WAKEUP, busyWindow);
+            int attempts = bindRetryingBusy(what, fd, ifindex, hardwareQueue, mode.bindFlags | Xsk.XDP_USE_NEED_WAKEUP,
+                    busyWindow);
             boolean zeroCopy = Xsk.isZeroCopy(fd);
             int epollFd = Epoll.create(Epoll.EPOLL_CLOEXEC);
             fds.add(epollFd);
@@ -88,7 +89,7 @@ record AfXdpSocket(int hardwareQueue, int fd, int epollFd, int wakeupFd, BufferP
             Epoll.add(epollFd, fd, Epoll.EPOLLIN, AfXdpQueue.XSK_TAG);
             Epoll.add(epollFd, wakeupFd, Epoll.EPOLLIN, AfXdpQueue.WAKEUP_TAG);
             return new AfXdpSocket(hardwareQueue, fd, epollFd, wakeupFd, new BufferPool(memory, bufferSize), zeroCopy,
-                    fill, completion, rx, tx);
+                    fill, completion, rx, tx, attempts);
         } catch (IOException | RuntimeException | Error e) {
             for (XskRing ring : rings) {
                 try {
@@ -108,7 +109,8 @@ record AfXdpSocket(int hardwareQueue, int fd, int epollFd, int wakeupFd, BufferP
         }
     }
 
-    private static void bindRetryingBusy(String what, int fd, int ifindex, int queue, int flags, Duration window)
+    /** Binds; returns how many attempts it took (more than 1: the queue was busy for a while). */
+    private static int bindRetryingBusy(String what, int fd, int ifindex, int queue, int flags, Duration window)
             throws IOException {
         long deadline = System.nanoTime() + window.toNanos();
         long pauseMillis = 5;
@@ -117,7 +119,7 @@ record AfXdpSocket(int hardwareQueue, int fd, int epollFd, int wakeupFd, BufferP
             attempts++;
             try {
                 Xsk.bind(fd, ifindex, queue, flags);
-                return;
+                return attempts;
             } catch (LinuxException e) {
                 if (e.errno() != Errno.EBUSY || System.nanoTime() - deadline > 0) {
                     String why = switch (e.errno()) {

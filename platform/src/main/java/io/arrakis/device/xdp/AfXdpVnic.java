@@ -230,6 +230,11 @@ public final class AfXdpVnic implements Vnic, VnicControl {
         return queues[index].socketFd();
     }
 
+    /** How many binds queue {@code index} took: more than 1 when the queue was busy (EBUSY) and retried. */
+    public int bindAttempts(int index) {
+        return sockets.get(index).bindAttempts();
+    }
+
     /** The interface's queue that queue {@code index} is bound to. */
     public int hardwareQueue(int index) {
         return queues[index].hardwareQueue();
