@@ -1,6 +1,7 @@
 package io.arrakis.device.xdp;
 
 import io.arrakis.device.FlowFilter;
+import io.arrakis.device.Ipv4Text;
 import io.arrakis.device.MacAddress;
 import io.arrakis.device.Offload;
 import io.arrakis.device.RateLimit;
@@ -49,13 +50,19 @@ public final class AfXdpVnic implements Vnic, VnicControl {
     private final List<AfXdpSocket> sockets;
     private final AfXdpQueue[] queues;
     private final XdpFilters filters;
+    private final int address;
+    private final int prefixLength;
+    private final int gateway;
     private volatile TransmitFilter transmitFilter = TransmitFilter.ANY;
     private volatile RateLimit rateLimit = RateLimit.UNLIMITED;
     private volatile boolean closed;
 
     private AfXdpVnic(VnicConfig config, String interfaceName, String namespace, MacAddress mac, int mtu,
-            Arena arena, List<AfXdpSocket> sockets, XdpFilters filters) throws IOException {
+            Arena arena, List<AfXdpSocket> sockets, XdpFilters filters, int[] address) throws IOException {
         this.name = config.name();
+        this.address = address[0];
+        this.prefixLength = address[1];
+        this.gateway = address[2];
         this.interfaceName = interfaceName;
         this.namespace = namespace;
         this.mac = mac;
@@ -97,6 +104,18 @@ public final class AfXdpVnic implements Vnic, VnicControl {
                 config.option(AfXdpVnicBackend.OPTION_FIRST_QUEUE, "0"), 0, 1 << 16);
         Duration busyWindow = Duration.ofMillis(parseInt(name, AfXdpVnicBackend.OPTION_BUSY_WINDOW_MS,
                 config.option(AfXdpVnicBackend.OPTION_BUSY_WINDOW_MS, "3000"), 0, 600_000));
+        int[] address = parseAddress(name, config.option(AfXdpVnicBackend.OPTION_ADDRESS, null),
+                config.option(AfXdpVnicBackend.OPTION_GATEWAY, null));
+        String claim = config.option(AfXdpVnicBackend.OPTION_CLAIM,
+                address[0] != 0 && filterOwner.equals("own") ? "address" : "none");
+        if (!claim.equals("address") && !claim.equals("none")) {
+            throw new IllegalArgumentException("af_xdp VNIC " + name + ": option claim must be address or none, not '"
+                    + claim + "'");
+        }
+        if (claim.equals("address") && (address[0] == 0 || !filterOwner.equals("own"))) {
+            throw new IllegalArgumentException("af_xdp VNIC " + name + ": claim=address needs option address and"
+                    + " filters=own");
+        }
         int ringSize = ringSize(config.buffersPerQueue());
         if (config.bufferSize() < 2048 || config.bufferSize() > 4096) {
             throw new IllegalArgumentException("af_xdp VNIC " + name + ": buffer size must be 2048 or 4096 (a UMEM"
@@ -140,8 +159,15 @@ public final class AfXdpVnic implements Vnic, VnicControl {
                 sockets.add(Setns.callIn(namespace, () -> AfXdpSocket.open(what, link.ifindex(), hardwareQueue, memory,
                         config.bufferSize(), ringSize, copyMode, busyWindow)));
             }
-            return new AfXdpVnic(config, interfaceName, namespace, macOf(link.mac()), link.mtu(), arena,
-                    sockets, filters);
+            AfXdpVnic vnic = new AfXdpVnic(config, interfaceName, namespace, macOf(link.mac()), link.mtu(), arena,
+                    sockets, filters, address);
+            if (claim.equals("address")) {
+                // A dedicated address: ARP for it and all its TCP and UDP, to queue 0.
+                filters.addFlow(new FlowFilter(FlowFilter.Protocol.ARP, address[0], 0, 0, 0), firstQueue);
+                filters.addFlow(new FlowFilter(FlowFilter.Protocol.TCP, address[0], 0, 0, 0), firstQueue);
+                filters.addFlow(new FlowFilter(FlowFilter.Protocol.UDP, address[0], 0, 0, 0), firstQueue);
+            }
+            return vnic;
         } catch (IOException | RuntimeException | Error e) {
             for (AfXdpSocket socket : sockets) {
                 try {
@@ -159,6 +185,28 @@ public final class AfXdpVnic implements Vnic, VnicControl {
             }
             arena.close();
             throw e;
+        }
+    }
+
+    /** {address, prefix length, gateway} from {@code 198.18.0.3/24} and an optional gateway; zeros when absent. */
+    private static int[] parseAddress(String name, String cidr, String gateway) {
+        if (cidr == null) {
+            if (gateway != null) {
+                throw new IllegalArgumentException("af_xdp VNIC " + name + ": option gateway needs option address");
+            }
+            return new int[3];
+        }
+        String[] parts = cidr.strip().split("/", -1);
+        try {
+            int prefix = parts.length == 2 ? Integer.parseInt(parts[1]) : -1;
+            if (prefix < 1 || prefix > 32) {
+                throw new IllegalArgumentException("want an address with a prefix length 1..32");
+            }
+            return new int[] {Ipv4Text.parse(parts[0]), prefix, gateway == null ? 0 : Ipv4Text.parse(gateway.strip())};
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("af_xdp VNIC " + name + ": option address must look like 198.18.0.3/24"
+                    + " (gateway like 198.18.0.1): " + cidr + (gateway == null ? "" : ", gateway " + gateway) + ": "
+                    + e.getMessage(), e);
         }
     }
 
@@ -208,6 +256,20 @@ public final class AfXdpVnic implements Vnic, VnicControl {
     /** The network namespace of the interface as configured, or null for this process's. */
     public String namespace() {
         return namespace;
+    }
+
+    /** The stack's IPv4 address from option address (host order), or 0 when not configured. */
+    public int address() {
+        return address;
+    }
+
+    public int prefixLength() {
+        return prefixLength;
+    }
+
+    /** The default gateway from option gateway, or 0. */
+    public int gateway() {
+        return gateway;
     }
 
     /** Whether every queue runs zero-copy (the driver supports it); false means copy mode. */

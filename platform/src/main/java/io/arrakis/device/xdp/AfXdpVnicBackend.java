@@ -28,10 +28,16 @@ import java.util.Set;
  *     {@code control()} edits its flow map; the default) or {@code external} (a control plane
  *     owns program and maps and gets our sockets).
  * <li>{@value #OPTION_BUSY_WINDOW_MS}: how long to retry a bind refused with EBUSY (default 3000).
+ * <li>{@value #OPTION_ADDRESS}: the IPv4 address the user-level stack uses, with its prefix
+ *     ({@code 198.18.0.3/24}); {@value #OPTION_GATEWAY}: its default gateway. The provider reads
+ *     them from the VNIC ({@link AfXdpVnic#address()}).
+ * <li>{@value #OPTION_CLAIM}: {@code address} (the default when an address is given and the
+ *     filters are our own) claims the address as dedicated: ARP for it and every TCP and UDP port
+ *     of it come to us; {@code none} claims nothing at open, for an address shared with the
+ *     kernel (the process then adds a filter per port it owns, and ARP stays with the kernel,
+ *     which answers with the same MAC).
  * </ul>
- * The IP address the stack uses is the stack's configuration, not the VNIC's: either the
- * kernel's own address on the interface (shared: filter only the ports the process owns) or a
- * dedicated one (then also an ARP filter for it, so the stack answers ARP). Thread-safe.
+ * Thread-safe.
  */
 public final class AfXdpVnicBackend implements VnicBackend {
     public static final String NAME = "af_xdp";
@@ -42,8 +48,11 @@ public final class AfXdpVnicBackend implements VnicBackend {
     public static final String OPTION_XDP_MODE = "xdp-mode";
     public static final String OPTION_FILTERS = "filters";
     public static final String OPTION_BUSY_WINDOW_MS = "busy-window-ms";
+    public static final String OPTION_ADDRESS = "address";
+    public static final String OPTION_GATEWAY = "gateway";
+    public static final String OPTION_CLAIM = "claim";
     static final Set<String> OPTIONS = Set.of(OPTION_INTERFACE, OPTION_NETNS, OPTION_FIRST_QUEUE, OPTION_MODE,
-            OPTION_XDP_MODE, OPTION_FILTERS, OPTION_BUSY_WINDOW_MS);
+            OPTION_XDP_MODE, OPTION_FILTERS, OPTION_BUSY_WINDOW_MS, OPTION_ADDRESS, OPTION_GATEWAY, OPTION_CLAIM);
 
     @Override
     public String name() {

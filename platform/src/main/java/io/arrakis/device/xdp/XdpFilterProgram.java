@@ -32,8 +32,8 @@ import java.nio.ByteOrder;
  * <li>IPv4: later fragments (offset non-zero) pass, as does any protocol but TCP and UDP; the
  *     header length is read from IHL; the key is (protocol, destination address, destination
  *     port), every read bounds-checked against {@code data_end} as the verifier requires.
- * <li>Looks the key up in the flow map (a BPF hash map), then again with address 0 (a filter for
- *     any local address). A hit gives an XSKMAP index: the queue whose AF_XDP socket gets the
+ * <li>Looks the key up in the flow map (a BPF hash map), then with address 0 (a port on any
+ *     local address), then with port 0 (every port of an address dedicated to a process). A hit gives an XSKMAP index: the queue whose AF_XDP socket gets the
  *     frame, redirected there with {@code bpf_redirect_map} if the frame arrived on that queue.
  * <li>Everything else, and a hit that arrived on another hardware queue, is {@code XDP_PASS}: the
  *     kernel's own stack keeps SSH, ICMP and every port nobody claimed.
@@ -128,6 +128,13 @@ public final class XdpFilterProgram {
                 .loadMap(R1, flowMapFd)
                 .movRegister(R2, R10).add(R2, KEY_AT)
                 .call(BPF_FUNC_MAP_LOOKUP_ELEM)
+                .jump(Condition.NE, R0, 0, "found")
+                // Last, the address with port 0: every port of a dedicated address.
+                .store(W, R10, KEY_AT, R7)
+                .storeImmediate(H, R10, KEY_AT + 4, 0)
+                .loadMap(R1, flowMapFd)
+                .movRegister(R2, R10).add(R2, KEY_AT)
+                .call(BPF_FUNC_MAP_LOOKUP_ELEM)
                 .jump(Condition.EQ, R0, 0, "pass");
         a.label("found")
                 .load(W, R2, R0, 0)
@@ -177,9 +184,9 @@ public final class XdpFilterProgram {
         } else if (protocol != FlowFilter.Protocol.TCP && protocol != FlowFilter.Protocol.UDP) {
             throw new IllegalArgumentException("XDP filter " + filter + ": the XDP program matches TCP, UDP and ARP;"
                     + " other protocols (" + protocol + ") stay with the kernel");
-        } else if (filter.localPort() == 0) {
-            throw new IllegalArgumentException("XDP filter " + filter + ": needs a local port (a filter for every"
-                    + " port would take the kernel's SSH too)");
+        } else if (filter.localPort() == 0 && filter.localAddress() == 0) {
+            throw new IllegalArgumentException("XDP filter " + filter + ": needs a local port or a local address (a"
+                    + " filter for every port of every address would take the kernel's SSH too)");
         }
         if (filter.remoteAddress() != 0 || filter.remotePort() != 0) {
             throw new IllegalArgumentException("XDP filter " + filter + ": the XDP program matches the local"

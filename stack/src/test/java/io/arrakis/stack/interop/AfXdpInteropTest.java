@@ -71,12 +71,23 @@ class AfXdpInteropTest {
         }
     }
 
-    private void open(String xdpMode) throws IOException {
+    /**
+     * Opens the VNIC; with {@code dedicated} it is given our address and claims all of it (ARP,
+     * every TCP and UDP port), otherwise it claims nothing and the test adds ARP and per-port filters.
+     */
+    private void open(String xdpMode, boolean dedicated) throws IOException {
         testbed = XdpTestbed.create();
+        Map<String, String> options = new java.util.HashMap<>(Map.of(AfXdpVnicBackend.OPTION_INTERFACE,
+                testbed.ourLink, AfXdpVnicBackend.OPTION_NETNS, testbed.ours.name(), AfXdpVnicBackend.OPTION_XDP_MODE,
+                xdpMode));
+        if (dedicated) {
+            options.put(AfXdpVnicBackend.OPTION_ADDRESS, XdpTestbed.OUR_IP + "/24");
+        }
         vnic = (AfXdpVnic) DeviceBackends.vnicBackend(AfXdpVnicBackend.NAME).open(new VnicConfig("xdp-interop", 1, 1024,
-                2048, Map.of(AfXdpVnicBackend.OPTION_INTERFACE, testbed.ourLink, AfXdpVnicBackend.OPTION_NETNS,
-                        testbed.ours.name(), AfXdpVnicBackend.OPTION_XDP_MODE, xdpMode)));
-        vnic.control().addReceiveFilter(new FlowFilter(FlowFilter.Protocol.ARP, OUR, 0, 0, 0), 0);
+                2048, options));
+        if (!dedicated) {
+            vnic.control().addReceiveFilter(new FlowFilter(FlowFilter.Protocol.ARP, OUR, 0, 0, 0), 0);
+        }
         stack = StackDriver.start(vnic, StackConfig.of(XdpTestbed.OUR_IP, 24, null));
     }
 
@@ -88,9 +99,9 @@ class AfXdpInteropTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"skb", "native"})
-    void datagramsFromALinuxSocketReachOurSocketAndOurEchoesReachItByteExact(String xdpMode) throws Exception {
-        open(xdpMode);
-        vnic.control().addReceiveFilter(new FlowFilter(FlowFilter.Protocol.UDP, OUR, UDP_PORT, 0, 0), 0);
+    void datagramsFromALinuxSocketReachOurDedicatedAddressAndOurEchoesReachItByteExact(String xdpMode) throws Exception {
+        open(xdpMode, true);
+        assertEquals(3, vnic.receiveFilters().size(), "ARP, TCP and UDP of the dedicated address: " + vnic.receiveFilters());
         UdpSocket socket = stack.call(s -> s.openUdp(UDP_PORT, 1 << 20));
         EchoHook echo = new EchoHook(socket);
         stack.everyPoll(echo);
@@ -115,8 +126,8 @@ class AfXdpInteropTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"skb", "native"})
-    void aLinuxClientAndOurServerExchangeTwoMegabytesEachWayByteExact(String xdpMode) throws Exception {
-        open(xdpMode);
+    void aLinuxClientAndOurServerOnAFilteredPortExchangeTwoMegabytesEachWayByteExact(String xdpMode) throws Exception {
+        open(xdpMode, false);
         vnic.control().addReceiveFilter(new FlowFilter(FlowFilter.Protocol.TCP, OUR, TCP_PORT, 0, 0), 0);
         TcpLayer tcp = stack.call(s -> new TcpLayer(s, TcpConfig.DEFAULT, 7));
         TcpListener listener = stack.call(s -> tcp.listen(TCP_PORT, 4, BUFFER, BUFFER));
