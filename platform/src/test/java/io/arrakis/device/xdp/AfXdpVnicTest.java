@@ -133,16 +133,21 @@ class AfXdpVnicTest {
 
     /** A UDP round trip from the peer's kernel: what came back, or "timeout". */
     private String udpRoundTrip(String address, int port, String text) throws IOException {
+        return udpRoundTrip(address, port, text, "2");
+    }
+
+    /** As above, waiting {@code seconds} for the answer: short where none should come. */
+    private String udpRoundTrip(String address, int port, String text, String seconds) throws IOException {
         return testbed.peer.execAllowingFailure("python3", "-c", """
                 import socket, sys
                 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                s.settimeout(1.5)
+                s.settimeout(float(sys.argv[4]))
                 s.sendto(sys.argv[3].encode(), (sys.argv[1], int(sys.argv[2])))
                 try:
                     print(s.recvfrom(2048)[0].decode(), end='')
                 except socket.timeout:
                     print('timeout', end='')
-                """, address, String.valueOf(port), text).stdout();
+                """, address, String.valueOf(port), text, seconds).stdout();
     }
 
     @ParameterizedTest
@@ -204,14 +209,36 @@ class AfXdpVnicTest {
         open(xdpMode);
         startEcho();
         FlowFilter filter = new FlowFilter(FlowFilter.Protocol.UDP, OUR_ADDRESS, ECHO_PORT, 0, 0);
-        assertEquals("timeout", udpRoundTrip(XdpTestbed.OUR_IP, ECHO_PORT, "before bind"),
+        assertEquals("timeout", udpRoundTrip(XdpTestbed.OUR_IP, ECHO_PORT, "before bind", "0.5"),
                 "no filter yet: the kernel gets it (and drops it: not its address)");
         vnic.control().addReceiveFilter(filter, 0);
         assertEquals(0, vnic.filters().queueInKernel(filter), "the kernel's flow map has it, for queue 0");
         assertEquals("after bind", udpRoundTrip(XdpTestbed.OUR_IP, ECHO_PORT, "after bind"));
         assertTrue(vnic.control().removeReceiveFilter(filter));
         assertEquals(-1, vnic.filters().queueInKernel(filter));
-        assertEquals("timeout", udpRoundTrip(XdpTestbed.OUR_IP, ECHO_PORT, "after unbind"));
+        assertEquals("timeout", udpRoundTrip(XdpTestbed.OUR_IP, ECHO_PORT, "after unbind", "0.5"));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"skb", "native"})
+    void aVnicBindsOneSocketPerQueueOfAMultiQueueInterfaceAndRefusesAQueueItLacks(String xdpMode) throws Exception {
+        testbed = XdpTestbed.create(2);
+        Map<String, String> options = Map.of(AfXdpVnicBackend.OPTION_INTERFACE, testbed.ourLink,
+                AfXdpVnicBackend.OPTION_NETNS, testbed.ours.name(), AfXdpVnicBackend.OPTION_XDP_MODE, xdpMode);
+        vnic = (AfXdpVnic) DeviceBackends.vnicBackend("af_xdp").open(new VnicConfig("xdp-mq", 2, 256, 2048, options));
+        assertEquals(2, vnic.queueCount());
+        assertEquals(0, vnic.hardwareQueue(0));
+        assertEquals(1, vnic.hardwareQueue(1));
+        assertTrue(vnic.socketFd(0) != vnic.socketFd(1));
+        FlowFilter toQueue1 = new FlowFilter(FlowFilter.Protocol.UDP, OUR_ADDRESS, 7001, 0, 0);
+        vnic.control().addReceiveFilter(toQueue1, 1);
+        assertEquals(1, vnic.filters().queueInKernel(toQueue1));
+        vnic.close();
+        vnic = null;
+
+        IOException third = assertThrows(IOException.class, () -> DeviceBackends.vnicBackend("af_xdp").open(
+                new VnicConfig("xdp-mq", 3, 256, 2048, options)));
+        assertTrue(third.getMessage().contains("queue 2"), third.getMessage());
     }
 
     @ParameterizedTest

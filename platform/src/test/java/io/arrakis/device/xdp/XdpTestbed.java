@@ -30,14 +30,32 @@ public final class XdpTestbed implements AutoCloseable {
     }
 
     public static XdpTestbed create() throws IOException {
+        return create(1);
+    }
+
+    /**
+     * As {@link #create()}, with {@code queues} receive and transmit queues on each end. A
+     * multi-queue pair is created inside the peer namespace with its other end sent straight to
+     * ours, so it never exists in the host's namespace.
+     */
+    public static XdpTestbed create(int queues) throws IOException {
         NetworkNamespace ours = NetworkNamespace.create();
         NetworkNamespace peer = null;
         try {
             peer = NetworkNamespace.create();
             ours.disableIpv6();
             peer.disableIpv6();
-            NetworkNamespace.Veth veth = peer.createVeth();
-            ours.moveLink(veth.hostEnd());
+            NetworkNamespace.Veth veth;
+            if (queues == 1) {
+                veth = peer.createVeth();
+                ours.moveLink(veth.hostEnd());
+            } else {
+                String count = Integer.toString(queues);
+                veth = new NetworkNamespace.Veth("xdpours", "xdppeer");
+                peer.ip("link", "add", "name", veth.innerEnd(), "numtxqueues", count, "numrxqueues", count, "type",
+                        "veth", "peer", "name", veth.hostEnd(), "numtxqueues", count, "numrxqueues", count, "netns",
+                        ours.name());
+            }
             ours.addAddress(veth.hostEnd(), KERNEL_IP + "/24");
             peer.addAddress(veth.innerEnd(), PEER_IP + "/24");
             // The peer's kernel must send whole checksums: nothing on a veth completes partial ones.
