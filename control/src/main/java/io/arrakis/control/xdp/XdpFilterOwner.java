@@ -64,6 +64,11 @@ public final class XdpFilterOwner implements AutoCloseable {
      */
     public synchronized void admit(long pid, int queue, int socketFdInProcess) throws IOException {
         checkOpen();
+        Tenant existing = tenants.get(pid);
+        if (existing != null && existing.queue() != queue) {
+            throw new IllegalStateException("process " + pid + " already holds XDP queue " + existing.queue() + " of "
+                    + filters.interfaceName() + "; a process holds one queue here");
+        }
         Long holder = queueHolders.get(queue);
         if (holder != null && holder != pid && ProcessHandle.of(holder).map(ProcessHandle::isAlive).orElse(false)) {
             throw new IllegalStateException("XDP queue " + queue + " of " + filters.interfaceName()

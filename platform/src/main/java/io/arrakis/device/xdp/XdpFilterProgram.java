@@ -18,6 +18,7 @@ import static io.arrakis.device.xdp.BpfAssembler.W;
 import io.arrakis.device.FlowFilter;
 import io.arrakis.device.xdp.BpfAssembler.Condition;
 import io.arrakis.linux.Bpf;
+import io.arrakis.linux.LinuxException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -152,7 +153,7 @@ public final class XdpFilterProgram {
     }
 
     /** Loads the program; a refusal carries the verifier's log. */
-    public static int load(int flowMapFd, int xskMapFd) throws io.arrakis.linux.LinuxException {
+    public static int load(int flowMapFd, int xskMapFd) throws LinuxException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment code = generate(flowMapFd, xskMapFd).assemble(arena);
             return Bpf.progLoad(Bpf.BPF_PROG_TYPE_XDP, code, "GPL", Bpf.BPF_XDP, "arrakis_filter");

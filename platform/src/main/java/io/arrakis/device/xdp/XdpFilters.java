@@ -55,6 +55,7 @@ public final class XdpFilters implements AutoCloseable {
     private final int ifindex;
     private final Mode mode;
     private final int maxQueues;
+    private final int maxFlows;
     private final int flowMap;
     private final int xskMap;
     private final int program;
@@ -65,12 +66,13 @@ public final class XdpFilters implements AutoCloseable {
     private final Map<FlowFilter, Integer> flows = new LinkedHashMap<>();
     private boolean closed;
 
-    private XdpFilters(String interfaceName, int ifindex, Mode mode, int maxQueues, int flowMap, int xskMap,
-            int program, int link) {
+    private XdpFilters(String interfaceName, int ifindex, Mode mode, int maxQueues, int maxFlows, int flowMap,
+            int xskMap, int program, int link) {
         this.interfaceName = interfaceName;
         this.ifindex = ifindex;
         this.mode = mode;
         this.maxQueues = maxQueues;
+        this.maxFlows = maxFlows;
         this.flowMap = flowMap;
         this.xskMap = xskMap;
         this.program = program;
@@ -118,7 +120,8 @@ public final class XdpFilters implements AutoCloseable {
                 }
             });
             fds.add(attached[1]);
-            return new XdpFilters(interfaceName, attached[0], mode, maxQueues, flowMap, xskMap, program, attached[1]);
+            return new XdpFilters(interfaceName, attached[0], mode, maxQueues, maxFlows, flowMap, xskMap, program,
+                    attached[1]);
         } catch (IOException | RuntimeException | Error e) {
             for (int fd : fds) {
                 try {
@@ -192,7 +195,7 @@ public final class XdpFilters implements AutoCloseable {
             Bpf.mapUpdate(flowMap, key, value, Bpf.BPF_NOEXIST);
         } catch (LinuxException e) {
             throw new IOException("XDP filters on " + interfaceName + ": cannot add " + filter + " (flow map of "
-                    + "at most " + DEFAULT_MAX_FLOWS + " entries full, or a key clash): " + e.getMessage(), e);
+                    + "at most " + maxFlows + " entries full?): " + e.getMessage(), e);
         }
         flows.put(filter, queue);
     }
