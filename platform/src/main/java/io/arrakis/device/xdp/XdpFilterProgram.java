@@ -30,9 +30,11 @@ import java.nio.ByteOrder;
  * <ol>
  * <li>Ethernet: ARP goes to step 3 keyed by its target protocol address (key protocol
  *     {@value #KEY_PROTOCOL_ARP}, port 0); IPv4 goes on; everything else (IPv6, LLDP, ...) passes.
- * <li>IPv4: later fragments (offset non-zero) pass, as does any protocol but TCP and UDP; the
- *     header length is read from IHL; the key is (protocol, destination address, destination
- *     port), every read bounds-checked against {@code data_end} as the verifier requires.
+ * <li>IPv4: any protocol but TCP and UDP passes; the header length is read from IHL; the key
+ *     is (protocol, destination address, destination port), every read bounds-checked against
+ *     {@code data_end} as the verifier requires. A later fragment (offset non-zero) has no ports
+ *     and is keyed with port 0, so it matches only a dedicated address's whole-address filter
+ *     (fragments for a port-filtered shared address stay with the kernel).
  * <li>Looks the key up in the flow map (a BPF hash map), then with address 0 (a port on any
  *     local address), then with port 0 (every port of an address dedicated to a process). A hit gives an XSKMAP index: the queue whose AF_XDP socket gets the
  *     frame, redirected there with {@code bpf_redirect_map} if the frame arrived on that queue.
@@ -103,15 +105,22 @@ public final class XdpFilterProgram {
         a.label("ipv4")
                 .movRegister(R4, R2).add(R4, ETHERNET_HEADER + IPV4_MIN_HEADER)
                 .jumpRegister(Condition.GT, R4, R3, "pass")
-                .load(H, R5, R2, IPV4_FRAGMENT_AT).and(R5, FRAGMENT_OFFSET_LOADED_MASK)
-                .jump(Condition.NE, R5, 0, "pass")
                 .load(B, R9, R2, IPV4_PROTOCOL_AT)
-                .jump(Condition.EQ, R9, PROTOCOL_TCP, "transport")
+                .jump(Condition.EQ, R9, PROTOCOL_TCP, "tcp or udp")
                 .jump(Condition.NE, R9, PROTOCOL_UDP, "pass");
+        a.label("tcp or udp")
+                .load(W, R7, R2, IPV4_DESTINATION_AT)
+                .load(H, R5, R2, IPV4_FRAGMENT_AT).and(R5, FRAGMENT_OFFSET_LOADED_MASK)
+                .jump(Condition.EQ, R5, 0, "transport")
+                // A later fragment has no ports: it can only match a whole dedicated address.
+                .store(W, R10, KEY_AT, R7)
+                .storeImmediate(H, R10, KEY_AT + 4, 0)
+                .store(B, R10, KEY_AT + 6, R9)
+                .storeImmediate(B, R10, KEY_AT + 7, 0)
+                .jump("lookup");
         a.label("transport")
                 .load(B, R8, R2, ETHERNET_HEADER).and(R8, 0x0f).shiftLeft(R8, 2)
                 .jump(Condition.LT, R8, IPV4_MIN_HEADER, "pass")
-                .load(W, R7, R2, IPV4_DESTINATION_AT)
                 .add(R2, ETHERNET_HEADER).addRegister(R2, R8)
                 .movRegister(R4, R2).add(R4, 4)
                 .jumpRegister(Condition.GT, R4, R3, "pass")

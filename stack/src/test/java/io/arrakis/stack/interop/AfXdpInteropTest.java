@@ -44,7 +44,7 @@ class AfXdpInteropTest {
     private static final long OUR_SEED = 11;
     private static final long LINUX_SEED = 22;
     private static final long BYTES = 2_000_000;
-    private static final int[] SIZES = {0, 1, 18, 100, 1000, 1472};
+    private static final int[] SIZES = {0, 1, 18, 100, 1472, 1473, 2961, 9000, 65_507};
     private static final Duration PATIENCE = Duration.ofSeconds(10);
 
     private XdpTestbed testbed;
