@@ -242,6 +242,29 @@ class AfXdpVnicTest {
     }
 
     @ParameterizedTest
+    @ValueSource(strings = {"skb", "native"})
+    void aSecondControlPlaneOnTheSameInterfaceIsRefusedAndBadOptionsAreNamed(String xdpMode) throws Exception {
+        open(xdpMode);
+        Map<String, String> options = new HashMap<>(Map.of(AfXdpVnicBackend.OPTION_INTERFACE, testbed.ourLink,
+                AfXdpVnicBackend.OPTION_NETNS, testbed.ours.name(), AfXdpVnicBackend.OPTION_XDP_MODE, xdpMode));
+        IOException second = assertThrows(IOException.class, () -> DeviceBackends.vnicBackend("af_xdp").open(
+                new VnicConfig("second", 1, 256, 2048, options)));
+        assertTrue(second.getMessage().contains("already has an XDP program"), second.getMessage());
+
+        options.put("colour", "blue");
+        IllegalArgumentException unknown = assertThrows(IllegalArgumentException.class, () -> DeviceBackends
+                .vnicBackend("af_xdp").open(new VnicConfig("third", 1, 256, 2048, options)));
+        assertTrue(unknown.getMessage().startsWith("af_xdp VNIC third: unknown option 'colour'"), unknown.getMessage());
+        IllegalArgumentException noInterface = assertThrows(IllegalArgumentException.class, () -> DeviceBackends
+                .vnicBackend("af_xdp").open(new VnicConfig("fourth", 1, 256, 2048, Map.of())));
+        assertTrue(noInterface.getMessage().contains("option interface is required"), noInterface.getMessage());
+        IOException absent = assertThrows(IOException.class, () -> DeviceBackends.vnicBackend("af_xdp").open(
+                new VnicConfig("fifth", 1, 256, 2048, Map.of(AfXdpVnicBackend.OPTION_INTERFACE, "nosuchlink0",
+                        AfXdpVnicBackend.OPTION_NETNS, testbed.ours.name()))));
+        assertTrue(absent.getMessage().contains("no interface nosuchlink0 in network namespace"), absent.getMessage());
+    }
+
+    @ParameterizedTest
     @ValueSource(strings = {"skb"})
     void filtersTheProgramCannotMatchAreRefusedWithTheReason(String xdpMode) throws Exception {
         open(xdpMode);
