@@ -266,6 +266,40 @@ class AfXdpVnicTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"skb"})
+    void aBusyQueueIsRetriedWithBackOffUntilItsSocketClosesOrTheWindowEnds(String xdpMode) throws Exception {
+        testbed = XdpTestbed.create();
+        Map<String, String> options = new HashMap<>(Map.of(AfXdpVnicBackend.OPTION_INTERFACE, testbed.ourLink,
+                AfXdpVnicBackend.OPTION_NETNS, testbed.ours.name(), AfXdpVnicBackend.OPTION_FILTERS, "external"));
+        AfXdpVnic holder = (AfXdpVnic) DeviceBackends.vnicBackend("af_xdp").open(new VnicConfig("holder", 1, 256, 2048,
+                options));
+        try {
+            options.put(AfXdpVnicBackend.OPTION_BUSY_WINDOW_MS, "150");
+            IOException busy = assertThrows(IOException.class, () -> DeviceBackends.vnicBackend("af_xdp").open(
+                    new VnicConfig("impatient", 1, 256, 2048, options)));
+            assertTrue(busy.getMessage().contains("queue 0 still has another AF_XDP socket after"), busy.getMessage());
+            assertTrue(busy.getMessage().contains("EBUSY"), busy.getMessage());
+
+            options.put(AfXdpVnicBackend.OPTION_BUSY_WINDOW_MS, "10000");
+            CompletableFuture<AfXdpVnic> patient = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return (AfXdpVnic) DeviceBackends.vnicBackend("af_xdp").open(new VnicConfig("patient", 1, 256, 2048,
+                            options));
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            Thread.sleep(300);
+            assertFalse(patient.isDone(), "the queue is still held");
+            holder.close();
+            vnic = patient.get(15, TimeUnit.SECONDS);
+            assertTrue(vnic.bindAttempts(0) > 1, "attempts: " + vnic.bindAttempts(0));
+        } finally {
+            holder.close();
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"skb"})
     void filtersTheProgramCannotMatchAreRefusedWithTheReason(String xdpMode) throws Exception {
         open(xdpMode);
         IllegalArgumentException remote = assertThrows(IllegalArgumentException.class, () -> vnic.control()
