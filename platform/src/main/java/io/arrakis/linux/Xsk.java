@@ -175,6 +175,17 @@ public final class Xsk {
         }
     }
 
+    /** Bytes of struct xdp_statistics, for {@link #readStatistics}. */
+    public static final int STATISTICS_BYTES = 48;
+
+    /**
+     * XDP_STATISTICS into {@code into} ({@link #STATISTICS_BYTES}, 8-aligned native memory): six
+     * u64 in the order of {@link Statistics}. Allocates nothing.
+     */
+    public static void readStatistics(int fd, MemorySegment into) throws LinuxException {
+        Sockets.getsockopt(fd, Sockets.SOL_XDP, XDP_STATISTICS, into);
+    }
+
     /** XDP_STATISTICS: the kernel's drop counters of this socket. */
     public static Statistics statistics(int fd) throws LinuxException {
         try (Arena arena = Arena.ofConfined()) {

@@ -14,6 +14,7 @@ import io.arrakis.linux.Xsk;
 import io.arrakis.memory.BufferPool;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 
 /**
  * One queue pair of an {@link AfXdpVnic}: an AF_XDP socket bound to one hardware queue, its
@@ -58,8 +59,10 @@ final class AfXdpQueue implements VnicQueue {
     private final TokenBucket bucket = new TokenBucket();
     private final String description;
     private long kernelDropsSeen;
+    /** Where the idle path reads XDP_STATISTICS, so that reading them allocates nothing. */
+    private final MemorySegment statistics;
 
-    AfXdpQueue(AfXdpVnic vnic, int index, AfXdpSocket socket, Epoll.Events events) {
+    AfXdpQueue(AfXdpVnic vnic, int index, AfXdpSocket socket, Epoll.Events events, MemorySegment statisticsMemory) {
         this.vnic = vnic;
         this.index = index;
         this.hardwareQueue = socket.hardwareQueue();
@@ -79,6 +82,7 @@ final class AfXdpQueue implements VnicQueue {
         int maxFrame = vnic.mtu() + 18;
         this.lent = new LentBuffers(pool, HEADROOM, vnic.mtu(), maxFrame, description);
         this.events = events;
+        this.statistics = statisticsMemory;
         refill();
     }
 
@@ -313,8 +317,14 @@ final class AfXdpQueue implements VnicQueue {
     }
 
     private void foldKernelStatistics() throws IOException {
-        Xsk.Statistics statistics = kernelStatistics();
-        long drops = statistics.rxDropped() + statistics.rxRingFull() + statistics.rxFillRingEmpty();
+        try {
+            Xsk.readStatistics(fd, statistics);
+        } catch (LinuxException e) {
+            throw new IOException(description + ": " + e.getMessage(), e);
+        }
+        // rx_dropped, rx_ring_full and rx_fill_ring_empty_descs: frames the kernel had no room for.
+        long drops = statistics.get(ValueLayout.JAVA_LONG, 0) + statistics.get(ValueLayout.JAVA_LONG, 24)
+                + statistics.get(ValueLayout.JAVA_LONG, 32);
         if (drops > kernelDropsSeen) {
             counters.add(VnicCounter.RX_DROPPED_NO_BUFFER, drops - kernelDropsSeen);
             kernelDropsSeen = drops;

@@ -15,6 +15,7 @@ import io.arrakis.linux.EventFd;
 import io.arrakis.linux.Ioctl;
 import io.arrakis.linux.LinuxException;
 import io.arrakis.linux.Setns;
+import io.arrakis.linux.Xsk;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -72,7 +73,8 @@ public final class AfXdpVnic implements Vnic, VnicControl {
         this.filters = filters;
         this.queues = new AfXdpQueue[sockets.size()];
         for (int i = 0; i < queues.length; i++) {
-            queues[i] = new AfXdpQueue(this, i, sockets.get(i), Epoll.Events.allocate(arena, 2));
+            queues[i] = new AfXdpQueue(this, i, sockets.get(i), Epoll.Events.allocate(arena, 2),
+                    arena.allocate(Xsk.STATISTICS_BYTES, 8));
             if (filters != null) {
                 filters.setSocket(sockets.get(i).hardwareQueue(), sockets.get(i).fd());
             }
