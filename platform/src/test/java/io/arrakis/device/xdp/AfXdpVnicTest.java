@@ -39,6 +39,7 @@ class AfXdpVnicTest {
     private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
     private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
     private static final int OUR_ADDRESS = Ipv4Text.parse(XdpTestbed.OUR_IP);
+    private static final int PEER_ADDRESS = Ipv4Text.parse(XdpTestbed.PEER_IP);
 
     private XdpTestbed testbed;
     private AfXdpVnic vnic;
@@ -295,6 +296,93 @@ class AfXdpVnicTest {
             assertTrue(vnic.bindAttempts(0) > 1, "attempts: " + vnic.bindAttempts(0));
         } finally {
             holder.close();
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"native"})
+    void receiveAndTransmitAllocateNothingOnceWarm(String xdpMode) throws Exception {
+        open(xdpMode);
+        // The peer echoes what we send, so the receive path has frames too.
+        vnic.control().addReceiveFilter(new FlowFilter(FlowFilter.Protocol.UDP, OUR_ADDRESS, 40000, 0, 0), 0);
+        testbed.peer.start("python3", "-c", """
+                import socket
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                s.bind(('198.18.0.2', 7007))
+                while True:
+                    data, sender = s.recvfrom(2048); s.sendto(data, sender)
+                """);
+        Thread.sleep(500);
+        AfXdpQueue queue = vnic.queue(0);
+        long peerMac = macBits(testbed.peer.hardwareAddress(testbed.peerLink));
+        PacketBatch tx = new PacketBatch(8);
+        PacketBatch rx = new PacketBatch(32);
+        MemorySegment memory = queue.memory();
+        long ourMac = vnic.mac().bits();
+        Runnable round = () -> {
+            try {
+                if (queue.allocate(tx, 1) == 1) {
+                    writeUdpFrame(memory, (long) tx.buffer(0) * queue.bufferSize() + tx.offset(0), peerMac, ourMac);
+                    tx.setLength(0, 60);
+                    if (queue.transmit(tx) == 0) {
+                        queue.release(tx);
+                    }
+                }
+                queue.receive(rx);
+                queue.release(rx);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        };
+        com.sun.management.ThreadMXBean threads =
+                (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        for (int i = 0; i < 200_000; i++) {
+            round.run();
+        }
+        long before = threads.getCurrentThreadAllocatedBytes();
+        for (int i = 0; i < 20_000; i++) {
+            round.run();
+        }
+        long allocated = threads.getCurrentThreadAllocatedBytes() - before;
+        assertTrue(queue.counters().get(VnicCounter.TX_PACKETS) > 20_000, queue.counters().snapshot().toString());
+        assertTrue(queue.counters().get(VnicCounter.RX_PACKETS) > 1_000, "the echoes came back: "
+                + queue.counters().snapshot());
+        assertEquals(0, allocated, "bytes allocated by 20,000 transmit + receive rounds");
+    }
+
+    private static long macBits(String text) {
+        return io.arrakis.device.MacAddress.parse(text).bits();
+    }
+
+    /** A 60-byte frame at {@code at}: UDP from our port 40000 to the peer's port 7007, IP checksum computed, UDP's 0 (none). */
+    private static void writeUdpFrame(MemorySegment memory, long at, long destination, long source) {
+        memory.set(U16, at + 0, (short) (destination >>> 32));
+        memory.set(U32, at + 2, (int) destination);
+        memory.set(U16, at + 6, (short) (source >>> 32));
+        memory.set(U32, at + 8, (int) source);
+        memory.set(U16, at + 12, (short) 0x0800);
+        memory.set(ValueLayout.JAVA_BYTE, at + 14, (byte) 0x45);
+        memory.set(ValueLayout.JAVA_BYTE, at + 15, (byte) 0);
+        memory.set(U16, at + 16, (short) 46);
+        memory.set(U32, at + 18, 0);
+        memory.set(ValueLayout.JAVA_BYTE, at + 22, (byte) 64);
+        memory.set(ValueLayout.JAVA_BYTE, at + 23, (byte) 17);
+        memory.set(U16, at + 24, (short) 0);
+        memory.set(U32, at + 26, OUR_ADDRESS);
+        memory.set(U32, at + 30, PEER_ADDRESS);
+        int sum = 0;
+        for (int i = 14; i < 34; i += 2) {
+            sum += memory.get(U16, at + i) & 0xFFFF;
+        }
+        sum = (sum & 0xFFFF) + (sum >>> 16);
+        sum = (sum & 0xFFFF) + (sum >>> 16);
+        memory.set(U16, at + 24, (short) ~sum);
+        memory.set(U16, at + 34, (short) 40000);
+        memory.set(U16, at + 36, (short) 7007);
+        memory.set(U16, at + 38, (short) 26);
+        memory.set(U16, at + 40, (short) 0);
+        for (int i = 42; i < 60; i++) {
+            memory.set(ValueLayout.JAVA_BYTE, at + i, (byte) i);
         }
     }
 
