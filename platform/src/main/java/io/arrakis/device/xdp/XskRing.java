@@ -120,12 +120,9 @@ final class XskRing {
         return ((int) U32.getVolatile(mapping, flagsAt) & Xsk.XDP_RING_NEED_WAKEUP) != 0;
     }
 
-    private long entriesOffset(int index) {
-        return entriesAt + (long) (index & mask) * kind.entrySize;
-    }
-
+    /** Where entry {@code index} (a free-running ring index) lives in the mapping. */
     private long entry(int index) {
-        return entriesOffset(index);
+        return entriesAt + (long) (index & mask) * kind.entrySize;
     }
 
     void unmap() throws LinuxException {
