@@ -142,6 +142,10 @@ final class UserStack implements AutoCloseable {
                 .open(new VnicConfig(name, 1, VnicConfig.DEFAULT_BUFFERS_PER_QUEUE, VnicConfig.DEFAULT_BUFFER_SIZE,
                         config.backendOptions()));
         try {
+            if (vnic instanceof io.arrakis.device.xdp.AfXdpVnic xdp && xdp.address() != 0) {
+                // AF_XDP: the address comes from the backend's options (arrakis.af_xdp.address).
+                return new UserStack(vnic, xdp.address(), xdp.prefixLength(), xdp.gateway(), config.spinNanos());
+            }
             if (!(vnic instanceof ShmVnic shm)) {
                 throw new IOException("backend " + config.backend() + " does not tell the VNIC's address;"
                         + " only the shm backend is supported by the provider in this version");
