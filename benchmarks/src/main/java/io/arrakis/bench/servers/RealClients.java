@@ -222,7 +222,8 @@ final class RealClients {
             int port = spec.kind() == ServerKind.REDIS_JAVA ? 6379 : 11211;
             List<String> command = new ArrayList<>(List.of(ChildProcesses.javaCommand(),
                     "--enable-native-access=ALL-UNNAMED",
-                    runner.setup().agentOption("banner=false,backend=tap,tap.interface=" + TapNamespace.INTERFACE)));
+                    runner.setup().agentOption("banner=false,backend=tap,tap.interface=" + TapNamespace.INTERFACE
+                            + ",tap.address=" + TapNamespace.SERVER_ADDRESS + "/24")));
             command.addAll(List.of("-cp", runner.setup().samplesClassPath()));
             if (spec.kind() == ServerKind.REDIS_JAVA) {
                 command.addAll(List.of(ServerRunner.REDIS_MAIN, "--bind", TapNamespace.SERVER_ADDRESS, "--port",
