@@ -12,7 +12,7 @@ import java.util.Map;
 
 /**
  * One way of sending a 64-byte message to an {@link EchoPeer} in another JVM and waiting for it
- * to come back: through the shared-memory switch (raw frames at the queue, or UDP and TCP through
+ * to come back: through the foundation's raw ring (the physical limit), through the shared-memory switch (raw frames at the queue, or UDP and TCP through
  * our stack), or through the kernel's loopback with JDK channels. The benchmark
  * ({@link ShmSwitchVsLoopback}) and the demo measure them side by side. Owned by one thread.
  */
@@ -33,6 +33,11 @@ public interface RoundTripPath extends AutoCloseable {
 
     /** The paths compared. */
     enum Kind {
+        /**
+         * The foundation's raw cross-process SPSC ring (no switch, no frames): the physical
+         * limit issue 4's UDP goal is stated against ("within 4x of the raw ring").
+         */
+        RAW_RING("raw shared-memory SPSC ring (foundation)"),
         /** Frames at the shm queue, no stack: the physical limit of the switch. */
         SHM_RAW("shm switch, raw frames at the queue"),
         /** UDP ping-pong, our stack on both sides, over the shm switch. */
@@ -56,6 +61,7 @@ public interface RoundTripPath extends AutoCloseable {
 
     static RoundTripPath open(Kind kind) throws IOException {
         return switch (kind) {
+            case RAW_RING -> RingPath.open();
             case SHM_RAW -> RawFramePath.open();
             case SHM_UDP -> StackPath.open(false);
             case SHM_TCP -> StackPath.open(true);
