@@ -297,6 +297,7 @@ final class Workloads {
     static final class TcpEchoCheck implements StackRunner.Hook {
         private final int destination;
         private final int port;
+        private final int localPort;
         private final long toSend;
         private final SplittableRandom random;
         private final byte[] block = new byte[16 * 1024];
@@ -317,8 +318,14 @@ final class Workloads {
         long endNanos;
 
         TcpEchoCheck(int destination, int port, long toSend, long seed) {
+            this(destination, port, 0, toSend, seed);
+        }
+
+        /** From local port {@code localPort} (0: an ephemeral one). */
+        TcpEchoCheck(int destination, int port, int localPort, long toSend, long seed) {
             this.destination = destination;
             this.port = port;
+            this.localPort = localPort;
             this.toSend = toSend;
             this.random = new SplittableRandom(seed);
         }
@@ -327,7 +334,7 @@ final class Workloads {
         public void afterPoll(NetworkStack stack, TcpLayer tcp) throws IOException {
             long now = System.nanoTime();
             if (connection == null) {
-                connection = tcp.connect(destination, port, 0, 256 * 1024, 256 * 1024, now);
+                connection = tcp.connect(destination, port, localPort, 256 * 1024, 256 * 1024, now);
                 startNanos = now;
             }
             if (eof) {
