@@ -491,7 +491,7 @@ public final class ControlPlane implements AutoCloseable {
             case Protocol.AddFilter(FlowFilter filter, int queue) -> addFilter(client, requestId, filter, queue);
             case Protocol.RemoveFilter(FlowFilter filter) -> removeFilter(client, requestId, filter);
             case Protocol.SetRateLimit(String name, RateLimit limit) -> setRateLimit(client, requestId, name, limit);
-            case Protocol.StatusRequest _ -> send(client, requestId, new Protocol.StatusReply(buildStatus()));
+            case Protocol.StatusRequest _ -> sendStatus(client, requestId);
             case Protocol.AnnounceListener(FlowFilter.Protocol protocol, int port) ->
                     announceListener(client, requestId, protocol, port);
             case Protocol.WithdrawListener(FlowFilter.Protocol protocol, int port) ->
@@ -1016,6 +1016,28 @@ public final class ControlPlane implements AutoCloseable {
             }
         }
         return new ControlStatus(pid, socket.toString(), config.subnetText(), attaches, detaches, list, channelList);
+    }
+
+    /**
+     * Answers STATUS in one datagram: if the whole status does not fit (many VNICs with many
+     * queues), without the channels, and if that does not fit either, a FAILURE saying so, never
+     * an exception on the control plane's thread.
+     */
+    private void sendStatus(Client client, int requestId) {
+        ControlStatus status = buildStatus();
+        for (ControlStatus candidate : List.of(status, new ControlStatus(status.pid(), status.socket(), status.subnet(),
+                status.attaches(), status.detaches(), status.vnics(), List.of()))) {
+            try {
+                Protocol.encode(requestId, new Protocol.StatusReply(candidate));
+            } catch (java.nio.BufferOverflowException tooBig) {
+                continue;
+            }
+            send(client, requestId, new Protocol.StatusReply(candidate));
+            return;
+        }
+        send(client, requestId, new Protocol.Failure("the status of " + status.vnics().size() + " VNICs does not fit"
+                + " one " + Protocol.MAX_MESSAGE + "-byte control message; ControlPlane.status() in the control"
+                + " plane's JVM has it all"));
     }
 
     /**
