@@ -54,7 +54,7 @@ public final class ShmVnic implements Vnic, VnicControl {
     private final ControlConnection connection;
     private final Arena packetArena = Arena.ofShared();
     private final Map<Integer, Peer> directory = new ConcurrentHashMap<>();
-    /** The files of each peer, shared by our queues' links to it (reader thread only). */
+    /** The files of each peer, shared by our queues' links to it (changed by the reader thread only). */
     private final Map<Integer, PeerLink.Shared> peerFiles = new ConcurrentHashMap<>();
 
     // Set once by the reader thread on ATTACHED, before open() returns (a future's happens-before).

@@ -40,6 +40,11 @@ public interface RoundTripPath extends AutoCloseable {
         RAW_RING("raw shared-memory SPSC ring (foundation)"),
         /** Frames at the shm queue, no stack: the physical limit of the switch. */
         SHM_RAW("shm switch, raw frames at the queue"),
+        /**
+         * The same on queue 1 of two-queue VNICs on both sides, each steering the flow there by a
+         * receive filter: the cost of steering by the receiver's filters and re-checking them.
+         */
+        SHM_RAW_STEERED("shm switch, raw frames, steered to queue 1"),
         /** UDP ping-pong, our stack on both sides, over the shm switch. */
         SHM_UDP("shm switch + our stack, UDP"),
         /** TCP request/response (Nagle off), our stack on both sides, over the shm switch. */
@@ -62,7 +67,8 @@ public interface RoundTripPath extends AutoCloseable {
     static RoundTripPath open(Kind kind) throws IOException {
         return switch (kind) {
             case RAW_RING -> RingPath.open();
-            case SHM_RAW -> RawFramePath.open();
+            case SHM_RAW -> RawFramePath.open(false);
+            case SHM_RAW_STEERED -> RawFramePath.open(true);
             case SHM_UDP -> StackPath.open(false);
             case SHM_TCP -> StackPath.open(true);
             case KERNEL_UDP -> KernelPath.open(false, false);
@@ -74,7 +80,12 @@ public interface RoundTripPath extends AutoCloseable {
 
     /** Opens an shm VNIC attached to the control plane at {@code socket} (never starting one). */
     static ShmVnic openVnic(Path socket, String name) throws IOException {
-        return (ShmVnic) DeviceBackends.vnicBackend(ShmVnicBackend.NAME).open(new VnicConfig(name, 1, 1024, 2048,
+        return openVnic(socket, name, 1);
+    }
+
+    /** The same with {@code queues} queue pairs. */
+    static ShmVnic openVnic(Path socket, String name, int queues) throws IOException {
+        return (ShmVnic) DeviceBackends.vnicBackend(ShmVnicBackend.NAME).open(new VnicConfig(name, queues, 1024, 2048,
                 Map.of(ShmVnicBackend.OPTION_SOCKET, socket.toString(), ShmVnicBackend.OPTION_EMBEDDED, "false")));
     }
 

@@ -58,7 +58,7 @@ public class ShmSwitchVsLoopback {
 
     @State(Scope.Thread)
     public static class Exchange {
-        @Param({"RAW_RING", "SHM_RAW", "SHM_UDP", "SHM_TCP", "KERNEL_UDP", "KERNEL_TCP", "KERNEL_UDP_SPIN", "KERNEL_TCP_SPIN"})
+        @Param({"RAW_RING", "SHM_RAW", "SHM_RAW_STEERED", "SHM_UDP", "SHM_TCP", "KERNEL_UDP", "KERNEL_TCP", "KERNEL_UDP_SPIN", "KERNEL_TCP_SPIN"})
         public RoundTripPath.Kind path;
         RoundTripPath roundTrips;
         int sequence;
@@ -121,6 +121,7 @@ public class ShmSwitchVsLoopback {
         text.append(ratio(figures, RoundTripPath.Kind.KERNEL_TCP_SPIN, RoundTripPath.Kind.SHM_TCP));
         text.append(ratio(figures, RoundTripPath.Kind.SHM_UDP, RoundTripPath.Kind.SHM_RAW));
         text.append(ratio(figures, RoundTripPath.Kind.SHM_RAW, RoundTripPath.Kind.RAW_RING));
+        text.append(ratio(figures, RoundTripPath.Kind.SHM_RAW_STEERED, RoundTripPath.Kind.SHM_RAW));
         text.append(ratio(figures, RoundTripPath.Kind.SHM_UDP, RoundTripPath.Kind.RAW_RING));
         text.append(ratio(figures, RoundTripPath.Kind.SHM_TCP, RoundTripPath.Kind.RAW_RING));
         double[] udp = figures.get(RoundTripPath.Kind.SHM_UDP);
