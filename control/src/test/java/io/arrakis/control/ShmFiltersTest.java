@@ -88,6 +88,13 @@ class ShmFiltersTest {
                     new FlowFilter(FlowFilter.Protocol.UDP, sender.address(), 9, 0, 0), 1));
             assertTrue(foreign.getMessage().contains("no frame could ever match"), foreign.getMessage());
             receiver.control().addReceiveFilter(port5000, 2); // the same again: a no-op
+            // Filters belong to the VNIC of the connection that installs them: one without a VNIC has none.
+            try (ControlConnection tool = ControlConnection.connect(plane.socketPath())) {
+                tool.start(null, "filter-tool");
+                IOException noVnic = assertThrows(IOException.class, () -> tool.call(new Protocol.AddFilter(port5000,
+                        0)));
+                assertTrue(noVnic.getMessage().contains("only a process with a VNIC"), noVnic.getMessage());
+            }
 
             // Status lists the filters in order and the counters of each queue.
             for (ControlStatus status : List.of(plane.status(), clientStatus(plane))) {
