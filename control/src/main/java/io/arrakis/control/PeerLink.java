@@ -128,6 +128,8 @@ final class PeerLink implements AutoCloseable {
     /** Indexed by the peer's queue. */
     final Outbound[] out;
     final Inbound[] in;
+    /** Which inbound channel {@code receive} drains first next time (round robin; polling thread only). */
+    int nextInbound;
 
     /** The receiver-side policer of what this peer sends to our queue. */
     final TokenBucket policer = new TokenBucket();

@@ -311,13 +311,17 @@ final class ShmQueue implements VnicQueue {
         if (n > 0) {
             int start = nextPeer < n ? nextPeer : 0;
             for (int k = 0; k < n && !batch.isFull(); k++) {
-                int index = start + k < n ? start + k : start + k - n;
-                PeerLink link = links[index];
-                for (PeerLink.Inbound channel : link.in) {
-                    if (!channel.broken && !batch.isFull()) {
+                PeerLink link = links[start + k < n ? start + k : start + k - n];
+                PeerLink.Inbound[] in = link.in;
+                // The peer's queues take turns at going first too, so none starves behind a busy one.
+                int first = link.nextInbound;
+                for (int c = 0; c < in.length && !batch.isFull(); c++) {
+                    PeerLink.Inbound channel = in[first + c < in.length ? first + c : first + c - in.length];
+                    if (!channel.broken) {
                         received += drain(link, channel, batch);
                     }
                 }
+                link.nextInbound = first + 1 < in.length ? first + 1 : 0;
             }
             nextPeer = start + 1 < n ? start + 1 : 0;
         }

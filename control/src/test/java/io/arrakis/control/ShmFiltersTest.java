@@ -223,6 +223,39 @@ class ShmFiltersTest {
         }
     }
 
+    @Test
+    void eachQueueOfASenderTakesItsTurnAtAReceiverThatCannotKeepUp() throws Exception {
+        try (ControlPlane plane = ControlPlane.startEmbedded(directory.resolve("control.sock"));
+                ShmVnic sender = ShmTesting.open(plane.socketPath(), "sender", 1024, 2);
+                ShmVnic receiver = ShmTesting.open(plane.socketPath(), "receiver")) {
+            assertTrue(sender.awaitPeers(1, PATIENCE) && receiver.awaitPeers(1, PATIENCE));
+            // Both of the sender's queues fill their channels to the receiver's one queue.
+            for (int q = 0; q < 2; q++) {
+                for (int i = 0; i < 100; i++) {
+                    send(sender, q, Frames.udp(sender.mac().bits(), receiver.mac().bits(), sender.address(),
+                            receiver.address(), 1000 + q, 9, new byte[4]));
+                }
+            }
+            // Small batches: each call starts with the other channel, so both are served from the start.
+            PacketBatch small = new PacketBatch(8);
+            VnicQueue queue = receiver.queue(0);
+            int[] fromQueue = new int[2];
+            long deadline = System.nanoTime() + PATIENCE.toNanos();
+            while (fromQueue[0] + fromQueue[1] < 32 && System.nanoTime() < deadline) {
+                int n = queue.receive(small);
+                for (int i = 0; i < n; i++) {
+                    long at = (long) small.buffer(i) * queue.bufferSize() + small.offset(i);
+                    int sourcePort = queue.memory().get(ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(
+                            java.nio.ByteOrder.BIG_ENDIAN), at + 34) & 0xFFFF;
+                    fromQueue[sourcePort - 1000]++;
+                }
+                queue.release(small);
+            }
+            assertEquals(16, fromQueue[0], "frames from the sender's queue 0 among the first 32");
+            assertEquals(16, fromQueue[1], "frames from the sender's queue 1 among the first 32");
+        }
+    }
+
     // ------------------------------------------------------------------ helpers
 
     private static ControlStatus clientStatus(ControlPlane plane) throws IOException {
@@ -264,7 +297,11 @@ class ShmFiltersTest {
     }
 
     private static void send(ShmVnic from, byte[] frame) throws Exception {
-        VnicQueue queue = from.queue(0);
+        send(from, 0, frame);
+    }
+
+    private static void send(ShmVnic from, int queueIndex, byte[] frame) throws Exception {
+        VnicQueue queue = from.queue(queueIndex);
         PacketBatch out = new PacketBatch(1);
         assertEquals(1, queue.allocate(out, 1));
         long at = (long) out.buffer(0) * queue.bufferSize() + out.offset(0);
