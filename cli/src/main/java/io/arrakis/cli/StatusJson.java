@@ -1,6 +1,7 @@
 package io.arrakis.cli;
 
 import io.arrakis.control.ControlStatus;
+import io.arrakis.device.FlowFilter;
 import io.arrakis.device.Ipv4Text;
 import io.arrakis.device.RateLimit;
 import java.util.Iterator;
@@ -11,14 +12,19 @@ import java.util.TreeMap;
 /**
  * {@code arrakis control status --json}: the control plane's status as one JSON object, for
  * scripts. Field names are stable; counters appear only when non-zero; a rate of 0 means not
- * limited on that axis. Stateless.
+ * limited on that axis; a VNIC's "counters" are the sums over its queues, each queue's own are in
+ * "queues"; filters are listed in the order installed, an address or port of 0 meaning any.
+ * Stateless.
  *
  * <pre>
  * {"pid":1,"socket":"/run/arrakis/control.sock","subnet":"198.18.0.0/24","attaches":2,"detaches":1,
  *  "vnics":[{"id":2,"name":"web","pid":1234,"uid":0,"mac":"02:..","address":"198.18.0.2",
  *            "rateLimit":{"bytesPerSecond":0,"packetsPerSecond":0,"burstBytes":0,"burstPackets":0},
- *            "listeners":[{"protocol":"tcp","port":80}],"counters":{"RX_PACKETS":3}}],
- *  "channels":[{"from":2,"to":3,"published":10,"consumed":9}]}
+ *            "listeners":[{"protocol":"tcp","port":80}],"counters":{"RX_PACKETS":3},
+ *            "queues":[{"index":0,"counters":{"RX_PACKETS":1}},{"index":1,"counters":{"RX_PACKETS":2}}],
+ *            "filters":[{"protocol":"tcp","localAddress":"198.18.0.2","localPort":80,
+ *                        "remoteAddress":"0.0.0.0","remotePort":0,"queue":1}]}],
+ *  "channels":[{"from":2,"fromQueue":0,"to":3,"toQueue":0,"published":10,"consumed":9}]}
  * </pre>
  */
 final class StatusJson {
@@ -54,16 +60,33 @@ final class StatusJson {
                     json.append(',');
                 }
             }
-            json.append("],\"counters\":{");
-            // Sorted, so the same status always prints the same text.
-            for (Iterator<Map.Entry<String, Long>> c = new TreeMap<>(v.counters()).entrySet().iterator(); c.hasNext(); ) {
-                Map.Entry<String, Long> counter = c.next();
-                json.append(string(counter.getKey())).append(':').append(counter.getValue());
-                if (c.hasNext()) {
+            json.append("],\"counters\":");
+            counters(json, v.counters());
+            json.append(",\"queues\":[");
+            for (Iterator<ControlStatus.QueueStatus> q = v.queues().iterator(); q.hasNext(); ) {
+                ControlStatus.QueueStatus queue = q.next();
+                json.append("{\"index\":").append(queue.index()).append(",\"counters\":");
+                counters(json, queue.counters());
+                json.append('}');
+                if (q.hasNext()) {
                     json.append(',');
                 }
             }
-            json.append("}}");
+            json.append("],\"filters\":[");
+            for (Iterator<ControlStatus.Filter> f = v.filters().iterator(); f.hasNext(); ) {
+                ControlStatus.Filter rule = f.next();
+                FlowFilter filter = rule.filter();
+                json.append("{\"protocol\":").append(string(filter.protocol().name().toLowerCase(Locale.ROOT)))
+                        .append(",\"localAddress\":").append(string(Ipv4Text.format(filter.localAddress())))
+                        .append(",\"localPort\":").append(filter.localPort())
+                        .append(",\"remoteAddress\":").append(string(Ipv4Text.format(filter.remoteAddress())))
+                        .append(",\"remotePort\":").append(filter.remotePort())
+                        .append(",\"queue\":").append(rule.queue()).append('}');
+                if (f.hasNext()) {
+                    json.append(',');
+                }
+            }
+            json.append("]}");
             if (it.hasNext()) {
                 json.append(',');
             }
@@ -71,7 +94,8 @@ final class StatusJson {
         json.append("],\"channels\":[");
         for (Iterator<ControlStatus.ChannelStatus> it = status.channels().iterator(); it.hasNext(); ) {
             ControlStatus.ChannelStatus c = it.next();
-            json.append("{\"from\":").append(c.from()).append(",\"to\":").append(c.to())
+            json.append("{\"from\":").append(c.from()).append(",\"fromQueue\":").append(c.fromQueue())
+                    .append(",\"to\":").append(c.to()).append(",\"toQueue\":").append(c.toQueue())
                     .append(",\"published\":").append(c.published()).append(",\"consumed\":").append(c.consumed())
                     .append('}');
             if (it.hasNext()) {
@@ -79,6 +103,19 @@ final class StatusJson {
             }
         }
         return json.append("]}").toString();
+    }
+
+    /** Counters as an object, sorted by name, so the same status always prints the same text. */
+    private static void counters(StringBuilder json, Map<String, Long> values) {
+        json.append('{');
+        for (Iterator<Map.Entry<String, Long>> c = new TreeMap<>(values).entrySet().iterator(); c.hasNext(); ) {
+            Map.Entry<String, Long> counter = c.next();
+            json.append(string(counter.getKey())).append(':').append(counter.getValue());
+            if (c.hasNext()) {
+                json.append(',');
+            }
+        }
+        json.append('}');
     }
 
     /** A JSON string literal (RFC 8259): quotes, backslashes and control characters escaped. */

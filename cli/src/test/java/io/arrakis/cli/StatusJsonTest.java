@@ -19,15 +19,23 @@ class StatusJsonTest {
                         Ipv4Text.parse("198.18.0.2"), new RateLimit(5, 6, 7, 8),
                         Map.of("TX_PACKETS", 4L, "RX_PACKETS", 3L),
                         List.of(new ControlStatus.Listener(FlowFilter.Protocol.UDP, 53),
-                                new ControlStatus.Listener(FlowFilter.Protocol.TCP, 80)))),
-                List.of(new ControlStatus.ChannelStatus(2, 3, 10, 9), new ControlStatus.ChannelStatus(3, 2, 1, 1)));
+                                new ControlStatus.Listener(FlowFilter.Protocol.TCP, 80)),
+                        List.of(new ControlStatus.QueueStatus(0, Map.of("RX_PACKETS", 1L, "TX_PACKETS", 4L)),
+                                new ControlStatus.QueueStatus(1, Map.of("RX_PACKETS", 2L))),
+                        List.of(new ControlStatus.Filter(new FlowFilter(FlowFilter.Protocol.TCP,
+                                Ipv4Text.parse("198.18.0.2"), 80, Ipv4Text.parse("198.18.0.3"), 0), 1)))),
+                List.of(new ControlStatus.ChannelStatus(2, 3, 10, 9), new ControlStatus.ChannelStatus(3, 2, 1, 1, 0, 1)));
         assertEquals("{\"pid\":7,\"socket\":\"/run/arrakis/control.sock\",\"subnet\":\"198.18.0.0/24\",\"attaches\":3,"
                 + "\"detaches\":1,\"vnics\":[{\"id\":2,\"name\":\"web\",\"pid\":1234,\"uid\":0,"
                 + "\"mac\":\"02:00:00:00:00:02\",\"address\":\"198.18.0.2\",\"rateLimit\":{\"bytesPerSecond\":5,"
                 + "\"packetsPerSecond\":6,\"burstBytes\":7,\"burstPackets\":8},\"listeners\":[{\"protocol\":\"tcp\","
-                + "\"port\":80},{\"protocol\":\"udp\",\"port\":53}],\"counters\":{\"RX_PACKETS\":3,\"TX_PACKETS\":4}}],"
-                + "\"channels\":[{\"from\":2,\"to\":3,\"published\":10,\"consumed\":9},{\"from\":3,\"to\":2,"
-                + "\"published\":1,\"consumed\":1}]}", StatusJson.format(status));
+                + "\"port\":80},{\"protocol\":\"udp\",\"port\":53}],\"counters\":{\"RX_PACKETS\":3,\"TX_PACKETS\":4},"
+                + "\"queues\":[{\"index\":0,\"counters\":{\"RX_PACKETS\":1,\"TX_PACKETS\":4}},{\"index\":1,"
+                + "\"counters\":{\"RX_PACKETS\":2}}],\"filters\":[{\"protocol\":\"tcp\",\"localAddress\":\"198.18.0.2\","
+                + "\"localPort\":80,\"remoteAddress\":\"198.18.0.3\",\"remotePort\":0,\"queue\":1}]}],"
+                + "\"channels\":[{\"from\":2,\"fromQueue\":0,\"to\":3,\"toQueue\":0,\"published\":10,\"consumed\":9},"
+                + "{\"from\":3,\"fromQueue\":0,\"to\":2,\"toQueue\":1,\"published\":1,\"consumed\":1}]}",
+                StatusJson.format(status));
         assertEquals("{\"pid\":1,\"socket\":\"s\",\"subnet\":\"n\",\"attaches\":0,\"detaches\":0,\"vnics\":[],"
                 + "\"channels\":[]}", StatusJson.format(new ControlStatus(1, "s", "n", 0, 0, List.of(), List.of())));
     }

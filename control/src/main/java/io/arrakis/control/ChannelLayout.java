@@ -7,17 +7,21 @@ import io.arrakis.device.VnicCounter;
  * The shared-memory files of the {@code shm} data plane, all memfds created, sized and sealed
  * (no shrinking, no growing) by the control plane. Stateless constants.
  *
- * <p><b>Channel S→R</b> (one per ordered pair of VNICs), two files, so that each side can write
- * only what it owns:
+ * <p><b>Channels S→R</b> (for each ordered pair of VNICs, one channel per pair of a queue of S
+ * and a queue of R: every channel has one producer thread and one consumer thread), in two
+ * files per ordered pair, so that each side can write only what it owns. With Ns queues in S and
+ * Nr in R, the forward file holds Ns x Nr channel regions of {@link #channelStride} bytes, the
+ * channel from S's queue s to R's queue r at region s x Nr + r; the return file holds as many
+ * pages, in the same order. Within a file, one process's queues can only harm that process.
  * <pre>
- * forward file: S maps read-write, R maps READ-ONLY (R gets an O_RDONLY descriptor)
+ * forward region (of the forward file: S maps read-write, R maps READ-ONLY through an O_RDONLY descriptor)
  *      0  int  magic 0x41434846 ("ACHF")    4 int version      8 int capacity (descriptors, power of two)
  *     12  int  frame slot size (bytes)     16 long area offset  24 long area size
  *    128  long producer position: descriptors ever published by S (release store)
  *   4096  descriptors: capacity x 16 B = { int offset in the area, int length, int 0, int 0 }
  *   area  (page aligned) capacity x frame slot size: descriptor at position p describes a frame
  *         S copied into slot (p &amp; (capacity - 1)); S reuses a slot only after R consumed p
- * return file: R maps read-write, S maps READ-ONLY
+ * return page (of the return file: R maps read-write, S maps READ-ONLY)
  *      0  int  magic 0x41434852 ("ACHR")
  *    128  long consumer position: descriptors ever consumed by R (release store)
  * </pre>
@@ -27,7 +31,8 @@ import io.arrakis.device.VnicCounter;
  * frame}) and every position (never backwards, never more than a capacity ahead of what it
  * consumed); the sender bounds the consumer position likewise.
  *
- * <p><b>Bell</b> (one per VNIC, read-write for the owner and for every peer that sends to it):
+ * <p><b>Bells</b> (one file per VNIC, a page per queue, queue q's at q x 4096; read-write for the
+ * owner and for every peer that sends to it):
  * <pre>
  *      0  Doorbell: int futex sequence, int waiter count (see io.arrakis.memory.Doorbell)
  *      8  int readiness armed: 1 while the owner's selector may sleep in epoll on its eventfd;
@@ -36,7 +41,8 @@ import io.arrakis.device.VnicCounter;
  * A peer that writes garbage here can only cause spurious wake-ups (or lost ones, bounded by
  * the receiver's wait timeout).
  *
- * <p><b>Counters</b> (one per VNIC, written by the owner, read by the control plane for status):
+ * <p><b>Counters</b> (one file per VNIC, a page per queue, queue q's at q x 4096; written by the
+ * owner's queue, read by the control plane for status):
  * <pre>
  *      0  int magic 0x41435452 ("ACTR")
  *     64  VnicCounter values, one long each, in enum order
@@ -45,7 +51,9 @@ import io.arrakis.device.VnicCounter;
  */
 public final class ChannelLayout {
     public static final long PAGE = 4096;
-    public static final int VERSION = 1;
+    public static final int VERSION = 2;
+    /** Most queue pairs a VNIC may have. */
+    public static final int MAX_QUEUES = 16;
 
     public static final int FORWARD_MAGIC = 0x4143_4846;
     public static final int RETURN_MAGIC = 0x4143_4852;
@@ -97,9 +105,29 @@ public final class ChannelLayout {
         return (long) capacity * frameSlotSize;
     }
 
-    /** Size of the forward file of a channel. */
+    /** Size of the region of one channel in a forward file. */
     public static long forwardBytes(int capacity, int frameSlotSize) {
         return areaOffset(capacity) + areaSize(capacity, frameSlotSize);
+    }
+
+    /** Distance between two channel regions of a forward file (a whole number of pages). */
+    public static long channelStride(int capacity, int frameSlotSize) {
+        return roundUpToPage(forwardBytes(capacity, frameSlotSize));
+    }
+
+    /** Size of the forward file of the channels from a VNIC of {@code fromQueues} queues to one of {@code toQueues}. */
+    public static long forwardFileBytes(int capacity, int frameSlotSize, int fromQueues, int toQueues) {
+        return channelStride(capacity, frameSlotSize) * fromQueues * toQueues;
+    }
+
+    /** Size of the matching return file (a page per channel). */
+    public static long returnFileBytes(int fromQueues, int toQueues) {
+        return RETURN_BYTES * fromQueues * toQueues;
+    }
+
+    /** Index of the channel from queue {@code fromQueue} to queue {@code toQueue} of a VNIC of {@code toQueues} queues. */
+    static int channelIndex(int fromQueue, int toQueue, int toQueues) {
+        return fromQueue * toQueues + toQueue;
     }
 
     static long roundUpToPage(long bytes) {

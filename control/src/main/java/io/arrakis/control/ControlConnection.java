@@ -181,7 +181,8 @@ final class ControlConnection implements AutoCloseable {
     private void dispatch(Protocol.Envelope envelope, int[] fds) {
         Protocol.Message message = envelope.message();
         boolean forListener = switch (message) {
-            case Protocol.Attached _, Protocol.PeerAdded _, Protocol.PeerRemoved _, Protocol.RateLimitChanged _ -> true;
+            case Protocol.Attached _, Protocol.PeerAdded _, Protocol.PeerRemoved _, Protocol.RateLimitChanged _,
+                    Protocol.Filters _ -> true;
             default -> false;
         };
         if (forListener) {

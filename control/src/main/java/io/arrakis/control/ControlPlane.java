@@ -2,6 +2,7 @@ package io.arrakis.control;
 
 import io.arrakis.device.Counters;
 import io.arrakis.device.FlowFilter;
+import io.arrakis.device.Ipv4Text;
 import io.arrakis.device.MacAddress;
 import io.arrakis.device.RateLimit;
 import io.arrakis.device.VnicCounter;
@@ -142,40 +143,63 @@ public final class ControlPlane implements AutoCloseable {
         final long mac;
         final int address;
         final int host;
+        final int queues;
         final int bellFd;
-        final int eventFd;
+        final int[] eventFds;
         final Mapping counters;
         final TreeSet<ControlStatus.Listener> listening = new TreeSet<>();
+        /** Receive filters in the order installed; pushed whole to the owner and every peer on each change. */
+        final List<ControlStatus.Filter> filters = new ArrayList<>();
         RateLimit rateLimit = RateLimit.UNLIMITED;
 
-        VnicEntry(int id, String name, Client owner, long mac, int address, int host, int bellFd, int eventFd,
-                Mapping counters) {
+        VnicEntry(int id, String name, Client owner, long mac, int address, int host, int queues, int bellFd,
+                int[] eventFds, Mapping counters) {
             this.id = id;
             this.name = name;
             this.owner = owner;
             this.mac = mac;
             this.address = address;
             this.host = host;
+            this.queues = queues;
             this.bellFd = bellFd;
-            this.eventFd = eventFd;
+            this.eventFds = eventFds;
             this.counters = counters;
+        }
+
+        /** Closes the descriptors kept for future peers and unmaps the counters. */
+        void release() {
+            closeQuietly(bellFd);
+            for (int fd : eventFds) {
+                closeQuietly(fd);
+            }
+            counters.close();
         }
     }
 
-    /** The control plane's view of one channel: its two positions, for status. */
-    private record ChannelEntry(int from, int to, Mapping forwardHeader, Mapping returnPage) implements AutoCloseable {
-        long published() {
-            return (long) LONG.getAcquire(forwardHeader.segment(), ChannelLayout.POSITION);
+    /**
+     * The control plane's view of the channels from VNIC {@code from} to VNIC {@code to} (one per
+     * pair of their queues): the forward file (mapped whole; only the header pages are ever
+     * touched) and the return file, for the positions in status.
+     */
+    private record ChannelEntry(int from, int to, int fromQueues, int toQueues, long stride, Mapping forwardFile,
+            Mapping returnFile) implements AutoCloseable {
+        long published(int channel) {
+            return (long) LONG.getAcquire(forwardFile.segment(), channel * stride + ChannelLayout.POSITION);
         }
 
-        long consumed() {
-            return (long) LONG.getAcquire(returnPage.segment(), ChannelLayout.POSITION);
+        long consumed(int channel) {
+            return (long) LONG.getAcquire(returnFile.segment(), channel * ChannelLayout.RETURN_BYTES
+                    + ChannelLayout.POSITION);
+        }
+
+        int count() {
+            return fromQueues * toQueues;
         }
 
         @Override
         public void close() {
-            forwardHeader.close();
-            returnPage.close();
+            forwardFile.close();
+            returnFile.close();
         }
     }
 
@@ -463,14 +487,17 @@ public final class ControlPlane implements AutoCloseable {
 
     private void handle(Client client, int requestId, Protocol.Message message) {
         switch (message) {
-            case Protocol.Attach(String name) -> attach(client, requestId, name);
+            case Protocol.Attach(String name, int queues) -> attach(client, requestId, name, queues);
+            case Protocol.AddFilter(FlowFilter filter, int queue) -> addFilter(client, requestId, filter, queue);
+            case Protocol.RemoveFilter(FlowFilter filter) -> removeFilter(client, requestId, filter);
             case Protocol.SetRateLimit(String name, RateLimit limit) -> setRateLimit(client, requestId, name, limit);
-            case Protocol.StatusRequest _ -> send(client, requestId, new Protocol.StatusReply(buildStatus()));
+            case Protocol.StatusRequest _ -> sendStatus(client, requestId);
             case Protocol.AnnounceListener(FlowFilter.Protocol protocol, int port) ->
                     announceListener(client, requestId, protocol, port);
             case Protocol.WithdrawListener(FlowFilter.Protocol protocol, int port) ->
                     withdrawListener(client, requestId, protocol, port);
             case Protocol.Shutdown _ -> shutdownRequested(client, requestId);
+            case Protocol.Sync _ -> send(client, requestId, new Protocol.Ok());
             case Protocol.LookupListener(FlowFilter.Protocol protocol, int port) -> {
                 VnicEntry holder = listeners.get(listenerKey(protocol, port));
                 send(client, requestId, new Protocol.ListenerInfo(protocol, port, holder == null ? 0 : holder.id,
@@ -486,7 +513,7 @@ public final class ControlPlane implements AutoCloseable {
 
     // ------------------------------------------------------------------ VNICs
 
-    private void attach(Client client, int requestId, String requested) {
+    private void attach(Client client, int requestId, String requested, int queues) {
         if (client.vnic != null) {
             send(client, requestId, new Protocol.Failure("this connection already has VNIC " + client.vnic.name
                     + "; open another connection for another VNIC"));
@@ -516,18 +543,28 @@ public final class ControlPlane implements AutoCloseable {
         List<Integer> created = new ArrayList<>();
         Mapping counters = null;
         try {
-            int bellFd = sealedMemfd("arrakis-bell-" + name, ChannelLayout.BELL_BYTES);
+            int bellFd = sealedMemfd("arrakis-bell-" + name, ChannelLayout.BELL_BYTES * queues);
             created.add(bellFd);
-            int eventFd = EventFd.create(0, EventFd.EFD_NONBLOCK | EventFd.EFD_CLOEXEC);
-            created.add(eventFd);
-            int countersFd = sealedMemfd("arrakis-counters-" + name, ChannelLayout.COUNTERS_BYTES);
+            int[] eventFds = new int[queues];
+            for (int q = 0; q < queues; q++) {
+                eventFds[q] = EventFd.create(0, EventFd.EFD_NONBLOCK | EventFd.EFD_CLOEXEC);
+                created.add(eventFds[q]);
+            }
+            int countersFd = sealedMemfd("arrakis-counters-" + name, ChannelLayout.COUNTERS_BYTES * queues);
             created.add(countersFd);
-            counters = Mapping.map(countersFd, ChannelLayout.COUNTERS_BYTES, true, "counters of " + name);
-            counters.segment().set(ValueLayout.JAVA_INT, 0, ChannelLayout.COUNTERS_MAGIC);
-            VnicEntry vnic = new VnicEntry(id, name, client, mac, address, host, bellFd, eventFd, counters);
+            counters = Mapping.map(countersFd, ChannelLayout.COUNTERS_BYTES * queues, true, "counters of " + name);
+            for (int q = 0; q < queues; q++) {
+                counters.segment().set(ValueLayout.JAVA_INT, q * ChannelLayout.COUNTERS_BYTES,
+                        ChannelLayout.COUNTERS_MAGIC);
+            }
+            VnicEntry vnic = new VnicEntry(id, name, client, mac, address, host, queues, bellFd, eventFds, counters);
+            int[] fds = new int[2 + queues];
+            fds[0] = bellFd;
+            fds[1] = countersFd;
+            System.arraycopy(eventFds, 0, fds, 2, queues);
             boolean sent = send(client, requestId, new Protocol.Attached(id, name, mac, address, config.prefixLength(),
                     config.subnet() | 1, config.mtu(), config.channelCapacity(), config.frameSlotSize(),
-                    vnic.rateLimit), bellFd, eventFd, countersFd);
+                    vnic.rateLimit, queues), fds);
             closeQuietly(countersFd);
             created.remove(Integer.valueOf(countersFd));
             if (!sent) {
@@ -572,7 +609,10 @@ public final class ControlPlane implements AutoCloseable {
         return host < hosts - 1 ? host : -1;
     }
 
-    /** Creates the two channels between {@code a} and {@code b} and hands each its ends. */
+    /**
+     * Creates the channels between {@code a} and {@code b} (one per pair of their queues, each
+     * way) and hands each its ends, followed by the other's receive filters if it has any.
+     */
     private void connect(VnicEntry a, VnicEntry b) throws IOException {
         List<Integer> fds = new ArrayList<>();
         ChannelEntry ab = null;
@@ -583,10 +623,16 @@ public final class ControlPlane implements AutoCloseable {
             int[] baFiles = new int[4];
             ba = createChannel(b, a, baFiles, fds);
             // files: {forward rw, forward ro, return rw, return ro}
-            send(a.owner, 0, new Protocol.PeerAdded(b.id, b.name, b.mac, b.address, b.rateLimit),
-                    abFiles[0], abFiles[3], baFiles[1], baFiles[2], b.bellFd, b.eventFd);
-            send(b.owner, 0, new Protocol.PeerAdded(a.id, a.name, a.mac, a.address, a.rateLimit),
-                    baFiles[0], baFiles[3], abFiles[1], abFiles[2], a.bellFd, a.eventFd);
+            send(a.owner, 0, new Protocol.PeerAdded(b.id, b.name, b.mac, b.address, b.rateLimit, b.queues),
+                    peerFds(abFiles[0], abFiles[3], baFiles[1], baFiles[2], b));
+            send(b.owner, 0, new Protocol.PeerAdded(a.id, a.name, a.mac, a.address, a.rateLimit, a.queues),
+                    peerFds(baFiles[0], baFiles[3], abFiles[1], abFiles[2], a));
+            if (!b.filters.isEmpty()) {
+                send(a.owner, 0, new Protocol.Filters(b.id, b.filters));
+            }
+            if (!a.filters.isEmpty()) {
+                send(b.owner, 0, new Protocol.Filters(a.id, a.filters));
+            }
             channels.put(key(a.id, b.id), ab);
             channels.put(key(b.id, a.id), ba);
             ab = null;
@@ -604,8 +650,19 @@ public final class ControlPlane implements AutoCloseable {
         }
     }
 
+    private static int[] peerFds(int outForward, int outReturn, int inForward, int inReturn, VnicEntry peer) {
+        int[] fds = new int[5 + peer.queues];
+        fds[0] = outForward;
+        fds[1] = outReturn;
+        fds[2] = inForward;
+        fds[3] = inReturn;
+        fds[4] = peer.bellFd;
+        System.arraycopy(peer.eventFds, 0, fds, 5, peer.queues);
+        return fds;
+    }
+
     /**
-     * One channel's two sealed memfds, with read-only descriptors for the side that must not
+     * The channels' two sealed memfds (every pair of queues in each), with read-only descriptors for the side that must not
      * write (reopened through /proc/self/fd with O_RDONLY: a mapping of those can never be
      * writable). Fills {@code files} with {forward rw, forward ro, return rw, return ro}; every
      * descriptor also goes to {@code opened} for the caller to close once sent.
@@ -615,31 +672,37 @@ public final class ControlPlane implements AutoCloseable {
         int capacity = config.channelCapacity();
         int slot = config.frameSlotSize();
         String name = "arrakis-ch-" + from.id + "-" + to.id;
-        files[0] = sealedMemfd(name, ChannelLayout.forwardBytes(capacity, slot));
+        long stride = ChannelLayout.channelStride(capacity, slot);
+        long forwardBytes = ChannelLayout.forwardFileBytes(capacity, slot, from.queues, to.queues);
+        long returnBytes = ChannelLayout.returnFileBytes(from.queues, to.queues);
+        files[0] = sealedMemfd(name, forwardBytes);
         opened.add(files[0]);
         files[1] = reopenReadOnly(files[0]);
         opened.add(files[1]);
-        files[2] = sealedMemfd(name + "-return", ChannelLayout.RETURN_BYTES);
+        files[2] = sealedMemfd(name + "-return", returnBytes);
         opened.add(files[2]);
         files[3] = reopenReadOnly(files[2]);
         opened.add(files[3]);
-        Mapping header = Mapping.map(files[0], ChannelLayout.PAGE, true, name);
-        Mapping returnPage;
+        // Pages are allocated on touch: mapping the whole forward file costs address space only.
+        Mapping forward = Mapping.map(files[0], forwardBytes, true, name);
+        Mapping returns;
         try {
-            returnPage = Mapping.map(files[2], ChannelLayout.RETURN_BYTES, true, name + "-return");
+            returns = Mapping.map(files[2], returnBytes, true, name + "-return");
         } catch (IOException | RuntimeException e) {
-            header.close();
+            forward.close();
             throw e;
         }
-        MemorySegment h = header.segment();
-        h.set(ValueLayout.JAVA_INT, ChannelLayout.VERSION_WORD, ChannelLayout.VERSION);
-        h.set(ValueLayout.JAVA_INT, ChannelLayout.CAPACITY_WORD, capacity);
-        h.set(ValueLayout.JAVA_INT, ChannelLayout.FRAME_SLOT_WORD, slot);
-        h.set(ValueLayout.JAVA_LONG, ChannelLayout.AREA_OFFSET_WORD, ChannelLayout.areaOffset(capacity));
-        h.set(ValueLayout.JAVA_LONG, ChannelLayout.AREA_SIZE_WORD, ChannelLayout.areaSize(capacity, slot));
-        h.set(ValueLayout.JAVA_INT, ChannelLayout.MAGIC, ChannelLayout.FORWARD_MAGIC);
-        returnPage.segment().set(ValueLayout.JAVA_INT, ChannelLayout.MAGIC, ChannelLayout.RETURN_MAGIC);
-        return new ChannelEntry(from.id, to.id, header, returnPage);
+        for (int channel = 0; channel < from.queues * to.queues; channel++) {
+            MemorySegment h = forward.segment().asSlice(channel * stride, ChannelLayout.PAGE);
+            h.set(ValueLayout.JAVA_INT, ChannelLayout.VERSION_WORD, ChannelLayout.VERSION);
+            h.set(ValueLayout.JAVA_INT, ChannelLayout.CAPACITY_WORD, capacity);
+            h.set(ValueLayout.JAVA_INT, ChannelLayout.FRAME_SLOT_WORD, slot);
+            h.set(ValueLayout.JAVA_LONG, ChannelLayout.AREA_OFFSET_WORD, ChannelLayout.areaOffset(capacity));
+            h.set(ValueLayout.JAVA_LONG, ChannelLayout.AREA_SIZE_WORD, ChannelLayout.areaSize(capacity, slot));
+            h.set(ValueLayout.JAVA_INT, ChannelLayout.MAGIC, ChannelLayout.FORWARD_MAGIC);
+            returns.segment().set(ValueLayout.JAVA_INT, channel * ChannelLayout.RETURN_BYTES, ChannelLayout.RETURN_MAGIC);
+        }
+        return new ChannelEntry(from.id, to.id, from.queues, to.queues, stride, forward, returns);
     }
 
     private static int sealedMemfd(String name, long bytes) throws LinuxException {
@@ -708,6 +771,94 @@ public final class ControlPlane implements AutoCloseable {
             }
         }
         send(client, requestId, new Protocol.Ok());
+    }
+
+    // ------------------------------------------------------------------ receive filters
+
+    /** Most receive filters one VNIC may install (each sender scans them per frame it steers). */
+    static final int MAX_FILTERS = 64;
+
+    /**
+     * Installs a receive filter on the caller's own VNIC, then pushes the VNIC's whole table to
+     * its owner (first, so that when the owner hears OK its queues already check by it) and to
+     * every peer (which steer by it), then answers OK. A filter that could never match this
+     * VNIC's traffic, names a queue it does not have, or is already installed for another queue
+     * is refused with the reason.
+     */
+    private void addFilter(Client client, int requestId, FlowFilter filter, int queue) {
+        VnicEntry vnic = client.vnic;
+        if (vnic == null) {
+            send(client, requestId, new Protocol.Failure("only a process with a VNIC can install receive filters;"
+                    + " attach first"));
+            return;
+        }
+        String problem = filterProblem(vnic, filter, queue);
+        if (problem != null) {
+            send(client, requestId, new Protocol.Failure("VNIC " + vnic.name + ": receive filter " + filter + " -> queue "
+                    + queue + " refused: " + problem));
+            return;
+        }
+        for (ControlStatus.Filter existing : vnic.filters) {
+            if (existing.filter().equals(filter)) {
+                if (existing.queue() == queue) {
+                    send(client, requestId, new Protocol.Ok());
+                } else {
+                    send(client, requestId, new Protocol.Failure("VNIC " + vnic.name + ": receive filter " + filter
+                            + " already steers to queue " + existing.queue() + "; remove it before steering it to queue "
+                            + queue));
+                }
+                return;
+            }
+        }
+        vnic.filters.add(new ControlStatus.Filter(filter, queue));
+        pushFilters(vnic);
+        send(client, requestId, new Protocol.Ok());
+    }
+
+    private String filterProblem(VnicEntry vnic, FlowFilter filter, int queue) {
+        if (queue < 0 || queue >= vnic.queues) {
+            return "the VNIC has queues 0.." + (vnic.queues - 1);
+        }
+        if (vnic.filters.size() >= MAX_FILTERS) {
+            return "it already has the most filters a VNIC may have (" + MAX_FILTERS + "); remove some first";
+        }
+        int local = filter.localAddress();
+        int broadcast = config.subnet() | ~(-1 << (32 - config.prefixLength()));
+        boolean multicast = (local >>> 28) == 0xE;
+        if (local != 0 && local != vnic.address && !multicast && local != -1 && local != broadcast) {
+            return "its local address is neither the VNIC's (" + Ipv4Text.format(vnic.address)
+                    + "), a multicast group nor a broadcast address, so no frame could ever match it";
+        }
+        if (filter.protocol() == FlowFilter.Protocol.ARP && (filter.localPort() != 0 || filter.remotePort() != 0)) {
+            return "ARP has no ports";
+        }
+        if (filter.protocol() == FlowFilter.Protocol.ICMP && (filter.localPort() != 0 || filter.remotePort() != 0)) {
+            return "ICMP has no ports";
+        }
+        return null;
+    }
+
+    /** Removes the caller's filter equal to {@code filter}, if installed, pushes the new table, answers OK either way. */
+    private void removeFilter(Client client, int requestId, FlowFilter filter) {
+        VnicEntry vnic = client.vnic;
+        if (vnic == null) {
+            send(client, requestId, new Protocol.Failure("only a process with a VNIC has receive filters; attach first"));
+            return;
+        }
+        if (vnic.filters.removeIf(f -> f.filter().equals(filter))) {
+            pushFilters(vnic);
+        }
+        send(client, requestId, new Protocol.Ok());
+    }
+
+    private void pushFilters(VnicEntry vnic) {
+        Protocol.Filters table = new Protocol.Filters(vnic.id, vnic.filters);
+        send(vnic.owner, 0, table);
+        for (VnicEntry peer : vnics.values()) {
+            if (peer != vnic) {
+                send(peer.owner, 0, table);
+            }
+        }
     }
 
     // ------------------------------------------------------------------ listeners
@@ -811,9 +962,8 @@ public final class ControlPlane implements AutoCloseable {
                 it.remove();
             }
         }
-        closeQuietly(vnic.bellFd);
-        closeQuietly(vnic.eventFd);
-        vnic.counters.close();
+        vnic.release();
+        vnic.filters.clear();
         Protocol.PeerRemoved removed = new Protocol.PeerRemoved(vnic.id);
         for (VnicEntry peer : vnics.values()) {
             send(peer.owner, 0, removed);
@@ -824,34 +974,70 @@ public final class ControlPlane implements AutoCloseable {
 
     private ControlStatus buildStatus() {
         List<ControlStatus.VnicStatus> list = new ArrayList<>();
+        int channelCount = 0;
+        for (ChannelEntry c : channels.values()) {
+            channelCount += c.count();
+        }
         for (VnicEntry v : vnics.values()) {
-            Map<String, Long> counters = new LinkedHashMap<>();
-            MemorySegment page = v.counters.segment();
-            Counters<VnicCounter> generic = Counters.over(VnicCounter.class,
-                    page.asSlice(ChannelLayout.COUNTERS_VNIC, Counters.bytesFor(VnicCounter.class)));
-            Counters<ShmCounter> shm = Counters.over(ShmCounter.class,
-                    page.asSlice(ChannelLayout.COUNTERS_SHM, Counters.bytesFor(ShmCounter.class)));
-            generic.snapshot().forEach((name, value) -> {
-                if (value != 0) {
-                    counters.put(name.name(), value);
-                }
-            });
-            shm.snapshot().forEach((name, value) -> {
-                if (value != 0) {
-                    counters.put(name.name(), value);
-                }
-            });
+            Map<String, Long> totals = new LinkedHashMap<>();
+            List<ControlStatus.QueueStatus> queues = new ArrayList<>(v.queues);
+            for (int q = 0; q < v.queues; q++) {
+                MemorySegment page = v.counters.segment().asSlice(q * ChannelLayout.COUNTERS_BYTES,
+                        ChannelLayout.COUNTERS_BYTES);
+                Map<String, Long> counters = new LinkedHashMap<>();
+                Counters.over(VnicCounter.class, page.asSlice(ChannelLayout.COUNTERS_VNIC,
+                        Counters.bytesFor(VnicCounter.class))).snapshot().forEach((name, value) -> {
+                            if (value != 0) {
+                                counters.put(name.name(), value);
+                            }
+                        });
+                Counters.over(ShmCounter.class, page.asSlice(ChannelLayout.COUNTERS_SHM,
+                        Counters.bytesFor(ShmCounter.class))).snapshot().forEach((name, value) -> {
+                            if (value != 0) {
+                                counters.put(name.name(), value);
+                            }
+                        });
+                counters.forEach((name, value) -> totals.merge(name, value, Long::sum));
+                queues.add(new ControlStatus.QueueStatus(q, counters));
+            }
             list.add(new ControlStatus.VnicStatus(v.id, v.name, v.owner.credentials.pid(), v.owner.credentials.uid(),
-                    new MacAddress(v.mac), v.address, v.rateLimit, counters, List.copyOf(v.listening)));
+                    new MacAddress(v.mac), v.address, v.rateLimit, totals, List.copyOf(v.listening), queues,
+                    List.copyOf(v.filters)));
         }
         List<ControlStatus.ChannelStatus> channelList = new ArrayList<>();
         for (ChannelEntry c : channels.values()) {
-            // A datagram holds about 2,500 channels (50 VNICs); beyond that, only those in use.
-            if (channels.size() <= 2000 || c.published() != 0) {
-                channelList.add(new ControlStatus.ChannelStatus(c.from(), c.to(), c.published(), c.consumed()));
+            for (int channel = 0; channel < c.count(); channel++) {
+                // A datagram holds about 2,500 channels (50 VNICs); beyond that, only those in use.
+                long published = c.published(channel);
+                if (channelCount <= 2000 || published != 0) {
+                    channelList.add(new ControlStatus.ChannelStatus(c.from(), c.to(), published, c.consumed(channel),
+                            channel / c.toQueues(), channel % c.toQueues()));
+                }
             }
         }
         return new ControlStatus(pid, socket.toString(), config.subnetText(), attaches, detaches, list, channelList);
+    }
+
+    /**
+     * Answers STATUS in one datagram: if the whole status does not fit (many VNICs with many
+     * queues), without the channels, and if that does not fit either, a FAILURE saying so, never
+     * an exception on the control plane's thread.
+     */
+    private void sendStatus(Client client, int requestId) {
+        ControlStatus status = buildStatus();
+        for (ControlStatus candidate : List.of(status, new ControlStatus(status.pid(), status.socket(), status.subnet(),
+                status.attaches(), status.detaches(), status.vnics(), List.of()))) {
+            try {
+                Protocol.encode(requestId, new Protocol.StatusReply(candidate));
+            } catch (java.nio.BufferOverflowException tooBig) {
+                continue;
+            }
+            send(client, requestId, new Protocol.StatusReply(candidate));
+            return;
+        }
+        send(client, requestId, new Protocol.Failure("the status of " + status.vnics().size() + " VNICs does not fit"
+                + " one " + Protocol.MAX_MESSAGE + "-byte control message; ControlPlane.status() in the control"
+                + " plane's JVM has it all"));
     }
 
     /**
@@ -1005,9 +1191,7 @@ public final class ControlPlane implements AutoCloseable {
         }
         channels.clear();
         for (VnicEntry vnic : vnics.values()) {
-            closeQuietly(vnic.bellFd);
-            closeQuietly(vnic.eventFd);
-            vnic.counters.close();
+            vnic.release();
         }
         vnics.clear();
         listeners.clear();

@@ -10,8 +10,8 @@ import java.util.Map;
 
 /**
  * What a control plane reports when asked ({@link ControlClient#status()}): its VNICs, their
- * owners, addresses, rate limits, counters and announced listeners, and the channels between
- * them. Immutable.
+ * owners, addresses, rate limits, counters (per VNIC and per queue), receive filters and
+ * announced listeners, and the channels between their queues. Immutable.
  *
  * @param pid the control plane's process
  * @param socket the path it listens on
@@ -41,18 +41,27 @@ public record ControlStatus(int pid, String socket, String subnet, long attaches
         }
     }
 
-    /**
-     * One VNIC.
-     *
-     * @param counters the owner's queue counters ({@code VnicCounter} and {@code ShmCounter} names),
-     *     as written by the owner into the shared counters page
-     * @param listeners the ports it announced, sorted
-     */
-    public record VnicStatus(int id, String name, int pid, int uid, MacAddress mac, int address,
-            RateLimit rateLimit, Map<String, Long> counters, List<Listener> listeners) {
-        public VnicStatus {
+    /** A receive filter: flows matching {@code filter} go to queue {@code queue} of the VNIC. */
+    public record Filter(FlowFilter filter, int queue) {
+        public Filter {
+            if (filter == null) {
+                throw new IllegalArgumentException("a receive filter needs a flow filter");
+            }
+            if (queue < 0 || queue >= ChannelLayout.MAX_QUEUES) {
+                throw new IllegalArgumentException("queue " + queue + " is not in 0.." + (ChannelLayout.MAX_QUEUES - 1));
+            }
+        }
+
+        @Override
+        public String toString() {
+            return filter + " -> queue " + queue;
+        }
+    }
+
+    /** One queue of a VNIC and its non-zero counters ({@code VnicCounter} and {@code ShmCounter} names). */
+    public record QueueStatus(int index, Map<String, Long> counters) {
+        public QueueStatus {
             counters = Map.copyOf(counters);
-            listeners = listeners.stream().sorted().toList();
         }
 
         public long counter(Enum<?> name) {
@@ -60,8 +69,51 @@ public record ControlStatus(int pid, String socket, String subnet, long attaches
         }
     }
 
-    /** The channel from VNIC {@code from} to VNIC {@code to}: descriptors published and consumed so far. */
-    public record ChannelStatus(int from, int to, long published, long consumed) {}
+    /**
+     * One VNIC.
+     *
+     * @param counters the sums over its queues of the owner's counters ({@code VnicCounter} and
+     *     {@code ShmCounter} names), as written by the owner into the shared counters pages
+     * @param listeners the ports it announced, sorted
+     * @param queues each queue with its own counters
+     * @param filters its receive filters, in the order installed
+     */
+    public record VnicStatus(int id, String name, int pid, int uid, MacAddress mac, int address,
+            RateLimit rateLimit, Map<String, Long> counters, List<Listener> listeners, List<QueueStatus> queues,
+            List<Filter> filters) {
+        public VnicStatus {
+            counters = Map.copyOf(counters);
+            listeners = listeners.stream().sorted().toList();
+            queues = List.copyOf(queues);
+            filters = List.copyOf(filters);
+        }
+
+        /** A one-queue VNIC without filters whose queue has the VNIC's counters. */
+        public VnicStatus(int id, String name, int pid, int uid, MacAddress mac, int address, RateLimit rateLimit,
+                Map<String, Long> counters, List<Listener> listeners) {
+            this(id, name, pid, uid, mac, address, rateLimit, counters, listeners,
+                    List.of(new QueueStatus(0, counters)), List.of());
+        }
+
+        public long counter(Enum<?> name) {
+            return counters.getOrDefault(name.name(), 0L);
+        }
+
+        public QueueStatus queue(int index) {
+            return queues.stream().filter(q -> q.index() == index).findFirst().orElse(null);
+        }
+    }
+
+    /**
+     * The channel from queue {@code fromQueue} of VNIC {@code from} to queue {@code toQueue} of
+     * VNIC {@code to}: descriptors published and consumed so far.
+     */
+    public record ChannelStatus(int from, int to, long published, long consumed, int fromQueue, int toQueue) {
+        /** The channel between queues 0 of the two VNICs. */
+        public ChannelStatus(int from, int to, long published, long consumed) {
+            this(from, to, published, consumed, 0, 0);
+        }
+    }
 
     /** The VNIC that announced {@code port}, or null. */
     public VnicStatus listener(FlowFilter.Protocol protocol, int port) {
@@ -88,18 +140,36 @@ public record ControlStatus(int pid, String socket, String subnet, long attaches
                 v.listeners().forEach(l -> text.append(' ').append(l));
                 text.append('\n');
             }
-            StringBuilder counters = new StringBuilder();
-            v.counters().entrySet().stream().filter(e -> e.getValue() != 0).sorted(Map.Entry.comparingByKey())
-                    .forEach(e -> counters.append(' ').append(e.getKey()).append('=').append(e.getValue()));
-            if (!counters.isEmpty()) {
-                text.append("       ").append(counters).append('\n');
+            for (Filter filter : v.filters()) {
+                text.append("       filter ").append(filter).append('\n');
+            }
+            if (v.queues().size() <= 1) {
+                appendCounters(text, "       ", v.counters());
+            } else {
+                for (QueueStatus q : v.queues()) {
+                    text.append("       queue ").append(q.index()).append(':');
+                    appendCounters(text, "", q.counters());
+                    if (q.counters().values().stream().allMatch(value -> value == 0)) {
+                        text.append(" (idle)\n");
+                    }
+                }
             }
         }
         for (ChannelStatus c : channels) {
-            text.append("  channel ").append(c.from()).append(" -> ").append(c.to()).append(": published ")
+            text.append("  channel ").append(c.from()).append('.').append(c.fromQueue()).append(" -> ")
+                    .append(c.to()).append('.').append(c.toQueue()).append(": published ")
                     .append(c.published()).append(", consumed ").append(c.consumed()).append('\n');
         }
         return text.toString();
+    }
+
+    private static void appendCounters(StringBuilder text, String indent, Map<String, Long> values) {
+        StringBuilder counters = new StringBuilder();
+        values.entrySet().stream().filter(e -> e.getValue() != 0).sorted(Map.Entry.comparingByKey())
+                .forEach(e -> counters.append(' ').append(e.getKey()).append('=').append(e.getValue()));
+        if (!counters.isEmpty()) {
+            text.append(indent).append(counters).append('\n');
+        }
     }
 
     static String describe(RateLimit limit) {

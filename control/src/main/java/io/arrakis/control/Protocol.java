@@ -18,22 +18,25 @@ import java.util.Map;
  * ({@code SCM_RIGHTS}). Stateless; encoding allocates (this is the control path).
  *
  * <pre>
- * header (16 bytes, big endian): int magic 0x41524b43 ("ARKC"), short version 2, short type,
+ * header (16 bytes, big endian): int magic 0x41524b43 ("ARKC"), short version 3, short type,
  *                                int request id (0 for pushes; a reply carries its request's),
  *                                int body length
  * body: fields in order; a string is a short length and that many UTF-8 bytes; a rate limit is
  *       four longs (bytes/s, packets/s, burst bytes, burst packets); a listener is a byte (the IANA
- *       protocol number, 6 TCP or 17 UDP) and an int port (1..65535)
+ *       protocol number, 6 TCP or 17 UDP) and an int port (1..65535); a receive filter is a byte
+ *       (the FlowFilter.Protocol's ordinal), int local address, int local port, int remote
+ *       address, int remote port, byte queue
  * </pre>
  *
  * <table>
  * <tr><th>type</th><th>direction</th><th>body</th><th>descriptors</th></tr>
- * <tr><td>1 ATTACH</td><td>process → CP</td><td>name</td><td>none</td></tr>
+ * <tr><td>1 ATTACH</td><td>process → CP</td><td>name, byte queues</td><td>none</td></tr>
  * <tr><td>2 ATTACHED</td><td>CP → process</td><td>id, name, mac, address, prefix, gateway, mtu,
- *     capacity, frame slot, rate limit</td><td>bell (rw), readiness eventfd, counters (rw)</td></tr>
- * <tr><td>3 PEER_ADDED</td><td>CP → process</td><td>peer id, name, mac, address, rate limit</td>
- *     <td>outbound forward (rw), outbound return (ro), inbound forward (ro), inbound return (rw),
- *     the peer's bell (rw), the peer's eventfd</td></tr>
+ *     capacity, frame slot, rate limit, byte queues</td><td>bells (rw, a page per queue), counters
+ *     (rw, a page per queue), one readiness eventfd per queue</td></tr>
+ * <tr><td>3 PEER_ADDED</td><td>CP → process</td><td>peer id, name, mac, address, rate limit,
+ *     byte queues</td><td>outbound forward (rw), outbound return (ro), inbound forward (ro),
+ *     inbound return (rw), the peer's bells (rw), one eventfd per peer queue</td></tr>
  * <tr><td>4 PEER_REMOVED</td><td>CP → process</td><td>peer id</td><td>none</td></tr>
  * <tr><td>5 SET_RATE_LIMIT</td><td>tool → CP</td><td>VNIC name, rate limit</td><td>none</td></tr>
  * <tr><td>6 RATE_LIMIT</td><td>CP → owner and peers</td><td>VNIC id, rate limit</td><td>none</td></tr>
@@ -49,18 +52,26 @@ import java.util.Map;
  * <tr><td>15 PORT_IN_USE</td><td>CP → announcer</td><td>listener, holder's VNIC id, name, pid</td>
  *     <td>none</td></tr>
  * <tr><td>16 SHUTDOWN</td><td>tool → CP</td><td>(empty)</td><td>none</td></tr>
+ * <tr><td>17 ADD_FILTER</td><td>owner → CP</td><td>receive filter</td><td>none</td></tr>
+ * <tr><td>18 REMOVE_FILTER</td><td>owner → CP</td><td>receive filter (its queue ignored)</td><td>none</td></tr>
+ * <tr><td>19 FILTERS</td><td>CP → owner and peers</td><td>VNIC id, int count, receive filters in
+ *     the order installed</td><td>none</td></tr>
+ * <tr><td>20 SYNC</td><td>any → CP</td><td>(empty); answered OK after everything the control
+ *     plane sent this connection before</td><td>none</td></tr>
  * </table>
  *
  * <p>Version 2 added the listener messages (11–15), the listeners in STATUS_REPLY and SHUTDOWN.
+ * Version 3 added queues (in ATTACH, ATTACHED, PEER_ADDED and STATUS_REPLY) and receive filters
+ * (17–19, and in STATUS_REPLY) and SYNC.
  */
 public final class Protocol {
     public static final int MAGIC = 0x4152_4B43;
-    public static final int VERSION = 2;
+    public static final int VERSION = 3;
     public static final int HEADER_BYTES = 16;
     /** Largest datagram either side sends or accepts. */
     public static final int MAX_MESSAGE = 1 << 16;
-    /** Descriptors attached to PEER_ADDED, the most any message carries. */
-    public static final int MAX_FDS = 6;
+    /** Descriptors attached to PEER_ADDED of a peer with the most queues, the most any message carries. */
+    public static final int MAX_FDS = 5 + ChannelLayout.MAX_QUEUES;
 
     static final short ATTACH = 1;
     static final short ATTACHED = 2;
@@ -78,22 +89,72 @@ public final class Protocol {
     static final short LISTENER = 14;
     static final short PORT_IN_USE = 15;
     static final short SHUTDOWN = 16;
+    static final short ADD_FILTER = 17;
+    static final short REMOVE_FILTER = 18;
+    static final short FILTERS = 19;
+    static final short SYNC = 20;
 
     private Protocol() {}
 
     /** A decoded message. */
     public sealed interface Message permits Attach, Attached, PeerAdded, PeerRemoved, SetRateLimit, RateLimitChanged,
             StatusRequest, StatusReply, Ok, Failure, AnnounceListener, WithdrawListener, LookupListener, ListenerInfo,
-            PortInUse, Shutdown {}
+            PortInUse, Shutdown, AddFilter, RemoveFilter, Filters, Sync {}
 
-    public record Attach(String name) implements Message {}
+    /**
+     * A barrier: the control plane answers OK, after everything it already sent on this
+     * connection (an attaching process uses it to know it has heard of every peer there was).
+     */
+    public record Sync() implements Message {}
 
-    /** The VNIC made for an ATTACH; with it the bell, readiness eventfd and counters descriptors. */
+    /** A VNIC with {@code queues} queue pairs (1..{@value ChannelLayout#MAX_QUEUES}). */
+    public record Attach(String name, int queues) implements Message {
+        public Attach {
+            checkQueues(queues);
+        }
+
+        public Attach(String name) {
+            this(name, 1);
+        }
+    }
+
+    /** The VNIC made for an ATTACH; with it the bells, counters and one readiness eventfd per queue. */
     public record Attached(int id, String name, long mac, int address, int prefixLength, int gateway, int mtu,
-            int capacity, int frameSlotSize, RateLimit rateLimit) implements Message {}
+            int capacity, int frameSlotSize, RateLimit rateLimit, int queues) implements Message {
+        public Attached {
+            checkQueues(queues);
+        }
+    }
 
-    /** A peer joined (or was there before us); with it the six descriptors of the two channels and its bell. */
-    public record PeerAdded(int id, String name, long mac, int address, RateLimit rateLimit) implements Message {}
+    /**
+     * A peer joined (or was there before us); with it the four files of the channels between our
+     * queues and its queues, its bells, and one eventfd per queue of its.
+     */
+    public record PeerAdded(int id, String name, long mac, int address, RateLimit rateLimit, int queues)
+            implements Message {
+        public PeerAdded {
+            checkQueues(queues);
+        }
+    }
+
+    /** The owner asks that flows matching {@code filter} go to its queue {@code queue}. */
+    public record AddFilter(FlowFilter filter, int queue) implements Message {}
+
+    /** The owner removes the filter equal to {@code filter} (OK whether or not it was installed). */
+    public record RemoveFilter(FlowFilter filter) implements Message {}
+
+    /** VNIC {@code vnic}'s whole receive-filter table, in the order installed (pushed on every change). */
+    public record Filters(int vnic, List<ControlStatus.Filter> filters) implements Message {
+        public Filters {
+            filters = List.copyOf(filters);
+        }
+    }
+
+    static void checkQueues(int queues) {
+        if (queues < 1 || queues > ChannelLayout.MAX_QUEUES) {
+            throw new IllegalArgumentException("a VNIC has 1.." + ChannelLayout.MAX_QUEUES + " queues, not " + queues);
+        }
+    }
 
     public record PeerRemoved(int id) implements Message {}
 
@@ -167,6 +228,7 @@ public final class Protocol {
         short type = switch (message) {
             case Attach m -> {
                 putString(body, m.name());
+                body.put((byte) m.queues());
                 yield ATTACH;
             }
             case Attached m -> {
@@ -175,6 +237,7 @@ public final class Protocol {
                 body.putLong(m.mac()).putInt(m.address()).putInt(m.prefixLength()).putInt(m.gateway())
                         .putInt(m.mtu()).putInt(m.capacity()).putInt(m.frameSlotSize());
                 putRate(body, m.rateLimit());
+                body.put((byte) m.queues());
                 yield ATTACHED;
             }
             case PeerAdded m -> {
@@ -182,6 +245,7 @@ public final class Protocol {
                 putString(body, m.name());
                 body.putLong(m.mac()).putInt(m.address());
                 putRate(body, m.rateLimit());
+                body.put((byte) m.queues());
                 yield PEER_ADDED;
             }
             case PeerRemoved m -> {
@@ -205,6 +269,7 @@ public final class Protocol {
             }
             case Ok _ -> OK;
             case Shutdown _ -> SHUTDOWN;
+            case Sync _ -> SYNC;
             case Failure m -> {
                 putString(body, m.message().length() > 4000 ? m.message().substring(0, 4000) : m.message());
                 yield FAILURE;
@@ -225,6 +290,21 @@ public final class Protocol {
                 putListener(body, m.protocol(), m.port());
                 body.putInt(m.vnic()).putInt(m.address());
                 yield LISTENER;
+            }
+            case AddFilter m -> {
+                putFilter(body, new ControlStatus.Filter(m.filter(), m.queue()));
+                yield ADD_FILTER;
+            }
+            case RemoveFilter m -> {
+                putFilter(body, new ControlStatus.Filter(m.filter(), 0));
+                yield REMOVE_FILTER;
+            }
+            case Filters m -> {
+                body.putInt(m.vnic()).putInt(m.filters().size());
+                for (ControlStatus.Filter filter : m.filters()) {
+                    putFilter(body, filter);
+                }
+                yield FILTERS;
             }
             case PortInUse m -> {
                 putListener(body, m.protocol(), m.port());
@@ -270,11 +350,26 @@ public final class Protocol {
                         + " bytes but " + data.remaining() + " arrived");
             }
             Message message = switch (type) {
-                case ATTACH -> new Attach(getString(data));
+                case ATTACH -> new Attach(getString(data), data.get() & 0xFF);
                 case ATTACHED -> new Attached(data.getInt(), getString(data), data.getLong(), data.getInt(),
-                        data.getInt(), data.getInt(), data.getInt(), data.getInt(), data.getInt(), getRate(data));
+                        data.getInt(), data.getInt(), data.getInt(), data.getInt(), data.getInt(), getRate(data),
+                        data.get() & 0xFF);
                 case PEER_ADDED -> new PeerAdded(data.getInt(), getString(data), data.getLong(), data.getInt(),
-                        getRate(data));
+                        getRate(data), data.get() & 0xFF);
+                case ADD_FILTER -> {
+                    ControlStatus.Filter filter = getFilter(data);
+                    yield new AddFilter(filter.filter(), filter.queue());
+                }
+                case REMOVE_FILTER -> new RemoveFilter(getFilter(data).filter());
+                case FILTERS -> {
+                    int vnic = data.getInt();
+                    int count = checkCount(data.getInt(), data);
+                    List<ControlStatus.Filter> filters = new ArrayList<>(count);
+                    for (int i = 0; i < count; i++) {
+                        filters.add(getFilter(data));
+                    }
+                    yield new Filters(vnic, filters);
+                }
                 case PEER_REMOVED -> new PeerRemoved(data.getInt());
                 case SET_RATE_LIMIT -> new SetRateLimit(getString(data), getRate(data));
                 case RATE_LIMIT -> new RateLimitChanged(data.getInt(), getRate(data));
@@ -282,6 +377,7 @@ public final class Protocol {
                 case STATUS_REPLY -> new StatusReply(getStatus(data));
                 case OK -> new Ok();
                 case SHUTDOWN -> new Shutdown();
+                case SYNC -> new Sync();
                 case FAILURE -> new Failure(getString(data));
                 case ANNOUNCE_LISTENER -> new AnnounceListener(getProtocol(data), data.getInt());
                 case WITHDRAW_LISTENER -> new WithdrawListener(getProtocol(data), data.getInt());
@@ -306,8 +402,8 @@ public final class Protocol {
     /** How many descriptors travel with a message of this kind. */
     static int fdsFor(Message message) {
         return switch (message) {
-            case Attached _ -> 3;
-            case PeerAdded _ -> 6;
+            case Attached m -> 2 + m.queues();
+            case PeerAdded m -> 5 + m.queues();
             default -> 0;
         };
     }
@@ -343,6 +439,23 @@ public final class Protocol {
         };
     }
 
+    private static void putFilter(ByteBuffer buffer, ControlStatus.Filter rule) {
+        FlowFilter f = rule.filter();
+        buffer.put((byte) f.protocol().ordinal()).putInt(f.localAddress()).putInt(f.localPort())
+                .putInt(f.remoteAddress()).putInt(f.remotePort()).put((byte) rule.queue());
+    }
+
+    private static ControlStatus.Filter getFilter(ByteBuffer buffer) throws ProtocolException {
+        int protocol = buffer.get() & 0xFF;
+        FlowFilter.Protocol[] protocols = FlowFilter.Protocol.values();
+        if (protocol >= protocols.length) {
+            throw new ProtocolException("filter protocol " + protocol + " is not one of " + List.of(protocols));
+        }
+        FlowFilter filter = new FlowFilter(protocols[protocol], buffer.getInt(), buffer.getInt(), buffer.getInt(),
+                buffer.getInt());
+        return new ControlStatus.Filter(filter, buffer.get() & 0xFF);
+    }
+
     private static void putRate(ByteBuffer buffer, RateLimit limit) {
         buffer.putLong(limit.bytesPerSecond()).putLong(limit.packetsPerSecond()).putLong(limit.burstBytes())
                 .putLong(limit.burstPackets());
@@ -372,10 +485,23 @@ public final class Protocol {
             for (ControlStatus.Listener listener : v.listeners()) {
                 putListener(buffer, listener.protocol(), listener.port());
             }
+            buffer.putInt(v.queues().size());
+            for (ControlStatus.QueueStatus queue : v.queues()) {
+                buffer.putInt(queue.index()).putInt(queue.counters().size());
+                for (Map.Entry<String, Long> counter : queue.counters().entrySet()) {
+                    putString(buffer, counter.getKey());
+                    buffer.putLong(counter.getValue());
+                }
+            }
+            buffer.putInt(v.filters().size());
+            for (ControlStatus.Filter filter : v.filters()) {
+                putFilter(buffer, filter);
+            }
         }
         buffer.putInt(status.channels().size());
         for (ControlStatus.ChannelStatus c : status.channels()) {
-            buffer.putInt(c.from()).putInt(c.to()).putLong(c.published()).putLong(c.consumed());
+            buffer.putInt(c.from()).putInt(c.to()).putLong(c.published()).putLong(c.consumed())
+                    .put((byte) c.fromQueue()).put((byte) c.toQueue());
         }
     }
 
@@ -405,13 +531,30 @@ public final class Protocol {
             for (int k = 0; k < listenerCount; k++) {
                 listeners.add(new ControlStatus.Listener(getProtocol(buffer), buffer.getInt()));
             }
-            vnics.add(new ControlStatus.VnicStatus(id, name, vpid, uid, mac, address, limit, counters, listeners));
+            int queueCount = checkCount(buffer.getInt(), buffer);
+            List<ControlStatus.QueueStatus> queues = new ArrayList<>(queueCount);
+            for (int k = 0; k < queueCount; k++) {
+                int index = buffer.getInt();
+                int queueCounters = checkCount(buffer.getInt(), buffer);
+                Map<String, Long> values = new LinkedHashMap<>();
+                for (int c = 0; c < queueCounters; c++) {
+                    values.put(getString(buffer), buffer.getLong());
+                }
+                queues.add(new ControlStatus.QueueStatus(index, values));
+            }
+            int filterCount = checkCount(buffer.getInt(), buffer);
+            List<ControlStatus.Filter> filters = new ArrayList<>(filterCount);
+            for (int k = 0; k < filterCount; k++) {
+                filters.add(getFilter(buffer));
+            }
+            vnics.add(new ControlStatus.VnicStatus(id, name, vpid, uid, mac, address, limit, counters, listeners,
+                    queues, filters));
         }
         int channelCount = checkCount(buffer.getInt(), buffer);
         List<ControlStatus.ChannelStatus> channels = new ArrayList<>(channelCount);
         for (int i = 0; i < channelCount; i++) {
             channels.add(new ControlStatus.ChannelStatus(buffer.getInt(), buffer.getInt(), buffer.getLong(),
-                    buffer.getLong()));
+                    buffer.getLong(), buffer.get() & 0xFF, buffer.get() & 0xFF));
         }
         return new ControlStatus(pid, socket, subnet, attaches, detaches, vnics, channels);
     }

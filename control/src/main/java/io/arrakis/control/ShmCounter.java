@@ -12,6 +12,11 @@ public enum ShmCounter {
     RX_BAD_DESCRIPTOR,
     /** A unicast frame for another VNIC's MAC arrived on one of our channels. */
     RX_NOT_FOR_US,
+    /**
+     * A frame that arrived on this queue although our receive filters steer it to another one:
+     * its sender ignored the filters (or steered by a table older than the grace period).
+     */
+    RX_MISSTEERED,
     /** The receiver-side policer dropped a frame beyond the sender's configured rate. */
     RX_POLICED,
     /** Channels given up because the peer wrote impossible positions into them. */

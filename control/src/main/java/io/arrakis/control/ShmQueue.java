@@ -26,13 +26,15 @@ import java.util.Arrays;
 import java.util.concurrent.ConcurrentLinkedQueue;
 
 /**
- * The one queue pair of a {@link ShmVnic}: frames move through a direct channel to each peer
- * VNIC (see {@link ChannelLayout}), with no switch thread. Transmit copies each frame from our
- * packet buffer into a free slot of the channel to its destination (chosen by destination MAC;
- * broadcast to every channel; ARP requests for a peer's address answered locally) and rings the
- * receiver's bell only if it sleeps. Receive validates every descriptor and copies the frame
- * into one of our buffers (the one copy a NIC's DMA would make), then checks on that private
- * copy that the sender did not spoof its source MAC or address.
+ * One queue pair of a {@link ShmVnic}: frames move through direct channels between this queue
+ * and each queue of each peer VNIC (see {@link ChannelLayout}), with no switch thread and every
+ * channel single-producer single-consumer. Transmit copies each frame from our packet buffer
+ * into a free slot of the channel to its destination (the peer chosen by destination MAC, its
+ * queue by the peer's receive filters, as a NIC steers; broadcast to every peer; ARP requests for
+ * a peer's address answered locally) and rings that queue's bell only if it sleeps. Receive
+ * validates every descriptor and copies the frame into one of our buffers (the one copy a NIC's
+ * DMA would make), then checks on that private copy that the sender did not spoof its source
+ * MAC or address and that our own filters steer the frame to this queue.
  *
  * <p>Owned by one thread, except {@link #wakeup()}, {@link #counters()} and {@link #post},
  * through which the control connection's thread hands over channel changes: the polling thread
@@ -68,6 +70,8 @@ final class ShmQueue implements VnicQueue {
     record PeerRate(int id, RateLimit limit) implements Change {}
 
     private final ShmVnic vnic;
+    private final int index;
+    private final int queueCount;
     private final BufferPool pool;
     private final MemorySegment memory;
     private final long ownMac;
@@ -89,7 +93,7 @@ final class ShmQueue implements VnicQueue {
     private volatile boolean readinessEnabled;
 
     private PeerLink[] peers = new PeerLink[0];
-    private PeerLink[] dirty = new PeerLink[0];
+    private PeerLink.Outbound[] dirty = new PeerLink.Outbound[0];
     private int dirtyCount;
     private int nextPeer;
     /** The peer the last unicast frame went to: most streams go to one peer. */
@@ -101,9 +105,11 @@ final class ShmQueue implements VnicQueue {
     private int localHead;
     private int localCount;
 
-    ShmQueue(ShmVnic vnic, MemorySegment packetMemory, int bufferSize, Bell ownBell, MemorySegment counterPage,
-            int capacity, int frameSlot, int mtu) {
+    ShmQueue(ShmVnic vnic, int index, int queueCount, MemorySegment packetMemory, int bufferSize, Bell ownBell,
+            MemorySegment counterPage, int capacity, int frameSlot, int mtu) {
         this.vnic = vnic;
+        this.index = index;
+        this.queueCount = queueCount;
         this.pool = new BufferPool(packetMemory, bufferSize);
         this.memory = pool.segment();
         this.ownMac = vnic.mac().bits();
@@ -153,7 +159,7 @@ final class ShmQueue implements VnicQueue {
                     setPolicer(link, link.senderLimit);
                     peers = Arrays.copyOf(peers, peers.length + 1);
                     peers[peers.length - 1] = link;
-                    dirty = new PeerLink[peers.length];
+                    dirty = new PeerLink.Outbound[outboundCount()];
                     shmCounters.increment(ShmCounter.PEERS_ADDED);
                 }
                 case RemovePeer(int id) -> {
@@ -188,25 +194,34 @@ final class ShmQueue implements VnicQueue {
         System.arraycopy(peers, 0, next, 0, index);
         System.arraycopy(peers, index + 1, next, index, peers.length - index - 1);
         peers = next;
-        dirty = new PeerLink[peers.length];
+        dirty = new PeerLink.Outbound[outboundCount()];
         if (lastDestination == link) {
             lastDestination = null;
         }
         link.close();
     }
 
+    private int outboundCount() {
+        int count = 0;
+        for (PeerLink link : peers) {
+            count += link.out.length;
+        }
+        return count;
+    }
+
     /**
      * The receiver-side policer: the sender's own limit plus 5%, with the sender's burst plus a
-     * whole ring (frames a well-behaved sender paced, its burst included, can still arrive at
-     * once after we slept). A sender that bypasses its library's limiter gets at most that.
+     * whole ring per channel into this queue (frames a well-behaved sender paced, its burst
+     * included, can still arrive at once after we slept). A sender that bypasses its library's
+     * limiter gets at most that into each of our queues.
      */
     private void setPolicer(PeerLink link, RateLimit limit) {
         link.senderLimit = limit;
         RateLimit policed = limit.isUnlimited() ? RateLimit.UNLIMITED
                 : new RateLimit(limit.bytesPerSecond() + limit.bytesPerSecond() / 20,
                         limit.packetsPerSecond() + limit.packetsPerSecond() / 20,
-                        senderBurst(limit.burstBytes(), limit.bytesPerSecond()) + (long) capacity * frameSlot,
-                        senderBurst(limit.burstPackets(), limit.packetsPerSecond()) + capacity);
+                        senderBurst(limit.burstBytes(), limit.bytesPerSecond()) + (long) capacity * frameSlot * link.in.length,
+                        senderBurst(limit.burstPackets(), limit.packetsPerSecond()) + (long) capacity * link.in.length);
         link.policer.setLimit(policed, System.nanoTime());
     }
 
@@ -237,7 +252,7 @@ final class ShmQueue implements VnicQueue {
 
     @Override
     public int index() {
-        return 0;
+        return index;
     }
 
     @Override
@@ -267,11 +282,12 @@ final class ShmQueue implements VnicQueue {
     // ------------------------------------------------------------------ receive
 
     /**
-     * Takes frames from our local queue, then from each peer's channel in turn (starting one
-     * further each call, for fairness), copying each into a free buffer. A frame with a bad
-     * descriptor, a spoofed source, another VNIC's unicast MAC, or beyond the sender's policed
-     * rate is dropped and counted; a channel with impossible positions is given up. Without a
-     * free buffer frames stay in their channel (the sender drops when it fills).
+     * Takes frames from our local queue, then from each peer's channels to this queue in turn
+     * (starting one peer further each call, for fairness), copying each into a free buffer. A
+     * frame with a bad descriptor, a spoofed source, another VNIC's unicast MAC, beyond the
+     * sender's policed rate, or steered here against our filters is dropped and counted; a
+     * channel with impossible positions is given up. Without a free buffer frames stay in their
+     * channel (the sender drops when it fills).
      */
     @Override
     public int receive(PacketBatch batch) throws IOException {
@@ -294,20 +310,26 @@ final class ShmQueue implements VnicQueue {
         if (n > 0) {
             int start = nextPeer < n ? nextPeer : 0;
             for (int k = 0; k < n && !batch.isFull(); k++) {
-                int index = start + k < n ? start + k : start + k - n;
-                PeerLink link = links[index];
-                if (!link.inBroken) {
-                    received += drain(link, batch);
+                PeerLink link = links[start + k < n ? start + k : start + k - n];
+                PeerLink.Inbound[] in = link.in;
+                // The peer's queues take turns at going first too, so none starves behind a busy one.
+                int first = link.nextInbound;
+                for (int c = 0; c < in.length && !batch.isFull(); c++) {
+                    PeerLink.Inbound channel = in[first + c < in.length ? first + c : first + c - in.length];
+                    if (!channel.broken) {
+                        received += drain(link, channel, batch);
+                    }
                 }
+                link.nextInbound = first + 1 < in.length ? first + 1 : 0;
             }
             nextPeer = start + 1 < n ? start + 1 : 0;
         }
         return received;
     }
 
-    private int drain(PeerLink link, PacketBatch batch) {
-        MemorySegment forward = link.inForwardSegment;
-        long position = link.polled;
+    private int drain(PeerLink link, PeerLink.Inbound channel, PacketBatch batch) {
+        MemorySegment forward = channel.forward;
+        long position = channel.polled;
         int count = 0;
         long now = 0;
         boolean policed = !link.policer.limit().isUnlimited();
@@ -315,14 +337,15 @@ final class ShmQueue implements VnicQueue {
             now = System.nanoTime();
         }
         while (!batch.isFull()) {
-            if (position == link.producerCache) {
+            if (position == channel.producerCache) {
                 long producer = (long) LONG.getAcquire(forward, POSITION);
-                if (producer < link.producerCache || producer - link.released > capacity) {
-                    broken(link, true, "inbound producer position " + producer + " (we consumed " + link.released
-                            + ", capacity " + capacity + ")");
+                if (producer < channel.producerCache || producer - channel.released > capacity) {
+                    channel.broken = true;
+                    broken(link, "inbound channel from its queue " + channel.fromQueue + ": producer position "
+                            + producer + " (we consumed " + channel.released + ", capacity " + capacity + ")");
                     break;
                 }
-                link.producerCache = producer;
+                channel.producerCache = producer;
                 if (producer == position) {
                     break;
                 }
@@ -360,18 +383,19 @@ final class ShmQueue implements VnicQueue {
             counters.increment(VnicCounter.RX_PACKETS);
             counters.add(VnicCounter.RX_BYTES, length);
         }
-        link.polled = position;
-        if (position != link.released && !link.inBroken) {
-            LONG.setRelease(link.inReturnSegment, POSITION, position);
-            link.released = position;
+        channel.polled = position;
+        if (position != channel.released && !channel.broken) {
+            LONG.setRelease(channel.returnPage, POSITION, position);
+            channel.released = position;
         }
         return count;
     }
 
     /**
      * The receiver's protection: the Ethernet source, an IPv4 source and an ARP sender must be
-     * the peer's registered identity (an ARP probe's sender address 0 is allowed), and a unicast
-     * frame must be for us.
+     * the peer's registered identity (an ARP probe's sender address 0 is allowed), a unicast
+     * frame must be for us, and our own receive filters must steer it to this queue (or to every
+     * queue): a sender cannot choose the queue, whatever it writes.
      */
     private boolean fromPeer(PeerLink link, long at, int length) {
         if (mac(memory, at + 6) != link.mac) {
@@ -394,6 +418,14 @@ final class ShmQueue implements VnicQueue {
                 return spoofed();
             }
         }
+        if (queueCount > 1) {
+            int steered = vnic.steering().classify(memory, at, length);
+            if (steered != Steering.EVERY_QUEUE && steered != index) {
+                shmCounters.increment(ShmCounter.RX_MISSTEERED);
+                counters.increment(VnicCounter.RX_DROPPED_FILTERED);
+                return false;
+            }
+        }
         return true;
     }
 
@@ -403,13 +435,8 @@ final class ShmQueue implements VnicQueue {
         return false;
     }
 
-    /** Gives up one channel of {@code link} whose shared positions are impossible: the peer is broken. */
-    private void broken(PeerLink link, boolean inbound, String what) {
-        if (inbound) {
-            link.inBroken = true;
-        } else {
-            link.outBroken = true;
-        }
+    /** Counts a channel of {@code link} given up because its shared positions are impossible: the peer is broken. */
+    private void broken(PeerLink link, String what) {
         shmCounters.increment(ShmCounter.CHANNELS_BROKEN);
         vnic.channelBroken(link, what);
     }
@@ -486,7 +513,7 @@ final class ShmQueue implements VnicQueue {
         if ((destination & MULTICAST_BIT) != 0) {
             if (destination != BROADCAST || !proxyArp(frame, length)) {
                 for (PeerLink link : peers) {
-                    copyTo(link, frame, length);
+                    steer(link, frame, length);
                 }
             }
             pool.free(buffer);
@@ -506,25 +533,47 @@ final class ShmQueue implements VnicQueue {
         if (link == null) {
             shmCounters.increment(ShmCounter.TX_NO_PEER);
         } else {
-            copyTo(link, frame, length);
+            steer(link, frame, length);
         }
         pool.free(buffer);
     }
 
-    private void copyTo(PeerLink link, long frame, int length) {
-        if (link.outBroken) {
+    /**
+     * Copies the frame into the channel to the peer's queue its receive filters name (queue 0
+     * when it has one queue or no filters), or into the channels to all its queues.
+     */
+    private void steer(PeerLink link, long frame, int length) {
+        PeerLink.Outbound[] out = link.out;
+        if (out.length == 1) {
+            copyTo(out[0], frame, length);
+            return;
+        }
+        Steering steering = link.peer.steering;
+        int queue = steering.classify(memory, frame, length);
+        if (queue == Steering.EVERY_QUEUE) {
+            for (PeerLink.Outbound channel : out) {
+                copyTo(channel, frame, length);
+            }
+        } else {
+            copyTo(out[queue < out.length ? queue : 0], frame, length);
+        }
+    }
+
+    private void copyTo(PeerLink.Outbound channel, long frame, int length) {
+        if (channel.broken) {
             shmCounters.increment(ShmCounter.TX_NO_PEER);
             return;
         }
-        long position = link.claimed;
-        if (position - link.consumerCache >= capacity) {
-            long consumer = (long) LONG.getAcquire(link.outReturnSegment, POSITION);
-            if (consumer < link.consumerCache || consumer > link.committed) {
-                broken(link, false, "outbound consumer position " + consumer + " (last " + link.consumerCache + ", we published "
-                        + link.committed + ")");
+        long position = channel.claimed;
+        if (position - channel.consumerCache >= capacity) {
+            long consumer = (long) LONG.getAcquire(channel.returnPage, POSITION);
+            if (consumer < channel.consumerCache || consumer > channel.committed) {
+                channel.broken = true;
+                broken(channel.link, "outbound channel to its queue " + channel.toQueue + ": consumer position "
+                        + consumer + " (last " + channel.consumerCache + ", we published " + channel.committed + ")");
                 return;
             }
-            link.consumerCache = consumer;
+            channel.consumerCache = consumer;
             if (position - consumer >= capacity) {
                 shmCounters.increment(ShmCounter.TX_CHANNEL_FULL);
                 counters.increment(VnicCounter.TX_RING_FULL);
@@ -533,27 +582,27 @@ final class ShmQueue implements VnicQueue {
         }
         long slot = position & mask;
         long areaAt = slot * frameSlot;
-        MemorySegment forward = link.outForwardSegment;
+        MemorySegment forward = channel.forward;
         MemorySegment.copy(memory, frame, forward, areaOffset + areaAt, length);
         long descriptor = DESCRIPTORS + slot * DESCRIPTOR_BYTES;
         forward.set(NATIVE_INT, descriptor + DESCRIPTOR_OFFSET, (int) areaAt);
         forward.set(NATIVE_INT, descriptor + DESCRIPTOR_LENGTH, length);
-        link.claimed = position + 1;
-        if (!link.dirty) {
-            link.dirty = true;
-            dirty[dirtyCount++] = link;
+        channel.claimed = position + 1;
+        if (!channel.dirty) {
+            channel.dirty = true;
+            dirty[dirtyCount++] = channel;
         }
     }
 
     /** Publishes every channel written since the last call (one release store each) and rings its bell. */
     private void publish() {
         for (int i = 0; i < dirtyCount; i++) {
-            PeerLink link = dirty[i];
+            PeerLink.Outbound channel = dirty[i];
             dirty[i] = null;
-            link.dirty = false;
-            LONG.setRelease(link.outForwardSegment, POSITION, link.claimed);
-            link.committed = link.claimed;
-            int rung = link.bell.ring();
+            channel.dirty = false;
+            LONG.setRelease(channel.forward, POSITION, channel.claimed);
+            channel.committed = channel.claimed;
+            int rung = channel.bell.ring();
             if ((rung & Bell.WOKE_SLEEPER) != 0) {
                 counters.increment(VnicCounter.DOORBELLS_RUNG);
             }
@@ -684,8 +733,10 @@ final class ShmQueue implements VnicQueue {
             return true;
         }
         for (PeerLink link : peers) {
-            if (!link.inBroken && (long) LONG.getAcquire(link.inForwardSegment, POSITION) != link.polled) {
-                return true;
+            for (PeerLink.Inbound channel : link.in) {
+                if (!channel.broken && (long) LONG.getAcquire(channel.forward, POSITION) != channel.polled) {
+                    return true;
+                }
             }
         }
         return false;
@@ -745,7 +796,7 @@ final class ShmQueue implements VnicQueue {
     @Override
     public void wakeup() {
         wakeupPending = true;
-        vnic.wakeOwnBell(ownBell);
+        vnic.wakeOwnBell(ownBell, readinessEnabled);
     }
 
     /**
@@ -758,7 +809,6 @@ final class ShmQueue implements VnicQueue {
     @Override
     public int readinessFd() {
         readinessEnabled = true;
-        vnic.readinessEnabled();
         return ownBell.eventFd();
     }
 
@@ -805,6 +855,6 @@ final class ShmQueue implements VnicQueue {
     }
 
     private String describe() {
-        return "shm VNIC " + vnic.name() + " queue 0";
+        return "shm VNIC " + vnic.name() + " queue " + index;
     }
 }

@@ -18,6 +18,7 @@ import java.lang.foreign.Arena;
 import java.net.BindException;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
@@ -30,13 +31,15 @@ import java.util.concurrent.TimeoutException;
 
 /**
  * A VNIC the control plane made for this process: its identity (MAC and IPv4 address assigned
- * by the control plane), one queue pair ({@link ShmQueue}) over direct channels to every other
- * VNIC attached to the same control plane, and the control connection whose reader thread
- * applies membership changes. Closing it (or the process dying) closes the connection, and the
- * control plane reclaims the VNIC and tells the peers.
+ * by the control plane), its queue pairs ({@link ShmQueue}, as many as the config asks, up to
+ * {@value ChannelLayout#MAX_QUEUES}) over direct channels to every queue of every other VNIC
+ * attached to the same control plane, its receive filters (installed through the control plane,
+ * which pushes them to the peers that steer by them), and the control connection whose reader
+ * thread applies membership and filter changes. Closing it (or the process dying) closes the
+ * connection, and the control plane reclaims the VNIC and its filters and tells the peers.
  *
- * <p>Identity, {@link #peers()} and the control operations are thread-safe; the queue belongs
- * to its polling thread.
+ * <p>Identity, {@link #peers()} and the control operations are thread-safe; each queue belongs
+ * to its own polling thread.
  */
 public final class ShmVnic implements Vnic, VnicControl {
     /** A peer as the directory knows it. */
@@ -53,6 +56,8 @@ public final class ShmVnic implements Vnic, VnicControl {
     private final ControlPlane startedHere;
     private final Arena packetArena = Arena.ofShared();
     private final Map<Integer, Peer> directory = new ConcurrentHashMap<>();
+    /** The files of each peer, shared by our queues' links to it (changed by the reader thread only). */
+    private final Map<Integer, PeerLink.Shared> peerFiles = new ConcurrentHashMap<>();
 
     // Set once by the reader thread on ATTACHED, before open() returns (a future's happens-before).
     private int id;
@@ -66,12 +71,12 @@ public final class ShmVnic implements Vnic, VnicControl {
     private int channelFrameSlot;
     private Mapping bellMapping;
     private Mapping counterMapping;
-    private Bell bell;
-    private int eventFd = -1;
-    private ShmQueue queue;
+    private int[] eventFds = new int[0];
+    private ShmQueue[] queues;
 
     private volatile RateLimit rateLimit = RateLimit.UNLIMITED;
-    private volatile boolean queueReadinessEnabled;
+    /** Our receive filters as the control plane last pushed them; the queues re-check steering by it. */
+    private volatile Steering steering = Steering.NONE;
     private volatile String lastProblem;
     private boolean closed;
 
@@ -91,15 +96,20 @@ public final class ShmVnic implements Vnic, VnicControl {
         ShmVnic vnic = new ShmVnic(config, connection, startedHere);
         try {
             connection.start(vnic.new Handler(), "arrakis-control-" + config.name());
-            var reply = connection.request(new Protocol.Attach(config.name()))
+            var reply = connection.request(new Protocol.Attach(config.name(), config.queues()))
                     .get(ControlConnection.REPLY_TIMEOUT.toNanos(), TimeUnit.NANOSECONDS);
             if (reply.message() instanceof Protocol.Failure failure) {
                 throw new IOException("the control plane refused VNIC " + config.name() + ": " + failure.message());
             }
-            if (vnic.queue == null) {
+            if (vnic.queues == null) {
                 throw new IOException("the control plane answered the attach of " + config.name() + " with "
                         + reply.message());
             }
+            // The PEER_ADDED of every VNIC already attached follows ATTACHED; once the barrier's OK
+            // is here they are all in our queues' mailboxes, so a stack's first frame (its ARP
+            // announcement) reaches every peer, whose neighbour caches may hold a departed VNIC's
+            // MAC for the address we were given.
+            connection.call(new Protocol.Sync());
             return vnic;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -127,16 +137,31 @@ public final class ShmVnic implements Vnic, VnicControl {
                 case Protocol.PeerAdded added -> onPeerAdded(added, fds);
                 case Protocol.PeerRemoved(int peer) -> {
                     directory.remove(peer);
-                    ShmQueue q = queue;
-                    if (q != null) {
-                        q.post(new ShmQueue.RemovePeer(peer));
+                    peerFiles.remove(peer);
+                    if (queues != null) {
+                        for (ShmQueue q : queues) {
+                            q.post(new ShmQueue.RemovePeer(peer));
+                        }
                     }
                 }
                 case Protocol.RateLimitChanged(int vnicId, RateLimit limit) -> {
                     if (vnicId == id) {
                         rateLimit = limit;
-                    } else if (queue != null) {
-                        queue.post(new ShmQueue.PeerRate(vnicId, limit));
+                    } else if (queues != null) {
+                        for (ShmQueue q : queues) {
+                            q.post(new ShmQueue.PeerRate(vnicId, limit));
+                        }
+                    }
+                }
+                case Protocol.Filters(int vnicId, List<ControlStatus.Filter> filters) -> {
+                    Steering table = new Steering(filters);
+                    if (vnicId == id) {
+                        steering = table;
+                    } else {
+                        PeerLink.Shared peer = peerFiles.get(vnicId);
+                        if (peer != null) {
+                            peer.steering = table;
+                        }
                     }
                 }
                 default -> ControlConnection.closeAll(fds);
@@ -152,15 +177,21 @@ public final class ShmVnic implements Vnic, VnicControl {
 
     private void onAttached(Protocol.Attached attached, int[] fds) throws IOException {
         try {
-            if (queue != null) {
+            if (queues != null) {
                 throw new IOException("a second ATTACHED for VNIC " + name);
             }
+            if (attached.queues() != config.queues()) {
+                throw new IOException("asked for " + config.queues() + " queues, the control plane made "
+                        + attached.queues());
+            }
+            int count = attached.queues();
             ChannelLayout.checkGeometry(attached.capacity(), attached.frameSlotSize());
-            bellMapping = Mapping.map(fds[0], ChannelLayout.BELL_BYTES, true, "bell of " + attached.name());
-            counterMapping = Mapping.map(fds[2], ChannelLayout.COUNTERS_BYTES, true, "counters of " + attached.name());
+            bellMapping = Mapping.map(fds[0], ChannelLayout.BELL_BYTES * count, true, "bells of " + attached.name());
+            counterMapping = Mapping.map(fds[1], ChannelLayout.COUNTERS_BYTES * count, true, "counters of "
+                    + attached.name());
             Unistd.close(fds[0]);
-            Unistd.close(fds[2]);
-            eventFd = fds[1];
+            Unistd.close(fds[1]);
+            eventFds = Arrays.copyOfRange(fds, 2, 2 + count);
             id = attached.id();
             name = attached.name();
             mac = new MacAddress(attached.mac());
@@ -171,10 +202,16 @@ public final class ShmVnic implements Vnic, VnicControl {
             channelCapacity = attached.capacity();
             channelFrameSlot = attached.frameSlotSize();
             rateLimit = attached.rateLimit();
-            bell = new Bell(bellMapping.segment(), eventFd);
-            MemorySegment packets = packetArena.allocate((long) config.buffersPerQueue() * config.bufferSize(), 4096);
-            queue = new ShmQueue(this, packets, config.bufferSize(), bell, counterMapping.segment(),
-                    attached.capacity(), attached.frameSlotSize(), mtu);
+            ShmQueue[] made = new ShmQueue[count];
+            for (int q = 0; q < count; q++) {
+                Bell bell = new Bell(bellMapping.segment().asSlice(q * ChannelLayout.BELL_BYTES, ChannelLayout.BELL_BYTES),
+                        eventFds[q]);
+                MemorySegment packets = packetArena.allocate((long) config.buffersPerQueue() * config.bufferSize(), 4096);
+                made[q] = new ShmQueue(this, q, count, packets, config.bufferSize(), bell, counterMapping.segment()
+                        .asSlice(q * ChannelLayout.COUNTERS_BYTES, ChannelLayout.COUNTERS_BYTES), attached.capacity(),
+                        attached.frameSlotSize(), mtu);
+            }
+            queues = made;
         } catch (IOException | RuntimeException e) {
             ControlConnection.closeAll(fds);
             throw e;
@@ -182,27 +219,36 @@ public final class ShmVnic implements Vnic, VnicControl {
     }
 
     private void onPeerAdded(Protocol.PeerAdded added, int[] fds) throws IOException {
-        ShmQueue q = queue;
-        if (q == null) {
+        ShmQueue[] own = queues;
+        if (own == null) {
             ControlConnection.closeAll(fds);
             throw new IOException("PEER_ADDED before ATTACHED");
         }
-        long forwardBytes = ChannelLayout.forwardBytes(channelCapacity, channelFrameSlot);
+        int theirs = added.queues();
         Mapping[] mappings = new Mapping[5];
         try {
             String peer = added.name();
-            mappings[0] = Mapping.map(fds[0], forwardBytes, true, "channel " + name + " -> " + peer);
-            mappings[1] = Mapping.map(fds[1], ChannelLayout.RETURN_BYTES, false, "return of " + name + " -> " + peer);
-            mappings[2] = Mapping.map(fds[2], forwardBytes, false, "channel " + peer + " -> " + name);
-            mappings[3] = Mapping.map(fds[3], ChannelLayout.RETURN_BYTES, true, "return of " + peer + " -> " + name);
-            mappings[4] = Mapping.map(fds[4], ChannelLayout.BELL_BYTES, true, "bell of " + peer);
-            PeerLink link = new PeerLink(added.id(), peer, added.mac(), added.address(), added.rateLimit(),
-                    mappings[0], mappings[1], mappings[2], mappings[3], mappings[4], fds[5]);
+            long outBytes = ChannelLayout.forwardFileBytes(channelCapacity, channelFrameSlot, own.length, theirs);
+            long inBytes = ChannelLayout.forwardFileBytes(channelCapacity, channelFrameSlot, theirs, own.length);
+            mappings[0] = Mapping.map(fds[0], outBytes, true, "channels " + name + " -> " + peer);
+            mappings[1] = Mapping.map(fds[1], ChannelLayout.returnFileBytes(own.length, theirs), false, "returns of "
+                    + name + " -> " + peer);
+            mappings[2] = Mapping.map(fds[2], inBytes, false, "channels " + peer + " -> " + name);
+            mappings[3] = Mapping.map(fds[3], ChannelLayout.returnFileBytes(theirs, own.length), true, "returns of "
+                    + peer + " -> " + name);
+            mappings[4] = Mapping.map(fds[4], ChannelLayout.BELL_BYTES * theirs, true, "bells of " + peer);
+            PeerLink.Shared shared = new PeerLink.Shared(added.id(), peer, added.mac(), added.address(), theirs,
+                    mappings[0], mappings[1], mappings[2], mappings[3], mappings[4], Arrays.copyOfRange(fds, 5,
+                            5 + theirs), own.length);
             for (int i = 0; i < 5; i++) {
                 Unistd.close(fds[i]);
             }
-            // The queue's mailbox first: once peers() lists it, the next transmit reaches it.
-            q.post(new ShmQueue.AddPeer(link));
+            peerFiles.put(added.id(), shared);
+            // The queues' mailboxes first: once peers() lists it, the next transmit reaches it.
+            for (int q = 0; q < own.length; q++) {
+                own[q].post(new ShmQueue.AddPeer(new PeerLink(shared, q, own.length, added.rateLimit(),
+                        channelCapacity, channelFrameSlot)));
+            }
             directory.put(added.id(), new Peer(added.id(), peer, new MacAddress(added.mac()), added.address()));
         } catch (IOException | RuntimeException e) {
             for (Mapping mapping : mappings) {
@@ -263,20 +309,37 @@ public final class ShmVnic implements Vnic, VnicControl {
 
     @Override
     public int queueCount() {
-        return 1;
+        return queues.length;
     }
 
     @Override
     public VnicQueue queue(int index) {
-        if (index != 0) {
-            throw new IndexOutOfBoundsException("shm VNIC " + name + " has 1 queue; no queue " + index);
+        if (index < 0 || index >= queues.length) {
+            throw new IndexOutOfBoundsException("shm VNIC " + name + " has " + queues.length + " queue"
+                    + (queues.length == 1 ? "" : "s") + "; no queue " + index);
         }
-        return queue;
+        return queues[index];
     }
 
     /** The shm-specific counters of queue 0 (protection checks, membership). */
     public Counters<ShmCounter> shmCounters() {
-        return queue.shmCounters();
+        return queues[0].shmCounters();
+    }
+
+    /** The shm-specific counters of queue {@code index}. */
+    public Counters<ShmCounter> shmCounters(int index) {
+        return ((ShmQueue) queue(index)).shmCounters();
+    }
+
+    /** Our receive filters as last pushed (what the queues check against). */
+    Steering steering() {
+        return steering;
+    }
+
+    /** The receive filters of peer {@code id} as we last heard them (what we steer by), or null if unknown. */
+    Steering peerSteering(int id) {
+        PeerLink.Shared peer = peerFiles.get(id);
+        return peer == null ? null : peer.steering;
     }
 
     /** The peers the control plane has announced so far (a snapshot, by id). */
@@ -321,19 +384,15 @@ public final class ShmVnic implements Vnic, VnicControl {
         }
     }
 
-    /** Rings our own bell (from {@link ShmQueue#wakeup()}), unless closed. */
-    synchronized void wakeOwnBell(Bell own) {
+    /** Rings a queue's own bell (from {@link ShmQueue#wakeup()}), and its eventfd if it uses one, unless closed. */
+    synchronized void wakeOwnBell(Bell own, boolean readinessEnabled) {
         if (closed) {
             return;
         }
         own.ring();
-        if (queueReadinessEnabled) {
+        if (readinessEnabled) {
             own.signal();
         }
-    }
-
-    void readinessEnabled() {
-        queueReadinessEnabled = true;
     }
 
     // ------------------------------------------------------------------ control
@@ -343,21 +402,46 @@ public final class ShmVnic implements Vnic, VnicControl {
         return this;
     }
 
-    /** Not in this version: one queue receives every frame for this VNIC's MAC. */
+    /**
+     * Steers flows matching {@code filter} to queue {@code queueIndex}, through the control plane:
+     * when this returns, our queues check by the new table and every peer has been sent it. A peer
+     * applies it on its control connection's thread a moment later (tens of microseconds): a frame
+     * it steered by the old table in between is dropped here and counted ({@code RX_MISSTEERED}),
+     * never delivered to the wrong queue, so install a flow's filter before its first packet.
+     * Unmatched IPv4 goes to queue 0; ARP to every queue unless an ARP filter names one (see
+     * {@link Steering}). One round trip on the control socket.
+     *
+     * @throws IllegalArgumentException if this VNIC has no such queue
+     * @throws IOException if the control plane refused it (the message says why: an address
+     *     that is not this VNIC's, the same filter on another queue, too many filters) or is gone
+     */
     @Override
-    public void addReceiveFilter(FlowFilter filter, int queueIndex) {
-        throw new UnsupportedOperationException("shm VNIC " + name + ": receive filters are not implemented: it has"
-                + " one queue, which receives every frame addressed to " + mac);
+    public synchronized void addReceiveFilter(FlowFilter filter, int queueIndex) throws IOException {
+        if (queueIndex < 0 || queueIndex >= queues.length) {
+            throw new IllegalArgumentException("shm VNIC " + name + " has queues 0.." + (queues.length - 1)
+                    + "; cannot steer " + filter + " to queue " + queueIndex);
+        }
+        expect(connection.call(new Protocol.AddFilter(filter, queueIndex)), Protocol.Ok.class, "ADD_FILTER");
     }
 
+    /** Removes a filter through the control plane; returns whether it was installed. One round trip if it was. */
     @Override
-    public boolean removeReceiveFilter(FlowFilter filter) {
-        return false;
+    public synchronized boolean removeReceiveFilter(FlowFilter filter) throws IOException {
+        if (steering.installed().stream().noneMatch(f -> f.filter().equals(filter))) {
+            return false;
+        }
+        expect(connection.call(new Protocol.RemoveFilter(filter)), Protocol.Ok.class, "REMOVE_FILTER");
+        return true;
     }
 
     @Override
     public List<FlowFilter> receiveFilters() {
-        return List.of();
+        return steering.installed().stream().map(ControlStatus.Filter::filter).toList();
+    }
+
+    /** Our receive filters with the queue each steers to, in the order installed. */
+    public List<ControlStatus.Filter> receiveFilterTable() {
+        return steering.installed();
     }
 
     /** The control plane sets it from the identity it assigned; processes cannot change it. */
@@ -462,15 +546,17 @@ public final class ShmVnic implements Vnic, VnicControl {
         } catch (IOException e) {
             failure = e;
         }
-        if (queue != null) {
-            queue.close();
+        if (queues != null) {
+            for (ShmQueue queue : queues) {
+                queue.close();
+            }
         }
         for (Mapping mapping : new Mapping[] {bellMapping, counterMapping}) {
             if (mapping != null) {
                 mapping.close();
             }
         }
-        if (eventFd >= 0) {
+        for (int eventFd : eventFds) {
             try {
                 Unistd.close(eventFd);
             } catch (LinuxException e) {

@@ -23,7 +23,8 @@ import java.util.Optional;
  * <li>{@value #OPTION_SUBNET}: the subnet of a control plane started here (default
  *     {@value ControlPlaneConfig#DEFAULT_SUBNET}).
  * </ul>
- * One queue per VNIC. Thread-safe.
+ * {@link VnicConfig#queues()} queue pairs per VNIC (1..{@value ChannelLayout#MAX_QUEUES}), steered
+ * by receive filters. Thread-safe.
  */
 public final class ShmVnicBackend implements VnicBackend {
     public static final String NAME = "shm";
@@ -48,9 +49,9 @@ public final class ShmVnicBackend implements VnicBackend {
 
     @Override
     public Vnic open(VnicConfig config) throws IOException {
-        if (config.queues() != 1) {
-            throw new IllegalArgumentException("shm VNIC " + config.name() + ": one queue per VNIC in this version,"
-                    + " not " + config.queues() + " (attach several VNICs instead)");
+        if (config.queues() > ChannelLayout.MAX_QUEUES) {
+            throw new IllegalArgumentException("shm VNIC " + config.name() + ": at most " + ChannelLayout.MAX_QUEUES
+                    + " queues per VNIC, not " + config.queues());
         }
         Path socket = Path.of(config.option(OPTION_SOCKET, ControlPlane.defaultSocketPath().toString()));
         boolean embedded = Boolean.parseBoolean(config.option(OPTION_EMBEDDED, "true"));

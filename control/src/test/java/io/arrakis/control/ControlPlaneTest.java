@@ -249,10 +249,16 @@ class ControlPlaneTest {
 
     @Test
     void messagesSurviveEncodingAndGarbageIsRejected() throws Exception {
-        Protocol.Message[] messages = {new Protocol.Attach("vnic0"),
+        FlowFilter fiveTuple = new FlowFilter(FlowFilter.Protocol.TCP, Ipv4Text.parse("198.18.0.2"), 80,
+                Ipv4Text.parse("198.18.0.3"), 40_000);
+        FlowFilter arp = new FlowFilter(FlowFilter.Protocol.ARP, 0, 0, 0, 0);
+        Protocol.Message[] messages = {new Protocol.Attach("vnic0"), new Protocol.Attach("vnic1", 16),
             new Protocol.Attached(3, "vnic0", 0x02_00_00_00_00_03L, Ipv4Text.parse("198.18.0.3"), 24,
-                    Ipv4Text.parse("198.18.0.1"), 1500, 256, 2048, new RateLimit(1, 2, 3, 4)),
-            new Protocol.PeerAdded(4, "p", 5L, 6, RateLimit.UNLIMITED), new Protocol.PeerRemoved(9),
+                    Ipv4Text.parse("198.18.0.1"), 1500, 256, 2048, new RateLimit(1, 2, 3, 4), 4),
+            new Protocol.PeerAdded(4, "p", 5L, 6, RateLimit.UNLIMITED, 2), new Protocol.PeerRemoved(9),
+            new Protocol.AddFilter(fiveTuple, 3), new Protocol.RemoveFilter(arp),
+            new Protocol.Filters(4, List.of(new ControlStatus.Filter(fiveTuple, 1), new ControlStatus.Filter(arp, 0))),
+            new Protocol.Filters(5, List.of()), new Protocol.Sync(),
             new Protocol.SetRateLimit("x", new RateLimit(10, 0, 0, 0)), new Protocol.RateLimitChanged(2, RateLimit.UNLIMITED),
             new Protocol.StatusRequest(), new Protocol.Ok(), new Protocol.Failure("no"),
             new Protocol.Shutdown(), new Protocol.AnnounceListener(FlowFilter.Protocol.TCP, 8080),
@@ -264,8 +270,14 @@ class ControlPlaneTest {
                     List.of(new ControlStatus.VnicStatus(2, "web", 1234, 0, new MacAddress(0x02_00_00_00_00_02L),
                             Ipv4Text.parse("198.18.0.2"), new RateLimit(5, 6, 0, 0), Map.of("RX_PACKETS", 3L),
                             List.of(new ControlStatus.Listener(FlowFilter.Protocol.UDP, 53),
-                                    new ControlStatus.Listener(FlowFilter.Protocol.TCP, 80)))),
-                    List.of(new ControlStatus.ChannelStatus(2, 3, 10, 9))))};
+                                    new ControlStatus.Listener(FlowFilter.Protocol.TCP, 80))),
+                            new ControlStatus.VnicStatus(3, "db", 99, 0, new MacAddress(0x02_00_00_00_00_03L),
+                                    Ipv4Text.parse("198.18.0.3"), RateLimit.UNLIMITED, Map.of("RX_PACKETS", 7L),
+                                    List.of(), List.of(new ControlStatus.QueueStatus(0, Map.of("RX_PACKETS", 3L)),
+                                            new ControlStatus.QueueStatus(1, Map.of("RX_PACKETS", 4L))),
+                                    List.of(new ControlStatus.Filter(fiveTuple, 1)))),
+                    List.of(new ControlStatus.ChannelStatus(2, 3, 10, 9), new ControlStatus.ChannelStatus(3, 2, 5, 5, 1,
+                            0))))};
         for (Protocol.Message message : messages) {
             byte[] bytes = Protocol.encode(7, message);
             Protocol.Envelope envelope = Protocol.decode(java.nio.ByteBuffer.wrap(bytes));

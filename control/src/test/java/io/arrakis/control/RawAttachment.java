@@ -72,21 +72,31 @@ final class RawAttachment implements AutoCloseable {
         final Mapping bell;
         final int capacity;
         final int frameSlot;
+        /** This channel's region of the forward file and page of the return file. */
+        final MemorySegment region;
+        final MemorySegment returnSegment;
         long position;
 
-        RogueChannel(PeerFiles files, int capacity, int frameSlot) throws IOException {
+        /** The channel from our (only) queue to the peer's queue {@code toQueue} of {@code peerQueues}. */
+        RogueChannel(PeerFiles files, int capacity, int frameSlot, int toQueue) throws IOException {
             this.capacity = capacity;
             this.frameSlot = frameSlot;
-            forward = Mapping.map(files.fds()[0], ChannelLayout.forwardBytes(capacity, frameSlot), true, "rogue out");
-            returnPage = Mapping.map(files.fds()[1], ChannelLayout.RETURN_BYTES, false, "rogue out return");
-            bell = Mapping.map(files.fds()[4], ChannelLayout.BELL_BYTES, true, "rogue: peer bell");
+            int peerQueues = files.peer().queues();
+            forward = Mapping.map(files.fds()[0], ChannelLayout.forwardFileBytes(capacity, frameSlot, 1, peerQueues),
+                    true, "rogue out");
+            returnPage = Mapping.map(files.fds()[1], ChannelLayout.returnFileBytes(1, peerQueues), false,
+                    "rogue out return");
+            bell = Mapping.map(files.fds()[4], ChannelLayout.BELL_BYTES * peerQueues, true, "rogue: peer bells");
+            region = forward.segment().asSlice(toQueue * ChannelLayout.channelStride(capacity, frameSlot),
+                    ChannelLayout.forwardBytes(capacity, frameSlot));
+            returnSegment = returnPage.segment().asSlice(toQueue * ChannelLayout.RETURN_BYTES, ChannelLayout.RETURN_BYTES);
         }
 
         /** Writes a frame into the slot of the next position and its descriptor; not yet published. */
         void write(byte[] frame) {
             long slot = position & (capacity - 1);
             long at = slot * frameSlot;
-            MemorySegment.copy(frame, 0, forward.segment(), ValueLayout.JAVA_BYTE, ChannelLayout.areaOffset(capacity) + at,
+            MemorySegment.copy(frame, 0, region, ValueLayout.JAVA_BYTE, ChannelLayout.areaOffset(capacity) + at,
                     frame.length);
             descriptor((int) at, frame.length);
         }
@@ -94,22 +104,22 @@ final class RawAttachment implements AutoCloseable {
         /** Writes any descriptor at the next position; not yet published. */
         void descriptor(int offset, int length) {
             long d = ChannelLayout.DESCRIPTORS + (position & (capacity - 1)) * ChannelLayout.DESCRIPTOR_BYTES;
-            forward.segment().set(ValueLayout.JAVA_INT, d, offset);
-            forward.segment().set(ValueLayout.JAVA_INT, d + 4, length);
+            region.set(ValueLayout.JAVA_INT, d, offset);
+            region.set(ValueLayout.JAVA_INT, d + 4, length);
             position++;
         }
 
         void publish() {
-            LONG.setRelease(forward.segment(), ChannelLayout.POSITION, position);
+            LONG.setRelease(region, ChannelLayout.POSITION, position);
         }
 
         /** Writes an arbitrary producer position. */
         void publish(long garbage) {
-            LONG.setRelease(forward.segment(), ChannelLayout.POSITION, garbage);
+            LONG.setRelease(region, ChannelLayout.POSITION, garbage);
         }
 
         long consumed() {
-            return (long) LONG.getAcquire(returnPage.segment(), ChannelLayout.POSITION);
+            return (long) LONG.getAcquire(returnSegment, ChannelLayout.POSITION);
         }
 
         @Override
@@ -121,8 +131,13 @@ final class RawAttachment implements AutoCloseable {
     }
 
     RogueChannel channelTo(int peer) throws IOException {
+        return channelTo(peer, 0);
+    }
+
+    /** Our channel to queue {@code toQueue} of {@code peer}. */
+    RogueChannel channelTo(int peer, int toQueue) throws IOException {
         PeerFiles files = peers.get(peer);
-        return new RogueChannel(files, attached.capacity(), attached.frameSlotSize());
+        return new RogueChannel(files, attached.capacity(), attached.frameSlotSize(), toQueue);
     }
 
     @Override

@@ -13,9 +13,10 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A child process killed with SIGKILL in the middle of a TCP transfer, again and again: each
- * time the control plane (in this JVM) reclaims its VNIC and channels and tells the peers, this
- * JVM's descriptors, threads and mappings return to where they were, and the survivors (two
- * VNICs in this JVM) keep exchanging traffic.
+ * time the control plane (in this JVM) reclaims its VNIC (two queues, with a receive filter),
+ * its per-queue channels and its filters and tells the peers, this JVM's descriptors, threads
+ * and mappings return to where they were, and the survivors (two VNICs in this JVM) keep
+ * exchanging traffic.
  */
 class ShmKillTest {
     @TempDir
@@ -50,9 +51,17 @@ class ShmKillTest {
                     threadBaseline = ManagementFactory.getThreadMXBean().getThreadCount();
                     mappingBaseline = ShmTesting.arrakisMappings();
                 }
-                try (Child child = Child.start("serve", plane.socketPath().toString(), "victim")) {
-                    int victim = Ipv4Text.parse(Child.field(child.awaitLine("READY", Duration.ofSeconds(30)), "ip"));
+                try (Child child = Child.start("serve", plane.socketPath().toString(), "victim", "2")) {
+                    String ready = child.awaitLine("READY", Duration.ofSeconds(30));
+                    int victim = Ipv4Text.parse(Child.field(ready, "ip"));
+                    int victimId = Integer.parseInt(Child.field(ready, "id"));
+                    assertEquals("1", Child.field(ready, "filters"), ready);
                     assertTrue(parent.awaitPeers(2, Duration.ofSeconds(10)), parent.peers().toString());
+                    ControlStatus alive = plane.status();
+                    assertEquals(2, alive.vnic("victim").queues().size(), alive.format());
+                    assertEquals(1, alive.vnic("victim").filters().size(), alive.format());
+                    // parent <-> survivor 1 x 1 each way; each of them <-> the victim 1 x 2 each way.
+                    assertEquals(2 + 2 * 4, alive.channels().size(), alive.format());
                     var transfer = new Workloads.TcpEchoCheck(victim, Workloads.TCP_ECHO_PORT, 1L << 40, round);
                     parentStack.everyPoll(transfer);
                     assertTrue(parentStack.await(s -> transfer.received > 256 * 1024, Duration.ofSeconds(30)),
@@ -64,6 +73,7 @@ class ShmKillTest {
                     ShmTesting.awaitVnics(plane, 2);
                     assertTrue(parent.awaitPeers(1, Duration.ofSeconds(10)), "told that the victim died: "
                             + parent.peers());
+                    assertEquals(null, parent.peerSteering(victimId), "the victim's files and filters are forgotten");
                     // The stack above sees its connection to the dead peer time out; here we stop waiting.
                     parentStack.call((s, t) -> {
                         parentStack.removeHook(transfer);
@@ -83,6 +93,7 @@ class ShmKillTest {
                 ControlStatus status = plane.status();
                 assertEquals(2, status.vnics().size(), status.format());
                 assertEquals(2, status.channels().size(), status.format());
+                assertTrue(status.vnics().stream().allMatch(v -> v.filters().isEmpty()), status.format());
             }
             ControlStatus status = plane.status();
             assertEquals(rounds + 1, status.detaches(), status.format());

@@ -13,9 +13,11 @@ import java.util.Locale;
 /**
  * The child process of the cross-process tests ({@link Child} starts it). Modes:
  * <ul>
- * <li>{@code serve SOCKET NAME}: attaches an shm VNIC, runs a stack with a UDP echo (port 7) and
- *     a TCP echo (port 9); on {@code CHECK udpCount maxSize tcpBytes} it pings and streams through
- *     the echo of every peer it knows and prints {@code CHECK-OK} or {@code CHECK-FAIL}.
+ * <li>{@code serve SOCKET NAME [QUEUES]}: attaches an shm VNIC (of QUEUES queues, default 1; with
+ *     more than one it steers TCP port 19 to queue 1, which nobody polls), runs a stack on queue 0
+ *     with a UDP echo (port 7) and a TCP echo (port 9); on {@code CHECK udpCount maxSize tcpBytes}
+ *     it pings and streams through the echo of every peer it knows and prints {@code CHECK-OK} or
+ *     {@code CHECK-FAIL}.
  * <li>{@code announce SOCKET NAME tcp|udp PORT}: attaches an shm VNIC and announces that it
  *     listens on that port; {@code WITHDRAW} withdraws it and prints {@code WITHDRAWN}.
  * </ul>
@@ -27,7 +29,7 @@ public final class ShmPeer {
     public static void main(String[] args) throws Exception {
         try {
             switch (args[0]) {
-                case "serve" -> serve(Path.of(args[1]), args[2]);
+                case "serve" -> serve(Path.of(args[1]), args[2], args.length > 3 ? Integer.parseInt(args[3]) : 1);
                 case "announce" -> announce(Path.of(args[1]), args[2],
                         FlowFilter.Protocol.valueOf(args[3].toUpperCase(Locale.ROOT)), Integer.parseInt(args[4]));
                 default -> throw new IllegalArgumentException("unknown mode " + args[0]);
@@ -60,13 +62,17 @@ public final class ShmPeer {
         }
     }
 
-    private static void serve(Path socket, String name) throws Exception {
-        try (ShmVnic vnic = ShmTesting.open(socket, name);
+    private static void serve(Path socket, String name, int queues) throws Exception {
+        try (ShmVnic vnic = ShmTesting.open(socket, name, 1024, queues);
                 StackRunner runner = StackRunner.start(vnic, ShmTesting.stackConfig(vnic), ProcessHandle.current().pid())) {
+            if (queues > 1) {
+                vnic.control().addReceiveFilter(new FlowFilter(FlowFilter.Protocol.TCP, vnic.address(), 19, 0, 0), 1);
+            }
             runner.serve(new Workloads.UdpEcho(Workloads.UDP_ECHO_PORT));
             runner.serve(new Workloads.TcpEchoServer(Workloads.TCP_ECHO_PORT));
             System.out.println("READY id=" + vnic.id() + " ip=" + Ipv4Text.format(vnic.address()) + " mac=" + vnic.mac()
-                    + " pid=" + ProcessHandle.current().pid());
+                    + " pid=" + ProcessHandle.current().pid() + " queues=" + vnic.queueCount() + " filters="
+                    + vnic.control().receiveFilters().size());
             System.out.flush();
             BufferedReader in = new BufferedReader(new InputStreamReader(System.in));
             int round = 0;

@@ -19,7 +19,12 @@ final class ShmTesting {
     }
 
     static ShmVnic open(Path socket, String name, int buffers) throws IOException {
-        return (ShmVnic) DeviceBackends.vnicBackend("shm").open(new VnicConfig(name, 1, buffers, 2048,
+        return open(socket, name, buffers, 1);
+    }
+
+    /** A VNIC with {@code queues} queue pairs, each with {@code buffers} buffers. */
+    static ShmVnic open(Path socket, String name, int buffers, int queues) throws IOException {
+        return (ShmVnic) DeviceBackends.vnicBackend("shm").open(new VnicConfig(name, queues, buffers, 2048,
                 Map.of(ShmVnicBackend.OPTION_SOCKET, socket.toString(), ShmVnicBackend.OPTION_EMBEDDED, "false")));
     }
 

@@ -43,6 +43,7 @@ final class StackRunner implements AutoCloseable {
     private record Waiter(Predicate<NetworkStack> condition, CompletableFuture<Void> done) {}
 
     private final Vnic vnic;
+    private final int queueIndex;
     private final VnicQueue queue;
     private final StackConfig config;
     private final long seed;
@@ -56,16 +57,22 @@ final class StackRunner implements AutoCloseable {
     private NetworkStack stack;
     private TcpLayer tcp;
 
-    private StackRunner(Vnic vnic, StackConfig config, long seed) {
+    private StackRunner(Vnic vnic, int queueIndex, StackConfig config, long seed) {
         this.vnic = vnic;
-        this.queue = vnic.queue(0);
+        this.queueIndex = queueIndex;
+        this.queue = vnic.queue(queueIndex);
         this.config = config;
         this.seed = seed;
-        this.thread = Thread.ofPlatform().name("stack-" + vnic.name()).daemon().unstarted(this::loop);
+        this.thread = Thread.ofPlatform().name("stack-" + vnic.name() + "-" + queueIndex).daemon().unstarted(this::loop);
     }
 
     static StackRunner start(Vnic vnic, StackConfig config, long seed) throws IOException {
-        StackRunner runner = new StackRunner(vnic, config, seed);
+        return start(vnic, 0, config, seed);
+    }
+
+    /** A stack on queue {@code queueIndex} of {@code vnic}, on a thread of its own. */
+    static StackRunner start(Vnic vnic, int queueIndex, StackConfig config, long seed) throws IOException {
+        StackRunner runner = new StackRunner(vnic, queueIndex, config, seed);
         runner.thread.start();
         try {
             runner.started.get(CALL_TIMEOUT.toNanos(), TimeUnit.NANOSECONDS);
@@ -78,7 +85,7 @@ final class StackRunner implements AutoCloseable {
 
     private void loop() {
         try {
-            stack = new NetworkStack(vnic, 0, config);
+            stack = new NetworkStack(vnic, queueIndex, config);
             tcp = new TcpLayer(stack, TcpConfig.DEFAULT, seed);
             stack.start(System.nanoTime());
             started.complete(null);

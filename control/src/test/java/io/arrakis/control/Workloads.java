@@ -68,11 +68,16 @@ final class Workloads {
     }
 
     /**
-     * Sends {@code count} datagrams of seeded sizes (1 byte to {@code maxSize}, fragmented above
+     * Sends {@code count} datagrams of seeded sizes (4 bytes to {@code maxSize}, fragmented above
      * the MTU) and contents, one at a time, each after the echo of the one before was checked
-     * byte for byte. Resends after a second without an echo (counted: a loss is a bug here).
+     * byte for byte. Each datagram starts with its sequence number (big endian), and the pinger
+     * keeps a hash of every one it sent: an echo of an earlier datagram (a late or second echo,
+     * after a resend) is recognised by its number and counted as a duplicate if its bytes hash as
+     * sent, while any other difference (bytes, length, an impossible number) is a mismatch.
+     * Resends after a second without an echo (counted: a loss is a bug here).
      */
     static final class UdpPinger implements StackRunner.Hook {
+        private static final int SEQUENCE_BYTES = 4;
         private final int destination;
         private final int port;
         private final int localPort;
@@ -81,9 +86,12 @@ final class Workloads {
         private final SplittableRandom random;
         private final byte[] receiveBuffer = new byte[65_536];
         private final MemorySegment receiveSegment = MemorySegment.ofArray(receiveBuffer);
+        /** Length and content hash of every datagram sent so far, by sequence number. */
+        private final int[] sentLengths;
+        private final long[] sentHashes;
         private UdpSocket socket;
         private byte[] current;
-        private byte[] previous;
+        private int sequence = -1;
         private long sentAt;
         int duplicates;
         int verified;
@@ -92,12 +100,18 @@ final class Workloads {
         String firstMismatch;
 
         UdpPinger(int destination, int port, int localPort, int count, int maxSize, long seed) {
+            if (maxSize < SEQUENCE_BYTES) {
+                throw new IllegalArgumentException("datagrams carry a " + SEQUENCE_BYTES + "-byte sequence number;"
+                        + " maxSize " + maxSize + " is too small");
+            }
             this.destination = destination;
             this.port = port;
             this.localPort = localPort;
             this.count = count;
             this.maxSize = maxSize;
             this.random = new SplittableRandom(seed);
+            this.sentLengths = new int[count];
+            this.sentHashes = new long[count];
         }
 
         @Override
@@ -112,33 +126,67 @@ final class Workloads {
                     socket.takeError();
                     continue;
                 }
-                if (current != null && length == current.length
-                        && Arrays.equals(receiveBuffer, 0, length, current, 0, length)) {
-                    verified++;
-                    previous = current;
-                    current = null;
-                } else if (previous != null && length == previous.length
-                        && Arrays.equals(receiveBuffer, 0, length, previous, 0, length)) {
-                    // The second echo of a datagram we resent (its first echo was late, not lost):
-                    // a duplicate, not corruption, even when it arrives after the next one was sent.
-                    duplicates++;
-                } else if (current == null || socket.lastSourceAddress() == destination) {
-                    if (current != null && firstMismatch == null) {
-                        firstMismatch = "expected " + current.length + " bytes, got " + length + " from "
-                                + Ipv4Text.format(socket.lastSourceAddress());
-                        mismatches++;
+                if (socket.lastSourceAddress() != destination || socket.lastSourcePort() != port) {
+                    mismatch("a datagram of " + length + " bytes from " + Ipv4Text.format(socket.lastSourceAddress())
+                            + ":" + socket.lastSourcePort() + ", not from the echo");
+                    continue;
+                }
+                int echoed = length >= SEQUENCE_BYTES ? sequenceOf(receiveBuffer) : -1;
+                if (current != null && echoed == sequence) {
+                    if (length == current.length && Arrays.equals(receiveBuffer, 0, length, current, 0, length)) {
+                        verified++;
+                        current = null;
+                    } else {
+                        mismatch("echo of datagram " + echoed + ": expected " + current.length + " bytes as sent, got "
+                                + length + (length == current.length ? " with different content" : ""));
                     }
+                } else if (echoed >= 0 && echoed <= sequence && length == sentLengths[echoed]
+                        && hash(receiveBuffer, length) == sentHashes[echoed]) {
+                    // A late or second echo of an earlier datagram (we resent it after a second):
+                    // a duplicate, not corruption, whenever it arrives.
+                    duplicates++;
+                } else {
+                    mismatch("an echo of " + length + " bytes numbered " + echoed + " matching no datagram sent (the"
+                            + " last was " + sequence + ")");
                 }
             }
             if (current == null && verified < count) {
-                int size = 1 + random.nextInt(maxSize);
+                int size = SEQUENCE_BYTES + random.nextInt(maxSize - SEQUENCE_BYTES + 1);
                 current = new byte[size];
                 random.nextBytes(current);
+                sequence++;
+                current[0] = (byte) (sequence >>> 24);
+                current[1] = (byte) (sequence >>> 16);
+                current[2] = (byte) (sequence >>> 8);
+                current[3] = (byte) sequence;
+                sentLengths[sequence] = size;
+                sentHashes[sequence] = hash(current, size);
                 send(stack, now);
             } else if (current != null && now - sentAt > 1_000_000_000L) {
                 resends++;
                 send(stack, now);
             }
+        }
+
+        private void mismatch(String what) {
+            mismatches++;
+            if (firstMismatch == null) {
+                firstMismatch = what;
+            }
+        }
+
+        private static int sequenceOf(byte[] datagram) {
+            return ((datagram[0] & 0xFF) << 24) | ((datagram[1] & 0xFF) << 16) | ((datagram[2] & 0xFF) << 8)
+                    | (datagram[3] & 0xFF);
+        }
+
+        /** FNV-1a over 64 bits: any change of a byte changes it, except with negligible probability. */
+        private static long hash(byte[] bytes, int length) {
+            long h = 0xcbf29ce484222325L;
+            for (int i = 0; i < length; i++) {
+                h = (h ^ (bytes[i] & 0xFF)) * 0x100000001b3L;
+            }
+            return h;
         }
 
         private void send(NetworkStack stack, long now) throws IOException {
@@ -249,6 +297,7 @@ final class Workloads {
     static final class TcpEchoCheck implements StackRunner.Hook {
         private final int destination;
         private final int port;
+        private final int localPort;
         private final long toSend;
         private final SplittableRandom random;
         private final byte[] block = new byte[16 * 1024];
@@ -269,8 +318,14 @@ final class Workloads {
         long endNanos;
 
         TcpEchoCheck(int destination, int port, long toSend, long seed) {
+            this(destination, port, 0, toSend, seed);
+        }
+
+        /** From local port {@code localPort} (0: an ephemeral one). */
+        TcpEchoCheck(int destination, int port, int localPort, long toSend, long seed) {
             this.destination = destination;
             this.port = port;
+            this.localPort = localPort;
             this.toSend = toSend;
             this.random = new SplittableRandom(seed);
         }
@@ -279,7 +334,7 @@ final class Workloads {
         public void afterPoll(NetworkStack stack, TcpLayer tcp) throws IOException {
             long now = System.nanoTime();
             if (connection == null) {
-                connection = tcp.connect(destination, port, 0, 256 * 1024, 256 * 1024, now);
+                connection = tcp.connect(destination, port, localPort, 256 * 1024, 256 * 1024, now);
                 startNanos = now;
             }
             if (eof) {

@@ -69,6 +69,10 @@ public final class Ioctl {
     public static final long SIOCSIFMTU = 0x8922;
     public static final long SIOCGIFHWADDR = 0x8927;
     public static final long SIOCGIFINDEX = 0x8933;
+    public static final long SIOCETHTOOL = 0x8946;
+    // linux/ethtool.h: commands of struct ethtool_value {u32 cmd; u32 data;}
+    public static final int ETHTOOL_GTXCSUM = 0x16;
+    public static final int ETHTOOL_STXCSUM = 0x17;
     // linux/if_tun.h
     public static final long TUNSETIFF = iow('T', 202, 4);
     public static final long TUNGETIFF = ior('T', 210, 4);
@@ -198,6 +202,23 @@ public final class Ioctl {
     }
 
     /**
+     * Turns transmit checksum offload of {@code name} on or off (SIOCETHTOOL ETHTOOL_STXCSUM, as
+     * {@code ethtool -K name tx off} does). Off matters on a veth whose peer hands frames to XDP
+     * or AF_XDP: with offload on, their checksums are only partial sums, left for hardware that a
+     * veth does not have.
+     */
+    public static void setTransmitChecksumOffload(String name, boolean on) throws LinuxException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment value = arena.allocate(8, 8);
+            value.set(ValueLayout.JAVA_INT, 0, ETHTOOL_STXCSUM);
+            value.set(ValueLayout.JAVA_INT, 4, on ? 1 : 0);
+            MemorySegment ifreq = interfaceRequest(arena, name);
+            ifreq.set(ValueLayout.JAVA_LONG, IFR_UNION, value.address());
+            interfaceIoctl(SIOCETHTOOL, ifreq, name);
+        }
+    }
+
+    /**
      * Attaches {@code tunFd} (an open {@code /dev/net/tun}) to a TUN or TAP interface
      * (TUNSETIFF); {@code name} may be a template such as {@code "tap%d"} or empty. Returns the
      * name the kernel chose. The interface lives as long as the descriptor unless made persistent.
@@ -259,6 +280,8 @@ public final class Ioctl {
             return "SIOCGIFHWADDR";
         } else if (request == SIOCGIFINDEX) {
             return "SIOCGIFINDEX";
+        } else if (request == SIOCETHTOOL) {
+            return "SIOCETHTOOL";
         } else if (request == TUNSETIFF) {
             return "TUNSETIFF";
         } else if (request == TUNGETIFF) {

@@ -15,9 +15,10 @@ import java.util.Properties;
  * @param routes IPv4 prefixes whose addresses go to the user-level stack (as {address, prefixLength} pairs)
  * @param loopback whether connections to 127.0.0.1 go through the switch when a user-level listener exists
  * @param spinNanos how long a waiting thread polls the stack itself before it parks
+ * @param capture the pcap file every frame of the VNIC is written to ({@code arrakis.capture}), or null
  */
 record ProviderConfig(String backend, Map<String, String> backendOptions, List<int[]> routes, boolean loopback,
-        long spinNanos) {
+        long spinNanos, String capture) {
     static final String PREFIX = "arrakis.";
     static final String DEFAULT_ROUTE = "198.18.0.0/15";
 
@@ -42,7 +43,11 @@ record ProviderConfig(String backend, Map<String, String> backendOptions, List<i
         }
         boolean loopback = Boolean.parseBoolean(properties.getProperty(PREFIX + "loopback", "true"));
         long spin = parseDuration(PREFIX + "spin", properties.getProperty(PREFIX + "spin", "50us"));
-        return new ProviderConfig(backend, Map.copyOf(options), List.copyOf(routes), loopback, spin);
+        String capture = properties.getProperty(PREFIX + "capture");
+        if (capture != null && capture.isBlank()) {
+            capture = null;
+        }
+        return new ProviderConfig(backend, Map.copyOf(options), List.copyOf(routes), loopback, spin, capture);
     }
 
     boolean routes(int address) {

@@ -13,9 +13,14 @@ import io.arrakis.linux.Unistd;
 import io.arrakis.stack.NetworkStack;
 import io.arrakis.stack.StackConfig;
 import io.arrakis.stack.TcpLayer;
+import io.arrakis.stack.link.CaptureVnic;
+import io.arrakis.stack.link.Clock;
+import io.arrakis.stack.link.PcapWriter;
 import io.arrakis.stack.tcp.TcpConfig;
 import java.io.IOException;
 import java.lang.foreign.Arena;
+import java.nio.channels.FileChannel;
+import java.nio.file.StandardOpenOption;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
@@ -69,6 +74,8 @@ final class UserStack implements AutoCloseable {
 
     private final ReentrantLock lock = new ReentrantLock();
     private final Vnic vnic;
+    /** The pcap writer of {@code arrakis.capture}, or null. */
+    private final PcapWriter capture;
     private final VnicQueue queue;
     private final NetworkStack stack;
     private final TcpLayer tcp;
@@ -102,16 +109,23 @@ final class UserStack implements AutoCloseable {
     private int nextEphemeral = EPHEMERAL_FIRST + (int) (ProcessHandle.current().pid() % (EPHEMERAL_LAST - EPHEMERAL_FIRST));
     private static final int EPHEMERAL_FIRST = 32_768, EPHEMERAL_LAST = 60_999;
 
-    private UserStack(Vnic vnic, int address, int prefixLength, int gateway, long spinNanos) throws IOException {
+    /**
+     * A stack on {@code vnic} (what the provider attached, and asks about its control plane),
+     * driven through {@code driven}: the same VNIC, or a capture around it whose pcap writer is
+     * {@code capture} (closed with the stack).
+     */
+    private UserStack(Vnic vnic, Vnic driven, PcapWriter capture, int address, int prefixLength, int gateway,
+            long spinNanos) throws IOException {
         this.vnic = vnic;
-        this.queue = vnic.queue(0);
+        this.capture = capture;
+        this.queue = driven.queue(0);
         this.address = address;
         this.prefixLength = prefixLength;
         this.spinNanos = spinNanos;
         this.adaptiveSpin = spinNanos;
         StackConfig config = new StackConfig(address, prefixLength, gateway, vnic.mtu(), 30_000_000_000L,
                 1_000_000_000L, 3, 30_000_000_000L, 64);
-        this.stack = new NetworkStack(vnic, 0, config);
+        this.stack = new NetworkStack(driven, 0, config);
         this.tcp = new TcpLayer(stack, TcpConfig.DEFAULT, System.nanoTime() ^ ProcessHandle.current().pid() << 32);
         this.readinessFd = queue.readinessFd();
         if (readinessFd < 0) {
@@ -135,20 +149,81 @@ final class UserStack implements AutoCloseable {
         poller.start();
     }
 
-    /** Attaches a VNIC from the configured backend and starts its stack. */
+    /**
+     * Attaches a VNIC from the configured backend and starts its stack. The address is the one
+     * the backend assigned (shm: the control plane's; af_xdp: its {@code address} option) or,
+     * for a backend that assigns none (tap), the backend option {@code address=A/len} (with
+     * {@code gateway=G}). With {@code arrakis.capture}, every frame the stack sends or receives
+     * is also written to that pcap file (one write per frame: a debugging aid, not free).
+     */
     static UserStack open(ProviderConfig config) throws IOException {
         String name = "jvm" + ProcessHandle.current().pid();
         Vnic vnic = DeviceBackends.vnicBackend(config.backend())
                 .open(new VnicConfig(name, 1, VnicConfig.DEFAULT_BUFFERS_PER_QUEUE, VnicConfig.DEFAULT_BUFFER_SIZE,
                         config.backendOptions()));
+        PcapWriter capture = null;
         try {
-            if (!(vnic instanceof ShmVnic shm)) {
-                throw new IOException("backend " + config.backend() + " does not tell the VNIC's address;"
-                        + " only the shm backend is supported by the provider in this version");
+            int[] address = addressOf(vnic, config);
+            Vnic driven = vnic;
+            if (config.capture() != null) {
+                capture = openCapture(config.capture(), vnic);
+                driven = new CaptureVnic(vnic, capture, Clock.systemEpoch());
             }
-            return new UserStack(vnic, shm.address(), shm.prefixLength(), shm.gateway(), config.spinNanos());
+            return new UserStack(vnic, driven, capture, address[0], address[1], address[2], config.spinNanos());
         } catch (IOException | RuntimeException e) {
+            if (capture != null) {
+                try {
+                    capture.close();
+                } catch (IOException suppressed) {
+                    e.addSuppressed(suppressed);
+                }
+            }
             vnic.close();
+            throw e;
+        }
+    }
+
+    /** {address, prefix length, gateway} of the stack on {@code vnic}. */
+    private static int[] addressOf(Vnic vnic, ProviderConfig config) throws IOException {
+        if (vnic instanceof ShmVnic shm) {
+            return new int[] {shm.address(), shm.prefixLength(), shm.gateway()};
+        }
+        if (vnic instanceof io.arrakis.device.xdp.AfXdpVnic xdp && xdp.address() != 0) {
+            // AF_XDP: the address comes from the backend's options (arrakis.af_xdp.address).
+            return new int[] {xdp.address(), xdp.prefixLength(), xdp.gateway()};
+        }
+        String option = ProviderConfig.PREFIX + config.backend() + ".address";
+        String text = config.backendOptions().get("address");
+        if (text == null) {
+            throw new IOException("backend " + config.backend() + " does not assign the VNIC an address: set "
+                    + option + "=A.B.C.D/len (e.g. 198.18.0.2/24), and " + ProviderConfig.PREFIX + config.backend()
+                    + ".gateway if there is a router");
+        }
+        int[] prefix;
+        int gateway;
+        try {
+            prefix = ProviderConfig.parsePrefix(text);
+            String g = config.backendOptions().get("gateway");
+            gateway = g == null ? 0 : io.arrakis.device.Ipv4Text.parse(g.strip());
+        } catch (IllegalArgumentException e) {
+            throw new IOException(option + " / gateway: " + e.getMessage(), e);
+        }
+        return new int[] {prefix[0], prefix[1], gateway};
+    }
+
+    private static PcapWriter openCapture(String path, Vnic vnic) throws IOException {
+        FileChannel file;
+        try {
+            file = FileChannel.open(java.nio.file.Path.of(path), StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                    StandardOpenOption.TRUNCATE_EXISTING);
+        } catch (IOException | java.nio.file.InvalidPathException e) {
+            throw new IOException("cannot open the capture file " + path + " (" + ProviderConfig.PREFIX
+                    + "capture) for VNIC " + vnic.name() + ": " + e.getMessage(), e);
+        }
+        try {
+            return new PcapWriter(file, 65_535);
+        } catch (IOException e) {
+            file.close();
             throw e;
         }
     }
@@ -898,6 +973,11 @@ final class UserStack implements AutoCloseable {
             lock.unlock();
             pollerSleeper.close();
             leaderSleeper.close();
+            if (capture != null) {
+                synchronized (capture) { // the capture queues write under this lock
+                    capture.close();
+                }
+            }
         }
     }
 

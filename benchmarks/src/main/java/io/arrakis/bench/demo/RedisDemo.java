@@ -1,30 +1,19 @@
 package io.arrakis.bench.demo;
 
+import io.arrakis.bench.child.ChildProcesses;
 import io.arrakis.control.ControlClient;
 import io.arrakis.control.ControlPlane;
 import io.arrakis.control.ControlStatus;
-import io.arrakis.device.FlowFilter;
 import io.arrakis.device.Ipv4Text;
 import io.arrakis.device.VnicCounter;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
-import java.net.URISyntaxException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.TimeUnit;
-import java.util.jar.JarEntry;
-import java.util.jar.JarFile;
-import java.util.jar.JarOutputStream;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 
 /**
  * Issue 6's demo, what {@code ./dev demo} runs: the unmodified Redis-like server of the samples
@@ -106,27 +95,22 @@ public final class RedisDemo {
                 "the samples' classes");
         Path work = Files.createTempDirectory("arrakis-demo");
         // Our children, ended by their own handles however this JVM ends (Ctrl-C included).
-        List<Process> children = new CopyOnWriteArrayList<>();
-        Thread reaper = new Thread(() -> children.forEach(Process::destroyForcibly), "demo-reaper");
-        Runtime.getRuntime().addShutdownHook(reaper);
-        try {
-            Path hdrHistogram = hdrHistogramJar(work);
-            Setup setup = new Setup(javaCommand(), agentJar, samples.toString(),
+        try (ChildProcesses children = new ChildProcesses()) {
+            Path hdrHistogram = ChildProcesses.hdrHistogramJar(work);
+            Setup setup = new Setup(ChildProcesses.javaCommand(), agentJar, samples.toString(),
                     samples + java.io.File.pathSeparator + hdrHistogram, work.resolve("control.sock"), work);
             printIntroduction(setup);
             PathResult arrakis;
             PathResult kernel;
             try (ControlPlane plane = ControlPlane.startEmbedded(setup.socket())) {
                 System.out.printf("load average %s; control plane embedded in this JVM (pid %d) on %s%n%n",
-                        loadAverage(), ProcessHandle.current().pid(), setup.socket());
+                        ChildProcesses.loadAverage(), ProcessHandle.current().pid(), setup.socket());
                 arrakis = runPath(setup, true, WORKLOADS, children);
                 kernel = runPath(setup, false, WORKLOADS, children);
             }
             printResults(arrakis, kernel, WORKLOADS);
         } finally {
-            children.forEach(Process::destroyForcibly);
-            deleteRecursively(work);
-            Runtime.getRuntime().removeShutdownHook(reaper);
+            ChildProcesses.deleteRecursively(work);
         }
     }
 
@@ -148,7 +132,7 @@ public final class RedisDemo {
      * Starts the server (with or without the agent), runs every workload against it with a load
      * generator of the same kind, and reads the server's VNIC from the control plane after each.
      */
-    static PathResult runPath(Setup setup, boolean agent, List<Workload> workloads, List<Process> children)
+    static PathResult runPath(Setup setup, boolean agent, List<Workload> workloads, ChildProcesses children)
             throws IOException, InterruptedException {
         String name = agent ? "arrakis" : "kernel";
         System.out.printf("%s path: starting the server%s%n", agent ? "Arrakis" : "kernel",
@@ -156,7 +140,7 @@ public final class RedisDemo {
         Path serverLog = setup.workDirectory().resolve(name + "-server.log");
         List<String> serverCommand = new ArrayList<>(setup.jvmOptions(agent));
         serverCommand.addAll(List.of("-cp", setup.serverClassPath(), SERVER_MAIN, "--port", "0"));
-        Process server = start(serverCommand, setup.workDirectory(), serverLog, children);
+        Process server = children.start(serverCommand, setup.workDirectory(), serverLog);
         boolean completed = false;
         try (ControlClient control = ControlClient.connect(setup.socket())) {
             Matcher ready = awaitReady(server, serverLog);
@@ -164,7 +148,7 @@ public final class RedisDemo {
             String provider = ready.group(2);
             System.out.printf("  server pid %d listening on 127.0.0.1:%d, its selector from %s%n", server.pid(), port,
                     provider);
-            ControlStatus.VnicStatus vnic = agent ? awaitListener(control, server, port) : null;
+            ControlStatus.VnicStatus vnic = agent ? ChildProcesses.awaitListener(control, server, port) : null;
             if (vnic != null) {
                 System.out.printf("  control plane: VNIC %s (%s) of pid %d announced a user-level listener on port %d%n",
                         vnic.name(), Ipv4Text.format(vnic.address()), vnic.pid(), port);
@@ -176,10 +160,10 @@ public final class RedisDemo {
                 long framesInBefore = vnic == null ? 0 : vnic.counter(VnicCounter.RX_PACKETS);
                 long framesOutBefore = vnic == null ? 0 : vnic.counter(VnicCounter.TX_PACKETS);
                 Measurement m = runLoadGenerator(setup, agent, workload, port, name, children);
-                vnic = serverVnic(control, server);
+                vnic = ChildProcesses.serverVnic(control, server);
                 if (agent && vnic == null) {
                     throw new IOException("the server (pid " + server.pid() + ") no longer has a VNIC on the control"
-                            + " plane after '" + workload.title() + "'; its log: " + tail(serverLog));
+                            + " plane after '" + workload.title() + "'; its log: " + ChildProcesses.tail(serverLog));
                 }
                 if (!agent && vnic != null) {
                     throw new IOException("the server without the agent (pid " + server.pid() + ") attached VNIC "
@@ -195,30 +179,25 @@ public final class RedisDemo {
             completed = true;
             return new PathResult(provider, measurements, vnic);
         } finally {
-            stop(server, setup, serverLog, completed);
+            ChildProcesses.stop(server, "the server", serverLog, completed);
         }
     }
 
     /** Runs one load generator JVM to its end and reads its JSON; any wrong reply or failure stops the demo. */
     private static Measurement runLoadGenerator(Setup setup, boolean agent, Workload workload, int port, String name,
-            List<Process> children) throws IOException, InterruptedException {
+            ChildProcesses children) throws IOException, InterruptedException {
         String stem = name + "-load-" + workload.connections() + "x" + workload.pipeline();
         Path json = setup.workDirectory().resolve(stem + ".json");
         Path log = setup.workDirectory().resolve(stem + ".log");
         List<String> command = new ArrayList<>(setup.jvmOptions(agent));
         command.addAll(List.of("-cp", setup.loadGeneratorClassPath(), LOAD_GENERATOR_MAIN));
         command.addAll(workload.arguments(port, json));
-        Process load = start(command, setup.workDirectory(), log, children);
+        Process load = children.start(command, setup.workDirectory(), log);
         long patience = (long) Math.ceil(workload.warmUpSeconds() + workload.seconds()) + 60;
-        if (!load.waitFor(patience, TimeUnit.SECONDS)) {
-            String stacks = threadDump(setup, load);
-            load.destroyForcibly();
-            throw new IOException("the load generator (" + stem + ", pid " + load.pid() + ") did not finish within "
-                    + patience + " s; its threads:\n" + stacks + "\nits output:\n" + tail(log));
-        }
+        ChildProcesses.awaitExit(load, patience, "the load generator (" + stem + ")", log);
         if (load.exitValue() != 0 || !Files.exists(json)) {
             throw new IOException("the load generator (" + stem + ") failed with exit status " + load.exitValue()
-                    + " (1: wrong or failed replies); its output:\n" + tail(log));
+                    + " (1: wrong or failed replies); its output:\n" + ChildProcesses.tail(log));
         }
         return parse(Files.readString(json), json);
     }
@@ -239,7 +218,7 @@ public final class RedisDemo {
     }
 
     private static void printResults(PathResult arrakis, PathResult kernel, List<Workload> workloads) {
-        System.out.printf("%nload average %s%n", loadAverage());
+        System.out.printf("%nload average %s%n", ChildProcesses.loadAverage());
         System.out.printf("%-34s %12s %9s %9s %10s %10s%n", "", "ops/s", "p50 us", "p99 us", "p99.9 us", "max us");
         for (int i = 0; i < workloads.size(); i++) {
             Measurement ours = arrakis.measurements().get(i);
@@ -275,115 +254,7 @@ public final class RedisDemo {
 
     /** Waits for the server's "ready" line, which names its port and its selector's provider. */
     private static Matcher awaitReady(Process server, Path log) throws IOException, InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(SERVER_START_SECONDS);
-        while (System.nanoTime() < deadline) {
-            Matcher ready = READY.matcher(Files.readString(log, StandardCharsets.UTF_8));
-            if (ready.find()) {
-                return ready;
-            }
-            if (!server.isAlive()) {
-                throw new IOException("the server (pid " + server.pid() + ") ended with exit status "
-                        + server.exitValue() + " before it was ready; its output:\n" + tail(log));
-            }
-            Thread.sleep(20);
-        }
-        throw new IOException("the server (pid " + server.pid() + ") was not ready after " + SERVER_START_SECONDS
-                + " s; its output:\n" + tail(log));
-    }
-
-    /** The server's VNIC once it announced its listener: without it the load generator would take the kernel's path. */
-    private static ControlStatus.VnicStatus awaitListener(ControlClient control, Process server, int port)
-            throws IOException, InterruptedException {
-        for (int i = 0; i < 500; i++) {
-            ControlStatus.VnicStatus vnic = control.status().listener(FlowFilter.Protocol.TCP, port);
-            if (vnic != null && vnic.pid() == server.pid()) {
-                return vnic;
-            }
-            Thread.sleep(10);
-        }
-        throw new IOException("the server with the agent (pid " + server.pid() + ") listens on port " + port
-                + " but the control plane knows no user-level listener there:\n" + control.status().format());
-    }
-
-    private static ControlStatus.VnicStatus serverVnic(ControlClient control, Process server) throws IOException {
-        return control.status().vnics().stream().filter(v -> v.pid() == server.pid()).findFirst().orElse(null);
-    }
-
-    private static Process start(List<String> command, Path directory, Path log, List<Process> children)
-            throws IOException {
-        Process process = new ProcessBuilder(command).directory(directory.toFile()).redirectErrorStream(true)
-                .redirectOutput(log.toFile()).start();
-        children.add(process);
-        return process;
-    }
-
-    /**
-     * Ends the server by its PID (SIGTERM, then SIGKILL after 10 s); a server that had to be
-     * killed is reported, and one that ended by itself during a run that otherwise
-     * {@code completed} is an error (after a failure, that failure is the one to tell).
-     */
-    private static void stop(Process server, Setup setup, Path log, boolean completed)
-            throws IOException, InterruptedException {
-        if (!server.isAlive() && completed) {
-            throw new IOException("the server (pid " + server.pid() + ") ended by itself, exit status "
-                    + server.exitValue() + "; its output:\n" + tail(log));
-        }
-        server.destroy();
-        if (!server.waitFor(10, TimeUnit.SECONDS)) {
-            String stacks = threadDump(setup, server);
-            server.destroyForcibly();
-            server.waitFor(30, TimeUnit.SECONDS);
-            System.err.println("demo: the server (pid " + server.pid() + ") did not stop within 10 s of SIGTERM and"
-                    + " was killed; its threads:\n" + stacks);
-        }
-    }
-
-    /** The threads of a stuck child, through {@code jcmd} next to our {@code java}, to say where it hangs. */
-    private static String threadDump(Setup setup, Process process) {
-        Path jcmd = Path.of(setup.java()).resolveSibling("jcmd");
-        try {
-            Process dump = new ProcessBuilder(jcmd.toString(), Long.toString(process.pid()), "Thread.print")
-                    .redirectErrorStream(true).start();
-            byte[] out = dump.getInputStream().readAllBytes();
-            dump.waitFor(30, TimeUnit.SECONDS);
-            return new String(out, StandardCharsets.UTF_8);
-        } catch (IOException | InterruptedException e) {
-            return "(no thread dump: " + jcmd + " failed: " + e + ")";
-        }
-    }
-
-    /**
-     * A jar holding only HdrHistogram, for the load generator's class path: the classes come
-     * from wherever this JVM loaded them, the library's own jar (used as it is) or the
-     * benchmarks' uber-jar (copied out into {@code directory}).
-     */
-    static Path hdrHistogramJar(Path directory) throws IOException {
-        Path source;
-        try {
-            source = Path.of(org.HdrHistogram.Histogram.class.getProtectionDomain().getCodeSource().getLocation().toURI());
-        } catch (URISyntaxException e) {
-            throw new IOException("cannot locate HdrHistogram's classes: " + e.getMessage(), e);
-        }
-        if (Files.isDirectory(source)) {
-            throw new IOException("HdrHistogram's classes come from the directory " + source
-                    + ", not a jar; run the demo from benchmarks/target/benchmarks.jar");
-        }
-        try (JarFile jar = new JarFile(source.toFile())) {
-            if (jar.stream().noneMatch(e -> e.getName().startsWith("io/arrakis/"))) {
-                return source;
-            }
-            Path copy = directory.resolve("HdrHistogram.jar");
-            try (JarOutputStream out = new JarOutputStream(Files.newOutputStream(copy))) {
-                for (JarEntry entry : jar.stream().filter(e -> e.getName().startsWith("org/HdrHistogram/")).toList()) {
-                    out.putNextEntry(new JarEntry(entry.getName()));
-                    try (InputStream in = jar.getInputStream(entry)) {
-                        in.transferTo(out);
-                    }
-                    out.closeEntry();
-                }
-            }
-            return copy;
-        }
+        return ChildProcesses.awaitLine(server, log, READY, SERVER_START_SECONDS, "the server");
     }
 
     private static Path existing(String path, String what) throws IOException {
@@ -395,44 +266,8 @@ public final class RedisDemo {
         return p;
     }
 
-    private static String javaCommand() {
-        return ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java")
-                .toString());
-    }
-
     private static String relative(Path path) {
         Path here = Path.of("").toAbsolutePath();
         return path.startsWith(here) ? here.relativize(path).toString() : path.toString();
-    }
-
-    private static String tail(Path log) {
-        try {
-            List<String> lines = Files.readAllLines(log, StandardCharsets.UTF_8);
-            return String.join("\n", lines.subList(Math.max(0, lines.size() - 40), lines.size()));
-        } catch (IOException e) {
-            return "(cannot read " + log + ": " + e.getMessage() + ")";
-        }
-    }
-
-    static String loadAverage() {
-        try {
-            return Files.readString(Path.of("/proc/loadavg")).split(" ", 4)[0];
-        } catch (IOException e) {
-            return "?";
-        }
-    }
-
-    private static void deleteRecursively(Path directory) {
-        try (Stream<Path> paths = Files.walk(directory)) {
-            paths.sorted(Comparator.reverseOrder()).forEach(p -> {
-                try {
-                    Files.deleteIfExists(p);
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
-                }
-            });
-        } catch (IOException | UncheckedIOException e) {
-            System.err.println("demo: could not remove " + directory + ": " + e.getMessage());
-        }
     }
 }

@@ -1,6 +1,7 @@
 package io.arrakis.bench.shm;
 
 import io.arrakis.control.ShmVnic;
+import io.arrakis.device.FlowFilter;
 import io.arrakis.device.Ipv4Text;
 import io.arrakis.device.PacketBatch;
 import io.arrakis.device.VnicQueue;
@@ -32,6 +33,8 @@ import java.util.List;
  * <ul>
  * <li>{@code shm-raw SOCKET}: attaches an shm VNIC and echoes frames at the queue (swapping
  *     addresses and ports in place), no stack;
+ * <li>{@code shm-raw-steered SOCKET}: the same on queue 1 of a two-queue VNIC whose receive
+ *     filter steers UDP port {@value RawFramePath#PORT} there;
  * <li>{@code shm-stack SOCKET}: attaches an shm VNIC and runs our stack with a UDP echo on port
  *     {@value RoundTripPath#UDP_ECHO_PORT} and a TCP echo on port {@value RoundTripPath#TCP_ECHO_PORT};
  * <li>{@code kernel-udp blocking|spin}, {@code kernel-tcp blocking|spin}: the same echoes over the
@@ -63,7 +66,8 @@ public final class EchoPeer {
         });
         try {
             switch (args[0]) {
-                case "shm-raw" -> rawEcho(Path.of(args[1]));
+                case "shm-raw" -> rawEcho(Path.of(args[1]), false);
+                case "shm-raw-steered" -> rawEcho(Path.of(args[1]), true);
                 case "shm-stack" -> stackEcho(Path.of(args[1]));
                 case "kernel-udp" -> kernelUdpEcho(args[1].equals("spin"));
                 case "kernel-tcp" -> kernelTcpEcho(args[1].equals("spin"));
@@ -82,9 +86,13 @@ public final class EchoPeer {
         System.out.flush();
     }
 
-    private static void rawEcho(Path socket) throws IOException {
-        ShmVnic vnic = RoundTripPath.openVnic(socket, "echo-raw");
-        VnicQueue queue = vnic.queue(0);
+    private static void rawEcho(Path socket, boolean steered) throws IOException {
+        ShmVnic vnic = RoundTripPath.openVnic(socket, "echo-raw", steered ? 2 : 1);
+        if (steered) {
+            vnic.control().addReceiveFilter(new FlowFilter(FlowFilter.Protocol.UDP, vnic.address(), RawFramePath.PORT,
+                    0, 0), 1);
+        }
+        VnicQueue queue = vnic.queue(steered ? 1 : 0);
         ready("mac=" + vnic.mac().bits() + " ip=" + vnic.address());
         PacketBatch batch = new PacketBatch(64);
         MemorySegment memory = queue.memory();

@@ -1,5 +1,6 @@
 package io.arrakis.bench.shm;
 
+import io.arrakis.device.FlowFilter;
 import io.arrakis.device.PacketBatch;
 import io.arrakis.device.VnicQueue;
 import java.io.IOException;
@@ -12,9 +13,13 @@ import java.nio.ByteBuffer;
  * transmit buffer, stamped with the sequence number, sent, and the benchmark thread spins on
  * {@code receive} until the peer's echo (addresses swapped) comes back. What the switch costs by
  * itself: two copies each way (into the channel, out of it), a release store, an acquire load.
+ * Steered: both VNICs have two queues and a receive filter that sends the flow (UDP port
+ * {@value #PORT}) to queue 1, where both sides run it; each frame is classified by the sender
+ * against the receiver's filters and again by the receiving queue.
  */
 final class RawFramePath implements RoundTripPath {
     private static final int SEQUENCE_AT = 14 + 20 + 8;
+    static final int PORT = 5000;
 
     private final ShmFixture fixture;
     private final VnicQueue queue;
@@ -22,14 +27,32 @@ final class RawFramePath implements RoundTripPath {
     private final PacketBatch out = new PacketBatch(1);
     private final PacketBatch in = new PacketBatch(16);
 
-    private RawFramePath(ShmFixture fixture) {
+    private RawFramePath(ShmFixture fixture, int queueIndex) {
         this.fixture = fixture;
-        this.queue = fixture.vnic.queue(0);
+        this.queue = fixture.vnic.queue(queueIndex);
         this.frame = udpFrame(fixture.vnic.mac().bits(), fixture.peerMac, fixture.vnic.address(), fixture.peerAddress);
     }
 
-    static RawFramePath open() throws IOException {
-        return new RawFramePath(ShmFixture.open("shm-raw", "pinger-raw"));
+    static RawFramePath open(boolean steered) throws IOException {
+        if (!steered) {
+            return new RawFramePath(ShmFixture.open("shm-raw", "pinger-raw"), 0);
+        }
+        ShmFixture fixture = ShmFixture.open("shm-raw-steered", "pinger-steered", 2);
+        try {
+            fixture.vnic.control().addReceiveFilter(new FlowFilter(FlowFilter.Protocol.UDP, fixture.vnic.address(),
+                    PORT, 0, 0), 1);
+            // The echo's control thread applies our filter a moment after our OK; until then it
+            // would steer its echoes to queue 0, where they are dropped as missteered.
+            Thread.sleep(200);
+            return new RawFramePath(fixture, 1);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            fixture.close();
+            throw new IOException("interrupted while setting up the steered path", e);
+        } catch (IOException | RuntimeException e) {
+            fixture.close();
+            throw e;
+        }
     }
 
     @Override
@@ -84,7 +107,7 @@ final class RawFramePath implements RoundTripPath {
         sum = (sum & 0xFFFF) + (sum >>> 16);
         sum = (sum & 0xFFFF) + (sum >>> 16);
         frame.putShort(ip + 10, (short) ~sum);
-        frame.putShort((short) 5000).putShort((short) 5000).putShort((short) (8 + PAYLOAD)).putShort((short) 0);
+        frame.putShort((short) PORT).putShort((short) PORT).putShort((short) (8 + PAYLOAD)).putShort((short) 0);
         return frame.array();
     }
 

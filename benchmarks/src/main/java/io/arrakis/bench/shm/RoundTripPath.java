@@ -12,7 +12,7 @@ import java.util.Map;
 
 /**
  * One way of sending a 64-byte message to an {@link EchoPeer} in another JVM and waiting for it
- * to come back: through the shared-memory switch (raw frames at the queue, or UDP and TCP through
+ * to come back: through the foundation's raw ring (the physical limit), through the shared-memory switch (raw frames at the queue, or UDP and TCP through
  * our stack), or through the kernel's loopback with JDK channels. The benchmark
  * ({@link ShmSwitchVsLoopback}) and the demo measure them side by side. Owned by one thread.
  */
@@ -33,8 +33,18 @@ public interface RoundTripPath extends AutoCloseable {
 
     /** The paths compared. */
     enum Kind {
+        /**
+         * The foundation's raw cross-process SPSC ring (no switch, no frames): the physical
+         * limit issue 4's UDP goal is stated against ("within 4x of the raw ring").
+         */
+        RAW_RING("raw shared-memory SPSC ring (foundation)"),
         /** Frames at the shm queue, no stack: the physical limit of the switch. */
         SHM_RAW("shm switch, raw frames at the queue"),
+        /**
+         * The same on queue 1 of two-queue VNICs on both sides, each steering the flow there by a
+         * receive filter: the cost of steering by the receiver's filters and re-checking them.
+         */
+        SHM_RAW_STEERED("shm switch, raw frames, steered to queue 1"),
         /** UDP ping-pong, our stack on both sides, over the shm switch. */
         SHM_UDP("shm switch + our stack, UDP"),
         /** TCP request/response (Nagle off), our stack on both sides, over the shm switch. */
@@ -56,7 +66,9 @@ public interface RoundTripPath extends AutoCloseable {
 
     static RoundTripPath open(Kind kind) throws IOException {
         return switch (kind) {
-            case SHM_RAW -> RawFramePath.open();
+            case RAW_RING -> RingPath.open();
+            case SHM_RAW -> RawFramePath.open(false);
+            case SHM_RAW_STEERED -> RawFramePath.open(true);
             case SHM_UDP -> StackPath.open(false);
             case SHM_TCP -> StackPath.open(true);
             case KERNEL_UDP -> KernelPath.open(false, false);
@@ -68,7 +80,12 @@ public interface RoundTripPath extends AutoCloseable {
 
     /** Opens an shm VNIC attached to the control plane at {@code socket} (never starting one). */
     static ShmVnic openVnic(Path socket, String name) throws IOException {
-        return (ShmVnic) DeviceBackends.vnicBackend(ShmVnicBackend.NAME).open(new VnicConfig(name, 1, 1024, 2048,
+        return openVnic(socket, name, 1);
+    }
+
+    /** The same with {@code queues} queue pairs. */
+    static ShmVnic openVnic(Path socket, String name, int queues) throws IOException {
+        return (ShmVnic) DeviceBackends.vnicBackend(ShmVnicBackend.NAME).open(new VnicConfig(name, queues, 1024, 2048,
                 Map.of(ShmVnicBackend.OPTION_SOCKET, socket.toString(), ShmVnicBackend.OPTION_EMBEDDED, "false")));
     }
 

@@ -31,6 +31,11 @@ final class ShmFixture implements AutoCloseable {
 
     /** Starts everything, the peer in {@code peerMode} ("shm-raw" or "shm-stack"). */
     static ShmFixture open(String peerMode, String ownName) throws IOException {
+        return open(peerMode, ownName, 1);
+    }
+
+    /** The same with a VNIC of {@code queues} queue pairs on our side. */
+    static ShmFixture open(String peerMode, String ownName, int queues) throws IOException {
         Path directory = Files.createTempDirectory("arrakis-bench-shm");
         // If JMH ends the fork on a failure without a tear-down, the JVM still removes these (in reverse order).
         directory.toFile().deleteOnExit();
@@ -42,7 +47,7 @@ final class ShmFixture implements AutoCloseable {
         try {
             plane = ControlPlane.startEmbedded(directory.resolve("control.sock"));
             peer = EchoPeerProcess.start(peerMode, plane.socketPath().toString());
-            vnic = RoundTripPath.openVnic(plane.socketPath(), ownName);
+            vnic = RoundTripPath.openVnic(plane.socketPath(), ownName, queues);
             if (!vnic.awaitPeers(1, Duration.ofSeconds(10))) {
                 throw new IOException("the echo peer's VNIC did not appear to " + vnic + " within 10 s: " + vnic.peers());
             }

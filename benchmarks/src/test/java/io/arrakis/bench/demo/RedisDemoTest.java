@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.arrakis.bench.child.ChildProcesses;
 import io.arrakis.bench.demo.RedisDemo.Measurement;
 import io.arrakis.bench.demo.RedisDemo.PathResult;
 import io.arrakis.bench.demo.RedisDemo.Setup;
@@ -16,7 +17,6 @@ import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -41,11 +41,11 @@ class RedisDemoTest {
         assertTrue(Files.isRegularFile(agentJar), "no agent jar at " + agentJar + "; run mvn verify, which builds it");
         String samples = Path.of(RedisServer.class.getProtectionDomain().getCodeSource().getLocation().toURI())
                 .toString();
-        String loadGenerator = samples + File.pathSeparator + RedisDemo.hdrHistogramJar(work);
+        String loadGenerator = samples + File.pathSeparator + ChildProcesses.hdrHistogramJar(work);
         Setup setup = new Setup(ProcessHandle.current().info().command().orElseThrow(), agentJar, samples,
                 loadGenerator, work.resolve("control.sock"), work);
-        List<Process> children = new CopyOnWriteArrayList<>();
-        try (ControlPlane plane = ControlPlane.startEmbedded(setup.socket())) {
+        try (ChildProcesses children = new ChildProcesses();
+                ControlPlane plane = ControlPlane.startEmbedded(setup.socket())) {
             PathResult arrakis = RedisDemo.runPath(setup, true, SMALL, children);
             PathResult kernel = RedisDemo.runPath(setup, false, SMALL, children);
 
@@ -63,8 +63,6 @@ class RedisDemoTest {
             Measurement theirs = kernel.measurements().getFirst();
             assertTrue(theirs.operations() > 0, "requests measured without the agent: " + theirs.operations());
             assertEquals(0, theirs.serverFramesIn());
-        } finally {
-            children.forEach(Process::destroyForcibly);
         }
     }
 }

@@ -66,7 +66,7 @@ public final class TapVnic implements Vnic, VnicControl {
     private static final int ETHERNET_HEADER = 14;
     private static final int MIN_MTU = 68;
     private static final Set<String> OPTIONS = Set.of(TapVnicBackend.OPTION_INTERFACE, TapVnicBackend.OPTION_MAC,
-            TapVnicBackend.OPTION_MTU);
+            TapVnicBackend.OPTION_MTU, TapVnicBackend.OPTION_ADDRESS, TapVnicBackend.OPTION_GATEWAY);
     private static final SecureRandom RANDOM = new SecureRandom();
 
     private final String name;

@@ -30,6 +30,10 @@ import java.util.Optional;
  * <li>{@value #OPTION_MTU}: the MTU, set on the interface too (default {@value #DEFAULT_MTU}); a
  *     frame of {@code mtu + 18} bytes (with a VLAN tag), plus one byte, must fit a buffer after
  *     its 128 bytes of headroom.
+ * <li>{@value #OPTION_ADDRESS} ({@code A.B.C.D/len}) and {@value #OPTION_GATEWAY}: the IPv4
+ *     address a stack on this VNIC answers as, and its router. The device does not use them (a
+ *     TAP has no address of ours; the kernel's end has its own): they ride with the VNIC's
+ *     configuration for its user, as the provider, which has no control plane to ask here.
  * </ul>
  * See {@link TapVnic} for the data path and what a TAP cannot do. Thread-safe.
  */
@@ -38,6 +42,8 @@ public final class TapVnicBackend implements VnicBackend {
     public static final String OPTION_INTERFACE = "interface";
     public static final String OPTION_MAC = "mac";
     public static final String OPTION_MTU = "mtu";
+    public static final String OPTION_ADDRESS = "address";
+    public static final String OPTION_GATEWAY = "gateway";
     public static final String DEFAULT_INTERFACE = "arrakis%d";
     public static final int DEFAULT_MTU = 1500;
 

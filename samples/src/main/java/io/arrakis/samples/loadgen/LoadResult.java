@@ -30,6 +30,12 @@ public final class LoadResult {
     private final Row total;
     private final int connectionFailures;
     private final String firstFailure;
+    /** {percentile, microseconds} pairs of all operations' latency, for percentile plots. */
+    private final double[][] totalCurve;
+
+    /** Where {@link #latencyCurve} samples the distribution: evenly to the median, then by nines. */
+    static final double[] CURVE_PERCENTILES = {0, 10, 20, 30, 40, 50, 60, 70, 75, 80, 85, 90, 95, 97.5, 99, 99.5, 99.75,
+            99.9, 99.95, 99.99, 99.995, 99.999, 100};
 
     LoadResult(LoadConfig config, OperationStats gets, OperationStats sets, int connectionFailures, String firstFailure) {
         this.config = config;
@@ -41,6 +47,7 @@ public final class LoadResult {
         all.add(gets);
         all.add(sets);
         this.total = Row.of("ALL", all, seconds);
+        this.totalCurve = curve(all.latencyNanos);
         this.connectionFailures = connectionFailures;
         this.firstFailure = firstFailure;
     }
@@ -68,6 +75,32 @@ public final class LoadResult {
 
     public String firstFailure() {
         return firstFailure;
+    }
+
+    /**
+     * The latency of all operations at each of {@link #CURVE_PERCENTILES}: {percentile,
+     * microseconds} pairs, empty when nothing was measured.
+     */
+    public double[][] latencyCurve() {
+        double[][] copy = new double[totalCurve.length][];
+        for (int i = 0; i < totalCurve.length; i++) {
+            copy[i] = totalCurve[i].clone();
+        }
+        return copy;
+    }
+
+    private static double[][] curve(Histogram h) {
+        if (h.getTotalCount() == 0) {
+            return new double[0][];
+        }
+        double[][] points = new double[CURVE_PERCENTILES.length][];
+        for (int i = 0; i < points.length; i++) {
+            double percentile = CURVE_PERCENTILES[i];
+            long nanos = percentile == 0 ? h.getMinValue() : percentile == 100 ? h.getMaxValue()
+                    : h.getValueAtPercentile(percentile);
+            points[i] = new double[] {percentile, nanos / 1e3};
+        }
+        return points;
     }
 
     public String table() {
@@ -109,7 +142,13 @@ public final class LoadResult {
         out.append("  \"set\": ").append(rowJson(set)).append(",\n");
         out.append("  \"errors\": ").append(errors()).append(",\n");
         out.append("  \"connectionFailures\": ").append(connectionFailures).append(",\n");
-        out.append("  \"firstFailure\": ").append(firstFailure == null ? "null" : quote(firstFailure)).append('\n');
+        out.append("  \"firstFailure\": ").append(firstFailure == null ? "null" : quote(firstFailure)).append(",\n");
+        out.append("  \"latencyCurveMicros\": [");
+        for (int i = 0; i < totalCurve.length; i++) {
+            out.append(i == 0 ? "" : ", ").append('[').append(totalCurve[i][0]).append(", ")
+                    .append(number(totalCurve[i][1])).append(']');
+        }
+        out.append("]\n");
         return out.append("}\n").toString();
     }
 

@@ -35,6 +35,15 @@ class LoadGeneratorTest {
             assertTrue(result.total().p50Micros() > 0 && result.total().p50Micros() <= result.total().p99Micros());
             assertTrue(result.total().p99Micros() <= result.total().maxMicros());
             assertTrue(result.json().contains("\"errors\": 0"), result.json());
+            double[][] curve = result.latencyCurve();
+            assertEquals(LoadResult.CURVE_PERCENTILES.length, curve.length);
+            for (int i = 1; i < curve.length; i++) {
+                assertTrue(curve[i][0] > curve[i - 1][0] && curve[i][1] >= curve[i - 1][1],
+                        "the curve rises with the percentile at point " + i + ": " + result.json());
+            }
+            assertEquals(result.total().p99Micros(), curve[14][1], 1e-9, "the curve's 99th percentile is the table's");
+            assertEquals(result.total().maxMicros(), curve[curve.length - 1][1], 1e-9);
+            assertTrue(result.json().contains("\"latencyCurveMicros\": [[0.0, "), result.json());
         }
     }
 

@@ -124,6 +124,11 @@ final class CaptureQueue implements VnicQueue {
     }
 
     @Override
+    public boolean readinessSignalled() {
+        return inner.readinessSignalled();
+    }
+
+    @Override
     public Counters<VnicCounter> counters() {
         return inner.counters();
     }
