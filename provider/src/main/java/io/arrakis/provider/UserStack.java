@@ -638,9 +638,13 @@ final class UserStack implements AutoCloseable {
         /**
          * Under the stack lock: whether the sleeper would look again only after {@code deadline};
          * if so it counts as woken from now on (the caller wakes it), so the next call says no.
+         * A sleeper that is not going to sleep says no: it reads the deadline under the lock
+         * before it sleeps again. (Saying yes there cost every application call an eventfd write
+         * and an unpark of the poller, which then woke, polled and slept again, armed.)
          */
         boolean sleepsPast(long deadline) {
-            if (deadline < sleepsUntil) {
+            long until = sleepsUntil;
+            if (until != Long.MAX_VALUE && deadline < until) {
                 sleepsUntil = Long.MAX_VALUE;
                 return true;
             }
