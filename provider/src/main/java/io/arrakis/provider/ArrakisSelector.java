@@ -290,6 +290,9 @@ final class ArrakisSelector extends AbstractSelector {
                 Thread.onSpinWait();
             }
         }
+        if (stack != null) {
+            stack.handToPoller(); // it covers the queue while we sleep in the JDK's selector
+        }
         blockedInInner = true;
         try {
             if (!changes.movedSince(seen)) {

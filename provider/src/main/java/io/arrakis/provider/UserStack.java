@@ -102,6 +102,12 @@ final class UserStack implements AutoCloseable {
             throw new ExceptionInInitializerError(e);
         }
     }
+    /**
+     * When a thread other than the poller last polled the queue ({@link System#nanoTime}), or 0
+     * once such a thread {@linkplain #handToPoller handed the queue to the poller} to sleep by
+     * other means. See {@link #pollerLoop}.
+     */
+    private volatile long lastAppPoll;
     private volatile boolean closed;
     private volatile Throwable failure;
     /** TCP ports bound by a channel (listening, connected or just bound), so binds conflict as in Linux. */
@@ -466,7 +472,11 @@ final class UserStack implements AutoCloseable {
             throw new IOException("the user-level stack on VNIC " + vnic.name() + " failed", failed);
         }
         try {
-            int received = stack.poll(System.nanoTime());
+            long now = System.nanoTime();
+            if (Thread.currentThread() != poller) {
+                lastAppPoll = now;
+            }
+            int received = stack.poll(now);
             if (!waitingForOutputRoom.isEmpty() && !stack.outputPending()) {
                 signalOutputRoom();
             }
@@ -521,6 +531,9 @@ final class UserStack implements AutoCloseable {
                 // looks again within POLLER_RECHECK_NANOS): no system call on the fast path.
                 wakePoller();
             }
+        }
+        if (leader == null) {
+            handToPoller(); // nobody else may poll while we park
         }
         readiness.park(me);
         try {
@@ -713,9 +726,13 @@ final class UserStack implements AutoCloseable {
         /**
          * Under the stack lock: whether the sleeper would look again only after {@code deadline};
          * if so it counts as woken from now on (the caller wakes it), so the next call says no.
+         * A sleeper that is not going to sleep says no: it reads the deadline under the lock
+         * before it sleeps again. (Saying yes there cost every application call an eventfd write
+         * and an unpark of the poller, which then woke, polled and slept again, armed.)
          */
         boolean sleepsPast(long deadline) {
-            if (deadline < sleepsUntil) {
+            long until = sleepsUntil;
+            if (until != Long.MAX_VALUE && deadline < until) {
                 sleepsUntil = Long.MAX_VALUE;
                 return true;
             }
@@ -890,6 +907,15 @@ final class UserStack implements AutoCloseable {
     }
 
     /**
+     * A thread that polled the queue is about to wait without polling (parked, or asleep in a
+     * JDK selector): the poller takes over now rather than within {@link #POLLER_RECHECK_NANOS}.
+     */
+    void handToPoller() {
+        lastAppPoll = 0;
+        LockSupport.unpark(poller);
+    }
+
+    /**
      * The last spinner left: the poller, parked while others polled, takes over. (If it sleeps
      * in epoll instead, it is armed there and wakes with the next frame.)
      */
@@ -914,22 +940,35 @@ final class UserStack implements AutoCloseable {
                 }
                 long until;
                 boolean outputPending;
+                long appPolledAgo;
                 lock.lock();
                 try {
                     if (pollLocked() > 0) {
                         continue;
                     }
                     outputPending = stack.outputPending();
-                    if (!outputPending && !queue.armReadiness()) {
+                    appPolledAgo = System.nanoTime() - lastAppPoll;
+                    if (!outputPending && appPolledAgo >= POLLER_RECHECK_NANOS && !queue.armReadiness()) {
                         continue; // a frame came after the poll: take it
                     }
-                    until = outputPending ? Long.MAX_VALUE : sleeper.sleepUntil(stack.nextDeadline(), pollerMaxSleepMillis);
+                    until = outputPending || appPolledAgo < POLLER_RECHECK_NANOS ? Long.MAX_VALUE
+                            : sleeper.sleepUntil(stack.nextDeadline(), pollerMaxSleepMillis);
                 } finally {
                     lock.unlock();
                 }
                 if (outputPending) {
                     // The peer's ring is full and its draining wakes nobody: retry shortly.
                     LockSupport.parkNanos(this, OUTPUT_RETRY_NANOS);
+                    continue;
+                }
+                if (appPolledAgo < POLLER_RECHECK_NANOS) {
+                    // An application thread polled a moment ago and is busy with what it got: it
+                    // polls again when it next calls in (a read, a write, a select). Sleeping
+                    // armed now would make every frame meanwhile cost its sender an eventfd
+                    // write and us a wake-up (and a fight for the lock) for frames that thread
+                    // takes anyway. Look again shortly; a thread that stops polling to wait by
+                    // other means hands over at once (handToPoller).
+                    LockSupport.parkNanos(this, POLLER_RECHECK_NANOS - appPolledAgo);
                     continue;
                 }
                 if (spinners.get() > 0) {
