@@ -281,6 +281,7 @@ final class ArrakisSelector extends AbstractSelector {
                     }
                 }
                 if ((++round & 63) == 0 && in.selectNow() > 0) {
+                    stack.spinPaid();
                     return;
                 }
                 long now = System.nanoTime();
@@ -288,6 +289,13 @@ final class ArrakisSelector extends AbstractSelector {
                     break;
                 }
                 Thread.onSpinWait();
+            }
+            // The same adaptive budget as the stack's own waits: a spin that keeps finding
+            // nothing (a loaded machine, where it takes the CPU the peer needs) shrinks.
+            if (changes.movedSince(seen)) {
+                stack.spinPaid();
+            } else if (!Thread.currentThread().isInterrupted()) {
+                stack.spinWasted();
             }
         }
         if (stack != null) {

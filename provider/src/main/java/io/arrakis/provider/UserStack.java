@@ -572,11 +572,11 @@ final class UserStack implements AutoCloseable {
         return adaptiveSpin;
     }
 
-    private void spinPaid() {
+    void spinPaid() {
         adaptiveSpin = spinNanos; // spinning found the event: keep the whole budget
     }
 
-    private void spinWasted() {
+    void spinWasted() {
         adaptiveSpin = adaptiveSpin < spinNanos / 64 ? 0 : adaptiveSpin / 2;
     }
 
