@@ -277,7 +277,14 @@ class ControlPlaneTest {
                                             new ControlStatus.QueueStatus(1, Map.of("RX_PACKETS", 4L))),
                                     List.of(new ControlStatus.Filter(fiveTuple, 1)))),
                     List.of(new ControlStatus.ChannelStatus(2, 3, 10, 9), new ControlStatus.ChannelStatus(3, 2, 5, 5, 1,
-                            0))))};
+                            0)),
+                    List.of(new ControlStatus.XdpAttachment("", "eth0", "SKB", List.of()),
+                            new ControlStatus.XdpAttachment("ns", "veth0", "NATIVE", List.of(
+                                    new ControlStatus.XdpTenant(77, 3, Ipv4Text.parse("198.18.0.9"),
+                                            List.of(fiveTuple, arp))))))),
+            new Protocol.XdpAdmit("", "eth0", true, 3, 17, Ipv4Text.parse("198.18.0.9")),
+            new Protocol.XdpAdmit("ns", "veth0", false, 0, 4, 1),
+            new Protocol.XdpAddFlow("ns", "veth0", fiveTuple, 5), new Protocol.XdpRemoveFlow("", "eth0", arp)};
         for (Protocol.Message message : messages) {
             byte[] bytes = Protocol.encode(7, message);
             Protocol.Envelope envelope = Protocol.decode(java.nio.ByteBuffer.wrap(bytes));

@@ -121,6 +121,13 @@ public final class XdpFilterOwner implements AutoCloseable {
         return filters.removeFlow(filter);
     }
 
+    /** The hardware queue of each admitted process. */
+    public synchronized Map<Long, Integer> queueByProcess() {
+        Map<Long, Integer> view = new HashMap<>();
+        tenants.forEach((pid, tenant) -> view.put(pid, tenant.queue()));
+        return view;
+    }
+
     /** The filters of each admitted process. */
     public synchronized Map<Long, List<FlowFilter>> flowsByProcess() {
         Map<Long, List<FlowFilter>> view = new HashMap<>();
