@@ -18,7 +18,7 @@ import java.util.Map;
  * ({@code SCM_RIGHTS}). Stateless; encoding allocates (this is the control path).
  *
  * <pre>
- * header (16 bytes, big endian): int magic 0x41524b43 ("ARKC"), short version 3, short type,
+ * header (16 bytes, big endian): int magic 0x41524b43 ("ARKC"), short version 4, short type,
  *                                int request id (0 for pushes; a reply carries its request's),
  *                                int body length
  * body: fields in order; a string is a short length and that many UTF-8 bytes; a rate limit is
