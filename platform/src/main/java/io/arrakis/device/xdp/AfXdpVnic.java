@@ -57,6 +57,8 @@ public final class AfXdpVnic implements Vnic, VnicControl {
     /** The control plane's admission of our sockets ({@code filters=external}); null otherwise or until admitted. */
     private volatile XdpAdmission.Session admission;
     private final int address;
+    /** Whether the address is dedicated to us (claim=address); else shared with the kernel, claimed port by port. */
+    private volatile boolean claimsAddress;
     private final int prefixLength;
     private final int gateway;
     private volatile TransmitFilter transmitFilter = TransmitFilter.ANY;
@@ -182,6 +184,7 @@ public final class AfXdpVnic implements Vnic, VnicControl {
                     vnic.admission = admitter.admit(vnic, config);
                 }
                 if (claim.equals("address")) {
+                    vnic.claimsAddress = true;
                     // A dedicated address: ARP for it and all its TCP and UDP, to queue 0.
                     vnic.addReceiveFilter(new FlowFilter(FlowFilter.Protocol.ARP, address[0], 0, 0, 0), 0);
                     vnic.addReceiveFilter(new FlowFilter(FlowFilter.Protocol.TCP, address[0], 0, 0, 0), 0);
@@ -317,6 +320,16 @@ public final class AfXdpVnic implements Vnic, VnicControl {
             }
         }
         return true;
+    }
+
+    /**
+     * Whether this VNIC's address is dedicated ({@code claim=address}: ARP and every port of it
+     * come here) rather than shared with the kernel's address on the interface ({@code
+     * claim=none}), where each port the process serves needs its own receive filter and ARP
+     * stays with the kernel.
+     */
+    public boolean claimsAddress() {
+        return claimsAddress;
     }
 
     /** How the program is (or is to be) attached; with {@code filters=external}, what the control plane is asked for. */

@@ -1,0 +1,185 @@
+package io.arrakis.provider;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.arrakis.device.xdp.XdpTestbed;
+import io.arrakis.testing.NetworkNamespace;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.DatagramChannel;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.util.Properties;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Shared-address mode end to end: our provider's channels on the af_xdp backend use the kernel's
+ * own address of one end of a veth pair ({@code claim=none}) and claim only the ports they bind;
+ * Linux clients in the peer namespace reach our TCP and UDP servers on that address, while a
+ * kernel TCP server on another port of the same address (an SSH stand-in) and ping keep working,
+ * and a port we close goes back to the kernel. Our stack never hears the answers to its own ARP
+ * requests here (they go to the kernel's address, so to the kernel): it learns its clients from
+ * their first frames (gleaning).
+ */
+@Timeout(value = 90, unit = TimeUnit.SECONDS)
+class SharedAddressXdpTest {
+    private static final String SHARED = XdpTestbed.KERNEL_IP;
+    private static final int TCP_PORT = 7100;
+    private static final int UDP_PORT = 7101;
+    private static final int KERNEL_PORT = 7122;
+
+    private final ExecutorService threads = Executors.newCachedThreadPool();
+    private XdpTestbed testbed;
+    private ArrakisSelectorProvider provider;
+
+    @AfterEach
+    void closeAll() throws Exception {
+        threads.shutdownNow();
+        try {
+            if (provider != null) {
+                provider.shutdown();
+            }
+        } finally {
+            if (testbed != null) {
+                testbed.close();
+            }
+        }
+    }
+
+    private String peerPython(String script, String... args) throws IOException {
+        String[] command = new String[3 + args.length];
+        command[0] = "python3";
+        command[1] = "-c";
+        command[2] = script;
+        System.arraycopy(args, 0, command, 3, args.length);
+        return testbed.peer.execAllowingFailure(command).stdout();
+    }
+
+    private String tcpExchange(int port, String text) throws IOException {
+        return peerPython("""
+                import socket, sys
+                try:
+                    s = socket.create_connection(('198.18.0.1', int(sys.argv[1])), timeout=3)
+                    s.sendall(sys.argv[2].encode())
+                    s.shutdown(socket.SHUT_WR)
+                    data = b''
+                    while True:
+                        chunk = s.recv(4096)
+                        if not chunk:
+                            break
+                        data += chunk
+                    print(data.decode(), end='')
+                except ConnectionRefusedError:
+                    print('refused', end='')
+                except socket.timeout:
+                    print('timeout', end='')
+                except OSError as e:
+                    print(type(e).__name__, end='')
+                """, Integer.toString(port), text);
+    }
+
+    private String udpExchange(int port, String text) throws IOException {
+        return peerPython("""
+                import socket, sys
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                s.settimeout(2)
+                s.sendto(sys.argv[2].encode(), ('198.18.0.1', int(sys.argv[1])))
+                try:
+                    print(s.recvfrom(65535)[0].decode(), end='')
+                except socket.timeout:
+                    print('timeout', end='')
+                """, Integer.toString(port), text);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"native", "skb"})
+    void ourServersOnTheKernelsAddressServeLinuxClientsWhileItsOtherPortsAndPingStayWithTheKernel(String xdpMode)
+            throws Exception {
+        testbed = XdpTestbed.create();
+        // The SSH stand-in: a kernel server on another port of the same address, answering "kernel".
+        NetworkNamespace.Background kernelServer = testbed.ours.start("python3", "-c", """
+                import socket
+                s = socket.socket()
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                s.bind(('198.18.0.1', %d))
+                s.listen(8)
+                while True:
+                    c, _ = s.accept()
+                    c.recv(4096)
+                    c.sendall(b'kernel')
+                    c.close()
+                """.formatted(KERNEL_PORT));
+        Properties settings = new Properties();
+        settings.setProperty("arrakis.backend", "af_xdp");
+        settings.setProperty("arrakis.af_xdp.interface", testbed.ourLink);
+        settings.setProperty("arrakis.af_xdp.netns", testbed.ours.name());
+        settings.setProperty("arrakis.af_xdp.address", SHARED + "/24");
+        settings.setProperty("arrakis.af_xdp.claim", "none");
+        settings.setProperty("arrakis.af_xdp.xdp-mode", xdpMode);
+        provider = ArrakisSelectorProvider.create(settings);
+        assertEquals(SHARED, provider.userLevelAddress().getHostAddress());
+
+        try (ServerSocketChannel server = provider.openServerSocketChannel();
+                DatagramChannel udp = provider.openDatagramChannel()) {
+            server.bind(new InetSocketAddress(provider.userLevelAddress(), TCP_PORT));
+            udp.bind(new InetSocketAddress(provider.userLevelAddress(), UDP_PORT));
+            CompletableFuture<Void> tcpEcho = CompletableFuture.runAsync(() -> echoTcp(server, 2), threads);
+            CompletableFuture<Void> udpEcho = CompletableFuture.runAsync(() -> echoUdp(udp, 2), threads);
+
+            assertEquals("over tcp", tcpExchange(TCP_PORT, "over tcp"));
+            assertEquals("over udp", udpExchange(UDP_PORT, "over udp"));
+            // The kernel keeps what we did not claim on its address: another TCP port, and ICMP.
+            assertEquals("kernel", tcpExchange(KERNEL_PORT, "hi"));
+            testbed.peer.exec("ping", "-c", "1", "-W", "2", SHARED);
+            // A second round: our neighbour entry for the client, gleaned from its first frame, still serves.
+            assertEquals("again", tcpExchange(TCP_PORT, "again"));
+            assertEquals("again udp", udpExchange(UDP_PORT, "again udp"));
+            tcpEcho.get(10, TimeUnit.SECONDS);
+            udpEcho.get(10, TimeUnit.SECONDS);
+        }
+        // Closed: the ports go back to the kernel, which has no socket there: TCP is refused.
+        assertEquals("refused", tcpExchange(TCP_PORT, "after close"));
+        assertTrue(kernelServer.isAlive());
+    }
+
+    private static void echoTcp(ServerSocketChannel server, int connections) {
+        try {
+            for (int i = 0; i < connections; i++) {
+                try (SocketChannel accepted = server.accept()) {
+                    ByteBuffer buffer = ByteBuffer.allocate(4096);
+                    while (accepted.read(buffer) >= 0) {
+                        buffer.flip();
+                        while (buffer.hasRemaining()) {
+                            accepted.write(buffer);
+                        }
+                        buffer.clear();
+                    }
+                }
+            }
+        } catch (IOException e) {
+            throw new RuntimeException(e);
+        }
+    }
+
+    private static void echoUdp(DatagramChannel udp, int datagrams) {
+        try {
+            ByteBuffer buffer = ByteBuffer.allocate(65_536);
+            for (int i = 0; i < datagrams; i++) {
+                buffer.clear();
+                var from = udp.receive(buffer);
+                udp.send(buffer.flip(), from);
+            }
+        } catch (IOException e) {
+            throw new RuntimeException(e);
+        }
+    }
+}
