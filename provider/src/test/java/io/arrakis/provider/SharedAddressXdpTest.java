@@ -3,6 +3,10 @@ package io.arrakis.provider;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.arrakis.control.ControlPlane;
+import io.arrakis.control.ControlStatus;
+import io.arrakis.device.FlowFilter;
+import io.arrakis.device.Ipv4Text;
 import io.arrakis.device.xdp.XdpTestbed;
 import io.arrakis.testing.NetworkNamespace;
 import java.io.IOException;
@@ -11,6 +15,8 @@ import java.nio.ByteBuffer;
 import java.nio.channels.DatagramChannel;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
+import java.nio.file.Path;
+import java.util.List;
 import java.util.Properties;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
@@ -18,6 +24,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -40,6 +47,10 @@ class SharedAddressXdpTest {
     private final ExecutorService threads = Executors.newCachedThreadPool();
     private XdpTestbed testbed;
     private ArrakisSelectorProvider provider;
+    private ControlPlane plane;
+
+    @TempDir
+    Path directory;
 
     @AfterEach
     void closeAll() throws Exception {
@@ -49,8 +60,14 @@ class SharedAddressXdpTest {
                 provider.shutdown();
             }
         } finally {
-            if (testbed != null) {
-                testbed.close();
+            try {
+                if (plane != null) {
+                    plane.close();
+                }
+            } finally {
+                if (testbed != null) {
+                    testbed.close();
+                }
             }
         }
     }
@@ -100,11 +117,18 @@ class SharedAddressXdpTest {
                 """, Integer.toString(port), text);
     }
 
+    /**
+     * {@code native} and {@code skb}: the provider's VNIC holds the program itself; {@code
+     * control-plane}: a control plane (embedded here, as a daemon would run) holds it, and the
+     * provider's port claims travel over its socket and show in its status as channels bind.
+     */
     @ParameterizedTest
-    @ValueSource(strings = {"native", "skb"})
-    void ourServersOnTheKernelsAddressServeLinuxClientsWhileItsOtherPortsAndPingStayWithTheKernel(String xdpMode)
+    @ValueSource(strings = {"native", "skb", "control-plane"})
+    void ourServersOnTheKernelsAddressServeLinuxClientsWhileItsOtherPortsAndPingStayWithTheKernel(String variant)
             throws Exception {
         testbed = XdpTestbed.create();
+        boolean throughControlPlane = variant.equals("control-plane");
+        String xdpMode = throughControlPlane ? "native" : variant;
         // The SSH stand-in: a kernel server on another port of the same address, answering "kernel".
         NetworkNamespace.Background kernelServer = testbed.ours.start("python3", "-c", """
                 import socket
@@ -125,6 +149,12 @@ class SharedAddressXdpTest {
         settings.setProperty("arrakis.af_xdp.address", SHARED + "/24");
         settings.setProperty("arrakis.af_xdp.claim", "none");
         settings.setProperty("arrakis.af_xdp.xdp-mode", xdpMode);
+        if (throughControlPlane) {
+            Path socket = directory.resolve("control.sock");
+            plane = ControlPlane.startEmbedded(socket);
+            settings.setProperty("arrakis.af_xdp.filters", "external");
+            settings.setProperty("arrakis.af_xdp.control-socket", socket.toString());
+        }
         provider = ArrakisSelectorProvider.create(settings);
         assertEquals(SHARED, provider.userLevelAddress().getHostAddress());
 
@@ -132,6 +162,13 @@ class SharedAddressXdpTest {
                 DatagramChannel udp = provider.openDatagramChannel()) {
             server.bind(new InetSocketAddress(provider.userLevelAddress(), TCP_PORT));
             udp.bind(new InetSocketAddress(provider.userLevelAddress(), UDP_PORT));
+            if (throughControlPlane) {
+                ControlStatus.XdpTenant us = plane.status().xdpAttachment(testbed.ourLink)
+                        .tenant(ProcessHandle.current().pid());
+                int shared = Ipv4Text.parse(SHARED);
+                assertTrue(us.flows().containsAll(List.of(new FlowFilter(FlowFilter.Protocol.TCP, shared, TCP_PORT, 0, 0),
+                        new FlowFilter(FlowFilter.Protocol.UDP, shared, UDP_PORT, 0, 0))), us.toString());
+            }
             CompletableFuture<Void> tcpEcho = CompletableFuture.runAsync(() -> echoTcp(server, 2), threads);
             CompletableFuture<Void> udpEcho = CompletableFuture.runAsync(() -> echoUdp(udp, 2), threads);
 
@@ -148,6 +185,11 @@ class SharedAddressXdpTest {
         }
         // Closed: the ports go back to the kernel, which has no socket there: TCP is refused.
         assertEquals("refused", tcpExchange(TCP_PORT, "after close"));
+        if (throughControlPlane) {
+            List<FlowFilter> left = plane.status().xdpAttachment(testbed.ourLink).tenant(ProcessHandle.current().pid())
+                    .flows();
+            assertTrue(left.stream().noneMatch(f -> f.localPort() == TCP_PORT || f.localPort() == UDP_PORT), left.toString());
+        }
         assertTrue(kernelServer.isAlive());
     }
 

@@ -99,9 +99,12 @@ public final class XdpFilterOwner implements AutoCloseable {
         }
         tenants.putIfAbsent(pid, new Tenant(pid, queue, new LinkedHashSet<>()));
         queueHolders.put(queue, pid);
-        ProcessHandle.of(pid).ifPresentOrElse(
-                process -> process.onExit().thenRun(() -> processExited(pid)),
-                () -> processExited(pid));
+        if (pid != ProcessHandle.current().pid()) {
+            // (Our own process, an embedded control plane's tenant, dies with the owner: nothing to watch.)
+            ProcessHandle.of(pid).ifPresentOrElse(
+                    process -> process.onExit().thenRun(() -> processExited(pid)),
+                    () -> processExited(pid));
+        }
         log.accept("XDP " + filters.interfaceName() + ": process " + pid + " admitted to queue " + queue);
     }
 

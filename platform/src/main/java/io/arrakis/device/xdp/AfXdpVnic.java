@@ -144,6 +144,7 @@ public final class AfXdpVnic implements Vnic, VnicControl {
         Arena arena = Arena.ofShared();
         List<AfXdpSocket> sockets = new ArrayList<>();
         XdpFilters filters = null;
+        boolean ownedByVnic = false;
         try {
             long bytes = (long) config.buffersPerQueue() * config.bufferSize();
             List<MemorySegment> memories = new ArrayList<>();
@@ -179,6 +180,7 @@ public final class AfXdpVnic implements Vnic, VnicControl {
             }
             AfXdpVnic vnic = new AfXdpVnic(config, interfaceName, namespace, macOf(link.mac()), link.mtu(), arena,
                     sockets, filters, xdpMode, address);
+            ownedByVnic = true; // from here on, closing the VNIC frees sockets, filters and memory
             try {
                 if (admitter != null) {
                     vnic.admission = admitter.admit(vnic, config);
@@ -200,6 +202,9 @@ public final class AfXdpVnic implements Vnic, VnicControl {
             }
             return vnic;
         } catch (IOException | RuntimeException | Error e) {
+            if (ownedByVnic) {
+                throw e;
+            }
             for (AfXdpSocket socket : sockets) {
                 try {
                     socket.close();
