@@ -3,6 +3,11 @@ package io.arrakis.provider;
 import io.arrakis.device.FlowFilter;
 import io.arrakis.device.Vnic;
 import io.arrakis.device.xdp.AfXdpVnic;
+import io.arrakis.linux.Ioctl;
+import io.arrakis.linux.LinuxException;
+import io.arrakis.linux.NeighbourTable;
+import io.arrakis.linux.Setns;
+import io.arrakis.stack.NetworkStack;
 import java.io.IOException;
 import java.net.BindException;
 
@@ -17,15 +22,60 @@ import java.net.BindException;
  *
  * <p>Thread-safe: the VNIC's control is.
  */
-final class SharedAddressPorts {
+final class SharedAddressPorts implements AutoCloseable {
     private final Vnic vnic;
     private final int address;
     private final boolean shared;
+    /** The kernel's neighbour table of the interface (shared mode only), opened in its namespace. */
+    private final NeighbourTable kernelTable;
 
-    SharedAddressPorts(Vnic vnic, int address) {
+    SharedAddressPorts(Vnic vnic, int address) throws IOException {
         this.vnic = vnic;
         this.address = address;
         this.shared = vnic instanceof AfXdpVnic xdp && xdp.address() != 0 && !xdp.claimsAddress();
+        if (shared) {
+            AfXdpVnic xdp = (AfXdpVnic) vnic;
+            kernelTable = Setns.callIn(xdp.namespace(), () -> {
+                try {
+                    return NeighbourTable.open(Ioctl.interfaceIndex(xdp.interfaceName()));
+                } catch (LinuxException e) {
+                    throw new IOException("cannot open the kernel's neighbour table of " + xdp.interfaceName() + ": "
+                            + e.getMessage(), e);
+                }
+            });
+        } else {
+            kernelTable = null;
+        }
+    }
+
+    /**
+     * In shared mode, the neighbour source of the stack: the kernel's table, which has the answers
+     * to ARP on the shared address (our own requests' replies go to the kernel). A miss asks the
+     * kernel to resolve, and the stack's next retry (a second later) finds the answer. Null
+     * otherwise (the stack's own ARP).
+     */
+    NetworkStack.NeighbourSource kernelNeighbours() {
+        if (kernelTable == null) {
+            return null;
+        }
+        return wanted -> {
+            synchronized (kernelTable) {
+                long mac = kernelTable.lookup(wanted);
+                if (mac < 0) {
+                    kernelTable.resolve(wanted);
+                }
+                return mac;
+            }
+        };
+    }
+
+    @Override
+    public void close() throws IOException {
+        if (kernelTable != null) {
+            synchronized (kernelTable) {
+                kernelTable.close();
+            }
+        }
     }
 
     /** Whether the address is shared with the kernel: then filters are per port, and neighbours are gleaned. */

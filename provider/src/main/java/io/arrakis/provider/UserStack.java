@@ -130,6 +130,7 @@ final class UserStack implements AutoCloseable {
         this.stack = new NetworkStack(driven, 0, config);
         this.sharedPorts = new SharedAddressPorts(vnic, address);
         stack.setGleanNeighbours(sharedPorts.shared()); // our ARP requests' replies go to the kernel
+        stack.setNeighbourSource(sharedPorts.kernelNeighbours()); // null (ARP) unless shared
         this.tcp = new TcpLayer(stack, TcpConfig.DEFAULT, System.nanoTime() ^ ProcessHandle.current().pid() << 32);
         this.readinessFd = queue.readinessFd();
         if (readinessFd < 0) {
@@ -1003,6 +1004,7 @@ final class UserStack implements AutoCloseable {
             vnic.close();
         } finally {
             lock.unlock();
+            sharedPorts.close();
             pollerSleeper.close();
             leaderSleeper.close();
             if (capture != null) {

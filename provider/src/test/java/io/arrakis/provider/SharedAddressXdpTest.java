@@ -193,6 +193,75 @@ class SharedAddressXdpTest {
         assertTrue(kernelServer.isAlive());
     }
 
+    /**
+     * Our client on the shared address opens a TCP connection and sends a datagram to Linux
+     * servers in the peer namespace that it never heard from: gleaning cannot help (we speak
+     * first), and the answers to our own ARP requests would go to the kernel; the stack asks the
+     * kernel's neighbour table instead (the kernel resolves the peer itself), and the replies to
+     * our ephemeral ports come to us through their filters.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"native"})
+    void ourClientsOnTheKernelsAddressReachLinuxServersTheyNeverHeardFrom(String xdpMode) throws Exception {
+        testbed = XdpTestbed.create();
+        testbed.peer.start("python3", "-c", """
+                import socket, threading
+                def udp():
+                    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                    u.bind(('198.18.0.2', 7301))
+                    while True:
+                        data, peer = u.recvfrom(65535)
+                        u.sendto(data.upper(), peer)
+                threading.Thread(target=udp, daemon=True).start()
+                s = socket.socket()
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                s.bind(('198.18.0.2', 7300))
+                s.listen(8)
+                while True:
+                    c, _ = s.accept()
+                    data = c.recv(4096)
+                    c.sendall(data.upper())
+                    c.close()
+                """);
+        assertEquals("", testbed.ours.exec("ip", "neigh", "show", XdpTestbed.PEER_IP).stdout().strip(),
+                "the kernel does not know the peer yet");
+        Properties settings = new Properties();
+        settings.setProperty("arrakis.backend", "af_xdp");
+        settings.setProperty("arrakis.af_xdp.interface", testbed.ourLink);
+        settings.setProperty("arrakis.af_xdp.netns", testbed.ours.name());
+        settings.setProperty("arrakis.af_xdp.address", SHARED + "/24");
+        settings.setProperty("arrakis.af_xdp.claim", "none");
+        settings.setProperty("arrakis.af_xdp.xdp-mode", xdpMode);
+        provider = ArrakisSelectorProvider.create(settings);
+        provider.userLevelAddress();
+        InetSocketAddress tcpServer = new InetSocketAddress(XdpTestbed.PEER_IP, 7300);
+        String answer = null;
+        for (int attempt = 0; attempt < 20 && answer == null; attempt++) {
+            try (SocketChannel client = provider.openSocketChannel()) {
+                client.connect(tcpServer);
+                assertTrue(((ArrakisSocketChannel) client).hasUserSide(), "routed user-level");
+                client.write(ByteBuffer.wrap("from our client".getBytes()));
+                ByteBuffer in = ByteBuffer.allocate(64);
+                while (client.read(in) >= 0) {
+                    // until the server closes
+                }
+                answer = new String(in.array(), 0, in.position());
+            } catch (java.net.ConnectException refused) {
+                Thread.sleep(100); // the peer's server may not listen yet
+            }
+        }
+        assertEquals("FROM OUR CLIENT", answer);
+        assertTrue(testbed.ours.exec("ip", "neigh", "show", XdpTestbed.PEER_IP).stdout().contains("lladdr"),
+                "the kernel resolved the peer for us");
+        try (DatagramChannel udp = provider.openDatagramChannel()) {
+            udp.bind(new InetSocketAddress(provider.userLevelAddress(), 0));
+            udp.send(ByteBuffer.wrap("datagram".getBytes()), new InetSocketAddress(XdpTestbed.PEER_IP, 7301));
+            ByteBuffer in = ByteBuffer.allocate(64);
+            udp.receive(in);
+            assertEquals("DATAGRAM", new String(in.array(), 0, in.position()));
+        }
+    }
+
     private static void echoTcp(ServerSocketChannel server, int connections) {
         try {
             for (int i = 0; i < connections; i++) {

@@ -64,6 +64,17 @@ public final class NetworkStack implements AutoCloseable {
     private final int[] evicted = new int[3];
     private IpProtocolHandler tcp;
     private boolean gleanNeighbours;
+    private NeighbourSource neighbourSource;
+
+    /**
+     * Where to ask for a neighbour's MAC instead of sending our own ARP request (e.g. the
+     * kernel's table, for an address shared with it). Asked when a request would be due: at the
+     * first miss and at each retry, at most {@code arpMaxRequests} times.
+     */
+    public interface NeighbourSource {
+        /** The MAC of {@code address}, or -1 when not known yet (the source may start resolving it). */
+        long macOf(int address) throws IOException;
+    }
     // Path MTUs learnt from ICMP "fragmentation needed" (RFC 1191), forgotten after 10 minutes.
     private static final int PATH_MTU_ENTRIES = 16;
     private static final long PATH_MTU_AGE_NANOS = 600_000_000_000L;
@@ -118,6 +129,11 @@ public final class NetworkStack implements AutoCloseable {
      */
     public void setGleanNeighbours(boolean glean) {
         this.gleanNeighbours = glean;
+    }
+
+    /** Asks {@code source} for neighbours instead of ARP (null: ARP). Call before polling. */
+    public void setNeighbourSource(NeighbourSource source) {
+        this.neighbourSource = source;
     }
 
     /**
@@ -804,7 +820,7 @@ public final class NetworkStack implements AutoCloseable {
             freeBuffer(evicted[0]);
         }
         if (neighbours.requestDue(nextHop, lastNow, config.arpRetryNanos(), config.arpMaxRequests())) {
-            sendArp(Arp.OPERATION_REQUEST, MacAddress.BROADCAST.bits(), nextHop, config.address());
+            solicit(nextHop);
         }
     }
 
@@ -892,7 +908,22 @@ public final class NetworkStack implements AutoCloseable {
     private void retryArp(long now) throws IOException {
         int address;
         while ((address = neighbours.nextDueRequest(now, config.arpRetryNanos(), config.arpMaxRequests())) != 0) {
+            solicit(address);
+        }
+    }
+
+    /** Asks for {@code address}'s MAC: our ARP request, or the neighbour source (whose answer may be at once). */
+    private void solicit(int address) throws IOException {
+        if (neighbourSource == null) {
             sendArp(Arp.OPERATION_REQUEST, MacAddress.BROADCAST.bits(), address, config.address());
+            return;
+        }
+        long mac = neighbourSource.macOf(address);
+        if (mac >= 0) {
+            int entry = neighbours.confirm(address, mac, lastNow);
+            if (entry >= 0) {
+                sendPending(entry);
+            }
         }
     }
 

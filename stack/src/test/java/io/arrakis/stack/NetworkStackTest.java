@@ -311,6 +311,27 @@ class NetworkStackTest {
         }
     }
 
+    /** With a neighbour source (the kernel's table, in shared mode), a stack asks it instead of sending ARP. */
+    @Test
+    void aNeighbourSourceReplacesArpRequests() throws Exception {
+        try (StackPair pair = new StackPair(TEN_MICROSECONDS)) {
+            java.util.List<Integer> asked = new java.util.ArrayList<>();
+            pair.a.setNeighbourSource(address -> {
+                asked.add(address);
+                return asked.size() < 2 ? -1 : pair.b.mac(); // unknown at first, known at the retry
+            });
+            UdpSocket atA = pair.a.openUdp(7, 4096);
+            UdpSocket atB = pair.b.openUdp(7, 4096);
+            pair.a.sendUdp(atA, B, 7, MemorySegment.ofArray(new byte[] {9}), 0, 1);
+            assertTrue(pair.runUntil(atB::isReadable, 5 * SECOND));
+            assertArrayEquals(new byte[] {9}, receive(atB));
+            assertEquals(java.util.List.of(B, B), asked);
+            assertEquals(0, pair.a.counters().get(StackCounter.ARP_REQUESTS_OUT));
+            assertTrue(pair.now() >= SECOND && pair.now() < 2 * SECOND, "delivered at the first retry, a second"
+                    + " later: " + pair.now());
+        }
+    }
+
     /**
      * A datagram to b from {@code source}, sent as a raw frame from MAC 02:00:00:00:00:99: an
      * on-link source is learnt at that MAC; an off-link one is not (its frame carries whichever
