@@ -512,7 +512,8 @@ public final class ControlPlane implements AutoCloseable {
                         }
                     });
             case Protocol.XdpAddFlow m -> xdpRequest(client, requestId, "add XDP flow " + m.filter() + " on "
-                    + m.interfaceName(), () -> xdp.addFlow(client.credentials.pid(), m));
+                    + m.interfaceName(), () -> xdp.addFlow(client.credentials.pid(), client.credentials.uid(),
+                    unprivilegedPortStart, m));
             case Protocol.XdpRemoveFlow m -> xdpRequest(client, requestId, "remove XDP flow " + m.filter() + " on "
                     + m.interfaceName(), () -> xdp.removeFlow(client.credentials.pid(), m));
             case Protocol.LookupListener(FlowFilter.Protocol protocol, int port) -> {

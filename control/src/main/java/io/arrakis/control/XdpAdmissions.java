@@ -74,8 +74,31 @@ final class XdpAdmissions implements AutoCloseable {
         return key;
     }
 
-    /** Adds a flow for admitted process {@code pid}, after checking queue and address. */
-    void addFlow(long pid, Protocol.XdpAddFlow request) throws IOException {
+    /**
+     * What a process of {@code uid} may not claim, or null: like binding, a port below
+     * {@code unprivilegedPortStart} needs root, and so do a whole address (port 0, every port of
+     * it, the privileged ones included) and its ARP (claiming the ARP of an address the kernel
+     * also uses would take the kernel's address away from it).
+     */
+    static String flowRefusedTo(int uid, FlowFilter filter, int unprivilegedPortStart) {
+        if (uid == 0) {
+            return null;
+        }
+        if (filter.protocol() == FlowFilter.Protocol.ARP) {
+            return "uid " + uid + " may not claim ARP for an address; only root may (a dedicated address)";
+        }
+        if (filter.localPort() == 0) {
+            return "uid " + uid + " may not claim every port of an address; only root may (a dedicated address)";
+        }
+        if (filter.localPort() < unprivilegedPortStart) {
+            return "uid " + uid + " may not claim " + filter.protocol() + " port " + filter.localPort() + ": ports below "
+                    + unprivilegedPortStart + " need root (as binding them does)";
+        }
+        return null;
+    }
+
+    /** Adds a flow for admitted process {@code pid} of {@code uid}, after checking queue, address and privilege. */
+    void addFlow(long pid, int uid, int unprivilegedPortStart, Protocol.XdpAddFlow request) throws IOException {
         Interface entry = admittedInterface(pid, request.namespace(), request.interfaceName());
         Integer queue = entry.owner().queueByProcess().get(pid);
         if (queue == null || queue != request.queue()) {
@@ -91,6 +114,10 @@ final class XdpAdmissions implements AutoCloseable {
         if (filter.protocol() != FlowFilter.Protocol.TCP && filter.protocol() != FlowFilter.Protocol.UDP
                 && filter.protocol() != FlowFilter.Protocol.ARP) {
             throw new IllegalArgumentException("the XDP program matches TCP, UDP and ARP flows, not " + filter);
+        }
+        String refused = flowRefusedTo(uid, filter, unprivilegedPortStart);
+        if (refused != null) {
+            throw new IllegalArgumentException(refused);
         }
         entry.owner().addFlow(pid, filter);
     }

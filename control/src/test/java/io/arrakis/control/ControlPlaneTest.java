@@ -248,6 +248,23 @@ class ControlPlaneTest {
     }
 
     @Test
+    void anXdpFlowOfAPrivilegedPortAWholeAddressOrArpNeedsRootAsBindingDoes() {
+        int address = Ipv4Text.parse("198.18.0.1");
+        FlowFilter ssh = new FlowFilter(FlowFilter.Protocol.TCP, address, 22, 0, 0);
+        FlowFilter web = new FlowFilter(FlowFilter.Protocol.TCP, address, 8080, 0, 0);
+        FlowFilter whole = new FlowFilter(FlowFilter.Protocol.UDP, address, 0, 0, 0);
+        FlowFilter arp = new FlowFilter(FlowFilter.Protocol.ARP, address, 0, 0, 0);
+        for (FlowFilter flow : List.of(ssh, web, whole, arp)) {
+            assertEquals(null, XdpAdmissions.flowRefusedTo(0, flow, 1024), "root may claim " + flow);
+        }
+        assertEquals(null, XdpAdmissions.flowRefusedTo(1000, web, 1024));
+        assertTrue(XdpAdmissions.flowRefusedTo(1000, ssh, 1024).contains("ports below 1024 need root"));
+        assertTrue(XdpAdmissions.flowRefusedTo(1000, whole, 1024).contains("every port of an address"));
+        assertTrue(XdpAdmissions.flowRefusedTo(1000, arp, 1024).contains("ARP"));
+        assertEquals(null, XdpAdmissions.flowRefusedTo(1000, ssh, 0), "ip_unprivileged_port_start=0 frees them all");
+    }
+
+    @Test
     void messagesSurviveEncodingAndGarbageIsRejected() throws Exception {
         FlowFilter fiveTuple = new FlowFilter(FlowFilter.Protocol.TCP, Ipv4Text.parse("198.18.0.2"), 80,
                 Ipv4Text.parse("198.18.0.3"), 40_000);
