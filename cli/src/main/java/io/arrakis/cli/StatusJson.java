@@ -76,12 +76,8 @@ final class StatusJson {
             for (Iterator<ControlStatus.Filter> f = v.filters().iterator(); f.hasNext(); ) {
                 ControlStatus.Filter rule = f.next();
                 FlowFilter filter = rule.filter();
-                json.append("{\"protocol\":").append(string(filter.protocol().name().toLowerCase(Locale.ROOT)))
-                        .append(",\"localAddress\":").append(string(Ipv4Text.format(filter.localAddress())))
-                        .append(",\"localPort\":").append(filter.localPort())
-                        .append(",\"remoteAddress\":").append(string(Ipv4Text.format(filter.remoteAddress())))
-                        .append(",\"remotePort\":").append(filter.remotePort())
-                        .append(",\"queue\":").append(rule.queue()).append('}');
+                flow(json, filter);
+                json.append(",\"queue\":").append(rule.queue()).append('}');
                 if (f.hasNext()) {
                     json.append(',');
                 }
@@ -102,7 +98,45 @@ final class StatusJson {
                 json.append(',');
             }
         }
+        json.append("],\"xdp\":[");
+        for (Iterator<ControlStatus.XdpAttachment> it = status.xdp().iterator(); it.hasNext(); ) {
+            ControlStatus.XdpAttachment x = it.next();
+            json.append("{\"namespace\":").append(string(x.namespace()))
+                    .append(",\"interface\":").append(string(x.interfaceName()))
+                    .append(",\"mode\":").append(string(x.mode().toLowerCase(Locale.ROOT)))
+                    .append(",\"processes\":[");
+            for (Iterator<ControlStatus.XdpTenant> t = x.tenants().iterator(); t.hasNext(); ) {
+                ControlStatus.XdpTenant tenant = t.next();
+                json.append("{\"pid\":").append(tenant.pid()).append(",\"queue\":").append(tenant.queue())
+                        .append(",\"address\":").append(string(Ipv4Text.format(tenant.address())))
+                        .append(",\"flows\":[");
+                for (Iterator<FlowFilter> f = tenant.flows().iterator(); f.hasNext(); ) {
+                    flow(json, f.next());
+                    json.append('}');
+                    if (f.hasNext()) {
+                        json.append(',');
+                    }
+                }
+                json.append("]}");
+                if (t.hasNext()) {
+                    json.append(',');
+                }
+            }
+            json.append("]}");
+            if (it.hasNext()) {
+                json.append(',');
+            }
+        }
         return json.append("]}").toString();
+    }
+
+    /** A flow's fields, the object left open for more. */
+    private static void flow(StringBuilder json, FlowFilter filter) {
+        json.append("{\"protocol\":").append(string(filter.protocol().name().toLowerCase(Locale.ROOT)))
+                .append(",\"localAddress\":").append(string(Ipv4Text.format(filter.localAddress())))
+                .append(",\"localPort\":").append(filter.localPort())
+                .append(",\"remoteAddress\":").append(string(Ipv4Text.format(filter.remoteAddress())))
+                .append(",\"remotePort\":").append(filter.remotePort());
     }
 
     /** Counters as an object, sorted by name, so the same status always prints the same text. */

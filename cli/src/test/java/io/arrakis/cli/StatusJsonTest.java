@@ -24,7 +24,10 @@ class StatusJsonTest {
                                 new ControlStatus.QueueStatus(1, Map.of("RX_PACKETS", 2L))),
                         List.of(new ControlStatus.Filter(new FlowFilter(FlowFilter.Protocol.TCP,
                                 Ipv4Text.parse("198.18.0.2"), 80, Ipv4Text.parse("198.18.0.3"), 0), 1)))),
-                List.of(new ControlStatus.ChannelStatus(2, 3, 10, 9), new ControlStatus.ChannelStatus(3, 2, 1, 1, 0, 1)));
+                List.of(new ControlStatus.ChannelStatus(2, 3, 10, 9), new ControlStatus.ChannelStatus(3, 2, 1, 1, 0, 1)),
+                List.of(new ControlStatus.XdpAttachment("ns1", "veth0", "NATIVE", List.of(new ControlStatus.XdpTenant(
+                        4321, 0, Ipv4Text.parse("198.18.0.1"), List.of(new FlowFilter(FlowFilter.Protocol.UDP,
+                                Ipv4Text.parse("198.18.0.1"), 7000, 0, 0)))))));
         assertEquals("{\"pid\":7,\"socket\":\"/run/arrakis/control.sock\",\"subnet\":\"198.18.0.0/24\",\"attaches\":3,"
                 + "\"detaches\":1,\"vnics\":[{\"id\":2,\"name\":\"web\",\"pid\":1234,\"uid\":0,"
                 + "\"mac\":\"02:00:00:00:00:02\",\"address\":\"198.18.0.2\",\"rateLimit\":{\"bytesPerSecond\":5,"
@@ -34,10 +37,14 @@ class StatusJsonTest {
                 + "\"counters\":{\"RX_PACKETS\":2}}],\"filters\":[{\"protocol\":\"tcp\",\"localAddress\":\"198.18.0.2\","
                 + "\"localPort\":80,\"remoteAddress\":\"198.18.0.3\",\"remotePort\":0,\"queue\":1}]}],"
                 + "\"channels\":[{\"from\":2,\"fromQueue\":0,\"to\":3,\"toQueue\":0,\"published\":10,\"consumed\":9},"
-                + "{\"from\":3,\"fromQueue\":0,\"to\":2,\"toQueue\":1,\"published\":1,\"consumed\":1}]}",
+                + "{\"from\":3,\"fromQueue\":0,\"to\":2,\"toQueue\":1,\"published\":1,\"consumed\":1}],"
+                + "\"xdp\":[{\"namespace\":\"ns1\",\"interface\":\"veth0\",\"mode\":\"native\",\"processes\":"
+                + "[{\"pid\":4321,\"queue\":0,\"address\":\"198.18.0.1\",\"flows\":[{\"protocol\":\"udp\","
+                + "\"localAddress\":\"198.18.0.1\",\"localPort\":7000,\"remoteAddress\":\"0.0.0.0\","
+                + "\"remotePort\":0}]}]}]}",
                 StatusJson.format(status));
         assertEquals("{\"pid\":1,\"socket\":\"s\",\"subnet\":\"n\",\"attaches\":0,\"detaches\":0,\"vnics\":[],"
-                + "\"channels\":[]}", StatusJson.format(new ControlStatus(1, "s", "n", 0, 0, List.of(), List.of())));
+                + "\"channels\":[],\"xdp\":[]}", StatusJson.format(new ControlStatus(1, "s", "n", 0, 0, List.of(), List.of())));
     }
 
     @Test

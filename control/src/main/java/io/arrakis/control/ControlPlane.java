@@ -54,7 +54,10 @@ import java.util.concurrent.atomic.AtomicReference;
  * channels it is an end of, the receiving end read-only. When a connection closes (exit, crash,
  * SIGKILL) it reclaims the VNIC, tells the peers to drop their channels to it, and closes every
  * descriptor it held for it. It also answers STATUS and SET_RATE_LIMIT, and keeps the directory
- * of announced listeners for loopback acceleration (see {@link Protocol}).
+ * of announced listeners for loopback acceleration (see {@link Protocol}). For AF_XDP it owns
+ * the XDP program and maps of each interface a process asks about ({@link XdpAdmissions}): it
+ * admits processes' sockets, installs and removes their flows, and removes them when their
+ * connection closes or they exit.
  *
  * <p>One thread does all of this, blocked in {@code epoll_wait} over the listening socket and
  * the connections: it never spins and is not on the data path. Other threads reach it through
@@ -105,6 +108,7 @@ public final class ControlPlane implements AutoCloseable {
     /** Announced listeners by {@link #listenerKey}: the first VNIC to announce a port holds it until it withdraws or dies. */
     private final Map<Integer, VnicEntry> listeners = new HashMap<>();
     private final ArrayDeque<Client> doomed = new ArrayDeque<>();
+    private final XdpAdmissions xdp = new XdpAdmissions();
     private long nextTag = 2;
     private int nextId = 1;
     private long attaches;
@@ -126,6 +130,8 @@ public final class ControlPlane implements AutoCloseable {
         final ArrayDeque<Outgoing> backlog = new ArrayDeque<>();
         boolean writeWanted;
         VnicEntry vnic;
+        /** The AF_XDP interfaces this connection's process was admitted to ({@link XdpAdmissions} keys). */
+        final List<String> xdpInterfaces = new ArrayList<>(1);
         boolean doomed;
 
         Client(long tag, int fd, Sockets.Credentials credentials) {
@@ -498,6 +504,18 @@ public final class ControlPlane implements AutoCloseable {
                     withdrawListener(client, requestId, protocol, port);
             case Protocol.Shutdown _ -> shutdownRequested(client, requestId);
             case Protocol.Sync _ -> send(client, requestId, new Protocol.Ok());
+            case Protocol.XdpAdmit m -> xdpRequest(client, requestId, "admit its AF_XDP socket " + m.socketFd()
+                    + " to queue " + m.queue() + " of " + m.interfaceName(), () -> {
+                        String key = xdp.admit(client.credentials.pid(), m);
+                        if (!client.xdpInterfaces.contains(key)) {
+                            client.xdpInterfaces.add(key);
+                        }
+                    });
+            case Protocol.XdpAddFlow m -> xdpRequest(client, requestId, "add XDP flow " + m.filter() + " on "
+                    + m.interfaceName(), () -> xdp.addFlow(client.credentials.pid(), client.credentials.uid(),
+                    unprivilegedPortStart, m));
+            case Protocol.XdpRemoveFlow m -> xdpRequest(client, requestId, "remove XDP flow " + m.filter() + " on "
+                    + m.interfaceName(), () -> xdp.removeFlow(client.credentials.pid(), m));
             case Protocol.LookupListener(FlowFilter.Protocol protocol, int port) -> {
                 VnicEntry holder = listeners.get(listenerKey(protocol, port));
                 send(client, requestId, new Protocol.ListenerInfo(protocol, port, holder == null ? 0 : holder.id,
@@ -508,6 +526,24 @@ public final class ControlPlane implements AutoCloseable {
                         .getSimpleName() + " to the control plane"));
                 doom(client);
             }
+        }
+    }
+
+    // ------------------------------------------------------------------ AF_XDP
+
+    /** A request to {@link #xdp}. */
+    private interface XdpAction {
+        void run() throws IOException;
+    }
+
+    /** Runs an AF_XDP request and answers OK, or FAILURE with what was refused and why. */
+    private void xdpRequest(Client client, int requestId, String what, XdpAction action) {
+        try {
+            action.run();
+            send(client, requestId, new Protocol.Ok());
+        } catch (IOException | RuntimeException e) {
+            send(client, requestId, new Protocol.Failure("process " + client.credentials.pid() + " cannot " + what
+                    + ": " + e.getMessage()));
         }
     }
 
@@ -944,6 +980,9 @@ public final class ControlPlane implements AutoCloseable {
             if (vnic != null) {
                 reclaim(vnic);
             }
+            for (String key : client.xdpInterfaces) {
+                xdp.release(client.credentials.pid(), key);
+            }
         }
     }
 
@@ -1015,7 +1054,8 @@ public final class ControlPlane implements AutoCloseable {
                 }
             }
         }
-        return new ControlStatus(pid, socket.toString(), config.subnetText(), attaches, detaches, list, channelList);
+        return new ControlStatus(pid, socket.toString(), config.subnetText(), attaches, detaches, list, channelList,
+                xdp.status());
     }
 
     /**
@@ -1026,7 +1066,7 @@ public final class ControlPlane implements AutoCloseable {
     private void sendStatus(Client client, int requestId) {
         ControlStatus status = buildStatus();
         for (ControlStatus candidate : List.of(status, new ControlStatus(status.pid(), status.socket(), status.subnet(),
-                status.attaches(), status.detaches(), status.vnics(), List.of()))) {
+                status.attaches(), status.detaches(), status.vnics(), List.of(), status.xdp()))) {
             try {
                 Protocol.encode(requestId, new Protocol.StatusReply(candidate));
             } catch (java.nio.BufferOverflowException tooBig) {
@@ -1195,6 +1235,7 @@ public final class ControlPlane implements AutoCloseable {
         }
         vnics.clear();
         listeners.clear();
+        xdp.close();
         closeQuietly(listenFd);
         try {
             Files.deleteIfExists(socket);

@@ -18,13 +18,51 @@ import java.util.Map;
  * @param subnet the subnet it assigns addresses from, as {@code a.b.c.d/n}
  * @param attaches VNICs created since start
  * @param detaches VNICs reclaimed since start (closed sockets: exits and kills alike)
+ * @param xdp the interfaces where the control plane holds an XDP filter program, with the
+ *     processes admitted to their queues and their flows
  */
 public record ControlStatus(int pid, String socket, String subnet, long attaches, long detaches,
-        List<VnicStatus> vnics, List<ChannelStatus> channels) {
+        List<VnicStatus> vnics, List<ChannelStatus> channels, List<XdpAttachment> xdp) {
 
     public ControlStatus {
         vnics = List.copyOf(vnics);
         channels = List.copyOf(channels);
+        xdp = List.copyOf(xdp);
+    }
+
+    /** A status without XDP attachments. */
+    public ControlStatus(int pid, String socket, String subnet, long attaches, long detaches, List<VnicStatus> vnics,
+            List<ChannelStatus> channels) {
+        this(pid, socket, subnet, attaches, detaches, vnics, channels, List.of());
+    }
+
+    /**
+     * An interface whose XDP program the control plane holds.
+     *
+     * @param namespace its network namespace, "" for the control plane's own
+     * @param mode how the program is attached ({@code SKB} or {@code NATIVE})
+     */
+    public record XdpAttachment(String namespace, String interfaceName, String mode, List<XdpTenant> tenants) {
+        public XdpAttachment {
+            tenants = List.copyOf(tenants);
+        }
+
+        /** The tenant with process id {@code pid}, or null. */
+        public XdpTenant tenant(long pid) {
+            return tenants.stream().filter(t -> t.pid() == pid).findFirst().orElse(null);
+        }
+    }
+
+    /** A process admitted to hardware queue {@code queue} with {@code address}, and its flows in the order added. */
+    public record XdpTenant(int pid, int queue, int address, List<FlowFilter> flows) {
+        public XdpTenant {
+            flows = List.copyOf(flows);
+        }
+    }
+
+    /** The XDP attachment of {@code interfaceName} (any namespace), or null. */
+    public XdpAttachment xdpAttachment(String interfaceName) {
+        return xdp.stream().filter(x -> x.interfaceName().equals(interfaceName)).findFirst().orElse(null);
     }
 
     /** A port a VNIC announced it listens on ({@link ShmVnic#announceListener}). */
@@ -152,6 +190,18 @@ public record ControlStatus(int pid, String socket, String subnet, long attaches
                     if (q.counters().values().stream().allMatch(value -> value == 0)) {
                         text.append(" (idle)\n");
                     }
+                }
+            }
+        }
+        for (XdpAttachment x : xdp) {
+            text.append("  xdp ").append(x.interfaceName()).append(x.namespace().isEmpty() ? "" : " in netns "
+                    + x.namespace()).append(" (").append(x.mode().toLowerCase(Locale.ROOT)).append("): ")
+                    .append(x.tenants().size()).append(" processes\n");
+            for (XdpTenant t : x.tenants()) {
+                text.append("       pid ").append(t.pid()).append(" queue ").append(t.queue()).append(' ')
+                        .append(Ipv4Text.format(t.address())).append(": ").append(t.flows().size()).append(" flows\n");
+                for (FlowFilter flow : t.flows()) {
+                    text.append("         flow ").append(flow).append('\n');
                 }
             }
         }

@@ -18,14 +18,16 @@ import java.util.Map;
  * ({@code SCM_RIGHTS}). Stateless; encoding allocates (this is the control path).
  *
  * <pre>
- * header (16 bytes, big endian): int magic 0x41524b43 ("ARKC"), short version 3, short type,
+ * header (16 bytes, big endian): int magic 0x41524b43 ("ARKC"), short version 4, short type,
  *                                int request id (0 for pushes; a reply carries its request's),
  *                                int body length
  * body: fields in order; a string is a short length and that many UTF-8 bytes; a rate limit is
  *       four longs (bytes/s, packets/s, burst bytes, burst packets); a listener is a byte (the IANA
  *       protocol number, 6 TCP or 17 UDP) and an int port (1..65535); a receive filter is a byte
  *       (the FlowFilter.Protocol's ordinal), int local address, int local port, int remote
- *       address, int remote port, byte queue
+ *       address, int remote port, byte queue; an XDP flow is the same without the queue byte, then an int
+ *       hardware queue; an XDP interface is a string network namespace ("" for the control
+ *       plane's own) and a string interface name
  * </pre>
  *
  * <table>
@@ -58,15 +60,23 @@ import java.util.Map;
  *     the order installed</td><td>none</td></tr>
  * <tr><td>20 SYNC</td><td>any → CP</td><td>(empty); answered OK after everything the control
  *     plane sent this connection before</td><td>none</td></tr>
+ * <tr><td>21 XDP_ADMIT</td><td>process → CP</td><td>XDP interface, byte XDP mode (0 skb, 1 native),
+ *     int hardware queue, int socket (a descriptor number in the sender, taken with
+ *     {@code pidfd_getfd}), int address</td><td>none</td></tr>
+ * <tr><td>22 XDP_ADD_FLOW</td><td>admitted process → CP</td><td>XDP interface, XDP flow</td><td>none</td></tr>
+ * <tr><td>23 XDP_REMOVE_FLOW</td><td>admitted process → CP</td><td>XDP interface, XDP flow (its queue
+ *     ignored)</td><td>none</td></tr>
  * </table>
  *
  * <p>Version 2 added the listener messages (11–15), the listeners in STATUS_REPLY and SHUTDOWN.
  * Version 3 added queues (in ATTACH, ATTACHED, PEER_ADDED and STATUS_REPLY) and receive filters
- * (17–19, and in STATUS_REPLY) and SYNC.
+ * (17–19, and in STATUS_REPLY) and SYNC. Version 4 added AF_XDP admission (21–23) and the XDP
+ * attachments at the end of STATUS_REPLY (int count; each: XDP interface, string mode, int
+ * tenants; each tenant: int pid, int hardware queue, int address, int flows, XDP flows).
  */
 public final class Protocol {
     public static final int MAGIC = 0x4152_4B43;
-    public static final int VERSION = 3;
+    public static final int VERSION = 4;
     public static final int HEADER_BYTES = 16;
     /** Largest datagram either side sends or accepts. */
     public static final int MAX_MESSAGE = 1 << 16;
@@ -93,13 +103,54 @@ public final class Protocol {
     static final short REMOVE_FILTER = 18;
     static final short FILTERS = 19;
     static final short SYNC = 20;
+    static final short XDP_ADMIT = 21;
+    static final short XDP_ADD_FLOW = 22;
+    static final short XDP_REMOVE_FLOW = 23;
 
     private Protocol() {}
 
     /** A decoded message. */
     public sealed interface Message permits Attach, Attached, PeerAdded, PeerRemoved, SetRateLimit, RateLimitChanged,
             StatusRequest, StatusReply, Ok, Failure, AnnounceListener, WithdrawListener, LookupListener, ListenerInfo,
-            PortInUse, Shutdown, AddFilter, RemoveFilter, Filters, Sync {}
+            PortInUse, Shutdown, AddFilter, RemoveFilter, Filters, Sync, XdpAdmit, XdpAddFlow, XdpRemoveFlow {}
+
+    /**
+     * Admit my AF_XDP socket {@code socketFd} (a descriptor number in the sending process, whose
+     * identity is the connection's SO_PEERCRED) to hardware queue {@code queue} of interface
+     * {@code interfaceName} in network namespace {@code namespace} ("" for the control plane's),
+     * for address {@code address}; attach the program in {@code nativeMode} (else skb) if nobody has.
+     */
+    public record XdpAdmit(String namespace, String interfaceName, boolean nativeMode, int queue, int socketFd,
+            int address) implements Message {
+        public XdpAdmit {
+            checkXdpInterface(namespace, interfaceName);
+            if (queue < 0 || socketFd < 0) {
+                throw new IllegalArgumentException("an XDP admission needs a queue and a descriptor >= 0, not queue "
+                        + queue + ", descriptor " + socketFd);
+            }
+        }
+    }
+
+    /** An admitted process asks that frames matching {@code filter} go to its socket on hardware queue {@code queue}. */
+    public record XdpAddFlow(String namespace, String interfaceName, FlowFilter filter, int queue) implements Message {
+        public XdpAddFlow {
+            checkXdpInterface(namespace, interfaceName);
+        }
+    }
+
+    /** An admitted process gives back {@code filter} (OK whether or not it held it). */
+    public record XdpRemoveFlow(String namespace, String interfaceName, FlowFilter filter) implements Message {
+        public XdpRemoveFlow {
+            checkXdpInterface(namespace, interfaceName);
+        }
+    }
+
+    static void checkXdpInterface(String namespace, String interfaceName) {
+        if (namespace == null || interfaceName == null || interfaceName.isBlank()) {
+            throw new IllegalArgumentException("an XDP interface needs a name (and a namespace, \"\" for the control"
+                    + " plane's own)");
+        }
+    }
 
     /**
      * A barrier: the control plane answers OK, after everything it already sent on this
@@ -313,6 +364,24 @@ public final class Protocol {
                 body.putInt(m.pid());
                 yield PORT_IN_USE;
             }
+            case XdpAdmit m -> {
+                putString(body, m.namespace());
+                putString(body, m.interfaceName());
+                body.put((byte) (m.nativeMode() ? 1 : 0)).putInt(m.queue()).putInt(m.socketFd()).putInt(m.address());
+                yield XDP_ADMIT;
+            }
+            case XdpAddFlow m -> {
+                putString(body, m.namespace());
+                putString(body, m.interfaceName());
+                putXdpFlow(body, m.filter(), m.queue());
+                yield XDP_ADD_FLOW;
+            }
+            case XdpRemoveFlow m -> {
+                putString(body, m.namespace());
+                putString(body, m.interfaceName());
+                putXdpFlow(body, m.filter(), 0);
+                yield XDP_REMOVE_FLOW;
+            }
         };
         body.flip();
         ByteBuffer whole = ByteBuffer.allocate(HEADER_BYTES + body.remaining());
@@ -385,6 +454,21 @@ public final class Protocol {
                 case LISTENER -> new ListenerInfo(getProtocol(data), data.getInt(), data.getInt(), data.getInt());
                 case PORT_IN_USE -> new PortInUse(getProtocol(data), data.getInt(), data.getInt(), getString(data),
                         data.getInt());
+                case XDP_ADMIT -> new XdpAdmit(getString(data), getString(data), data.get() != 0, data.getInt(),
+                        data.getInt(), data.getInt());
+                case XDP_ADD_FLOW -> {
+                    String namespace = getString(data);
+                    String interfaceName = getString(data);
+                    FlowFilter filter = getXdpFlow(data);
+                    yield new XdpAddFlow(namespace, interfaceName, filter, data.getInt());
+                }
+                case XDP_REMOVE_FLOW -> {
+                    String namespace = getString(data);
+                    String interfaceName = getString(data);
+                    FlowFilter filter = getXdpFlow(data);
+                    data.getInt();
+                    yield new XdpRemoveFlow(namespace, interfaceName, filter);
+                }
                 default -> throw new ProtocolException("unknown control message type " + type);
             };
             if (data.hasRemaining()) {
@@ -456,6 +540,21 @@ public final class Protocol {
         return new ControlStatus.Filter(filter, buffer.get() & 0xFF);
     }
 
+    private static void putXdpFlow(ByteBuffer buffer, FlowFilter f, int queue) {
+        buffer.put((byte) f.protocol().ordinal()).putInt(f.localAddress()).putInt(f.localPort())
+                .putInt(f.remoteAddress()).putInt(f.remotePort()).putInt(queue);
+    }
+
+    /** An XDP flow without its trailing queue (the caller reads that). */
+    private static FlowFilter getXdpFlow(ByteBuffer buffer) throws ProtocolException {
+        int protocol = buffer.get() & 0xFF;
+        FlowFilter.Protocol[] protocols = FlowFilter.Protocol.values();
+        if (protocol >= protocols.length) {
+            throw new ProtocolException("filter protocol " + protocol + " is not one of " + List.of(protocols));
+        }
+        return new FlowFilter(protocols[protocol], buffer.getInt(), buffer.getInt(), buffer.getInt(), buffer.getInt());
+    }
+
     private static void putRate(ByteBuffer buffer, RateLimit limit) {
         buffer.putLong(limit.bytesPerSecond()).putLong(limit.packetsPerSecond()).putLong(limit.burstBytes())
                 .putLong(limit.burstPackets());
@@ -502,6 +601,19 @@ public final class Protocol {
         for (ControlStatus.ChannelStatus c : status.channels()) {
             buffer.putInt(c.from()).putInt(c.to()).putLong(c.published()).putLong(c.consumed())
                     .put((byte) c.fromQueue()).put((byte) c.toQueue());
+        }
+        buffer.putInt(status.xdp().size());
+        for (ControlStatus.XdpAttachment x : status.xdp()) {
+            putString(buffer, x.namespace());
+            putString(buffer, x.interfaceName());
+            putString(buffer, x.mode());
+            buffer.putInt(x.tenants().size());
+            for (ControlStatus.XdpTenant t : x.tenants()) {
+                buffer.putInt(t.pid()).putInt(t.queue()).putInt(t.address()).putInt(t.flows().size());
+                for (FlowFilter flow : t.flows()) {
+                    putXdpFlow(buffer, flow, t.queue());
+                }
+            }
         }
     }
 
@@ -556,7 +668,29 @@ public final class Protocol {
             channels.add(new ControlStatus.ChannelStatus(buffer.getInt(), buffer.getInt(), buffer.getLong(),
                     buffer.getLong(), buffer.get() & 0xFF, buffer.get() & 0xFF));
         }
-        return new ControlStatus(pid, socket, subnet, attaches, detaches, vnics, channels);
+        int xdpCount = checkCount(buffer.getInt(), buffer);
+        List<ControlStatus.XdpAttachment> xdp = new ArrayList<>(xdpCount);
+        for (int i = 0; i < xdpCount; i++) {
+            String namespace = getString(buffer);
+            String interfaceName = getString(buffer);
+            String mode = getString(buffer);
+            int tenantCount = checkCount(buffer.getInt(), buffer);
+            List<ControlStatus.XdpTenant> tenants = new ArrayList<>(tenantCount);
+            for (int k = 0; k < tenantCount; k++) {
+                int tenantPid = buffer.getInt();
+                int queue = buffer.getInt();
+                int address = buffer.getInt();
+                int flowCount = checkCount(buffer.getInt(), buffer);
+                List<FlowFilter> flows = new ArrayList<>(flowCount);
+                for (int f = 0; f < flowCount; f++) {
+                    flows.add(getXdpFlow(buffer));
+                    buffer.getInt();
+                }
+                tenants.add(new ControlStatus.XdpTenant(tenantPid, queue, address, flows));
+            }
+            xdp.add(new ControlStatus.XdpAttachment(namespace, interfaceName, mode, tenants));
+        }
+        return new ControlStatus(pid, socket, subnet, attaches, detaches, vnics, channels, xdp);
     }
 
     private static int checkCount(int count, ByteBuffer buffer) throws ProtocolException {

@@ -248,6 +248,23 @@ class ControlPlaneTest {
     }
 
     @Test
+    void anXdpFlowOfAPrivilegedPortAWholeAddressOrArpNeedsRootAsBindingDoes() {
+        int address = Ipv4Text.parse("198.18.0.1");
+        FlowFilter ssh = new FlowFilter(FlowFilter.Protocol.TCP, address, 22, 0, 0);
+        FlowFilter web = new FlowFilter(FlowFilter.Protocol.TCP, address, 8080, 0, 0);
+        FlowFilter whole = new FlowFilter(FlowFilter.Protocol.UDP, address, 0, 0, 0);
+        FlowFilter arp = new FlowFilter(FlowFilter.Protocol.ARP, address, 0, 0, 0);
+        for (FlowFilter flow : List.of(ssh, web, whole, arp)) {
+            assertEquals(null, XdpAdmissions.flowRefusedTo(0, flow, 1024), "root may claim " + flow);
+        }
+        assertEquals(null, XdpAdmissions.flowRefusedTo(1000, web, 1024));
+        assertTrue(XdpAdmissions.flowRefusedTo(1000, ssh, 1024).contains("ports below 1024 need root"));
+        assertTrue(XdpAdmissions.flowRefusedTo(1000, whole, 1024).contains("every port of an address"));
+        assertTrue(XdpAdmissions.flowRefusedTo(1000, arp, 1024).contains("ARP"));
+        assertEquals(null, XdpAdmissions.flowRefusedTo(1000, ssh, 0), "ip_unprivileged_port_start=0 frees them all");
+    }
+
+    @Test
     void messagesSurviveEncodingAndGarbageIsRejected() throws Exception {
         FlowFilter fiveTuple = new FlowFilter(FlowFilter.Protocol.TCP, Ipv4Text.parse("198.18.0.2"), 80,
                 Ipv4Text.parse("198.18.0.3"), 40_000);
@@ -277,7 +294,14 @@ class ControlPlaneTest {
                                             new ControlStatus.QueueStatus(1, Map.of("RX_PACKETS", 4L))),
                                     List.of(new ControlStatus.Filter(fiveTuple, 1)))),
                     List.of(new ControlStatus.ChannelStatus(2, 3, 10, 9), new ControlStatus.ChannelStatus(3, 2, 5, 5, 1,
-                            0))))};
+                            0)),
+                    List.of(new ControlStatus.XdpAttachment("", "eth0", "SKB", List.of()),
+                            new ControlStatus.XdpAttachment("ns", "veth0", "NATIVE", List.of(
+                                    new ControlStatus.XdpTenant(77, 3, Ipv4Text.parse("198.18.0.9"),
+                                            List.of(fiveTuple, arp))))))),
+            new Protocol.XdpAdmit("", "eth0", true, 3, 17, Ipv4Text.parse("198.18.0.9")),
+            new Protocol.XdpAdmit("ns", "veth0", false, 0, 4, 1),
+            new Protocol.XdpAddFlow("ns", "veth0", fiveTuple, 5), new Protocol.XdpRemoveFlow("", "eth0", arp)};
         for (Protocol.Message message : messages) {
             byte[] bytes = Protocol.encode(7, message);
             Protocol.Envelope envelope = Protocol.decode(java.nio.ByteBuffer.wrap(bytes));

@@ -112,6 +112,8 @@ final class UserStack implements AutoCloseable {
     private volatile Throwable failure;
     /** TCP ports bound by a channel (listening, connected or just bound), so binds conflict as in Linux. */
     private final java.util.BitSet boundTcpPorts = new java.util.BitSet(65_536);
+    /** Receive filters per reserved port when the address is shared with the kernel. */
+    private final SharedAddressPorts sharedPorts;
     private int nextEphemeral = EPHEMERAL_FIRST + (int) (ProcessHandle.current().pid() % (EPHEMERAL_LAST - EPHEMERAL_FIRST));
     private static final int EPHEMERAL_FIRST = 32_768, EPHEMERAL_LAST = 60_999;
 
@@ -132,6 +134,9 @@ final class UserStack implements AutoCloseable {
         StackConfig config = new StackConfig(address, prefixLength, gateway, vnic.mtu(), 30_000_000_000L,
                 1_000_000_000L, 3, 30_000_000_000L, 64);
         this.stack = new NetworkStack(driven, 0, config);
+        this.sharedPorts = new SharedAddressPorts(vnic, address);
+        stack.setGleanNeighbours(sharedPorts.shared()); // our ARP requests' replies go to the kernel
+        stack.setNeighbourSource(sharedPorts.kernelNeighbours()); // null (ARP) unless shared
         this.tcp = new TcpLayer(stack, TcpConfig.DEFAULT, System.nanoTime() ^ ProcessHandle.current().pid() << 32);
         this.readinessFd = queue.readinessFd();
         if (readinessFd < 0) {
@@ -295,6 +300,19 @@ final class UserStack implements AutoCloseable {
      * throws {@code BindException} as Linux would when it is taken (or none is free).
      */
     int reservePort(int port) throws java.net.BindException {
+        int reserved = takeTcpPort(port);
+        try {
+            sharedPorts.claim(io.arrakis.device.FlowFilter.Protocol.TCP, reserved);
+        } catch (java.net.BindException e) {
+            synchronized (boundTcpPorts) {
+                boundTcpPorts.clear(reserved);
+            }
+            throw e;
+        }
+        return reserved;
+    }
+
+    private int takeTcpPort(int port) throws java.net.BindException {
         synchronized (boundTcpPorts) {
             if (port != 0) {
                 if (boundTcpPorts.get(port)) {
@@ -395,6 +413,7 @@ final class UserStack implements AutoCloseable {
     }
 
     void releasePort(int port) {
+        sharedPorts.release(io.arrakis.device.FlowFilter.Protocol.TCP, port);
         synchronized (boundTcpPorts) {
             boundTcpPorts.clear(port);
         }
@@ -414,6 +433,19 @@ final class UserStack implements AutoCloseable {
      * throws {@code BindException} as Linux would when it is taken (or none is free).
      */
     int reserveUdpPort(int port) throws java.net.BindException {
+        int reserved = takeUdpPort(port);
+        try {
+            sharedPorts.claim(io.arrakis.device.FlowFilter.Protocol.UDP, reserved);
+        } catch (java.net.BindException e) {
+            synchronized (boundUdpPorts) {
+                boundUdpPorts.clear(reserved);
+            }
+            throw e;
+        }
+        return reserved;
+    }
+
+    private int takeUdpPort(int port) throws java.net.BindException {
         synchronized (boundUdpPorts) {
             if (port != 0) {
                 if (boundUdpPorts.get(port)) {
@@ -435,6 +467,7 @@ final class UserStack implements AutoCloseable {
     }
 
     void releaseUdpPort(int port) {
+        sharedPorts.release(io.arrakis.device.FlowFilter.Protocol.UDP, port);
         synchronized (boundUdpPorts) {
             boundUdpPorts.clear(port);
         }
@@ -1010,6 +1043,7 @@ final class UserStack implements AutoCloseable {
             vnic.close();
         } finally {
             lock.unlock();
+            sharedPorts.close();
             pollerSleeper.close();
             leaderSleeper.close();
             if (capture != null) {

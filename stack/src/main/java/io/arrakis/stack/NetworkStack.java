@@ -63,6 +63,18 @@ public final class NetworkStack implements AutoCloseable {
     private final UdpSocket[] udpPorts = new UdpSocket[65_536];
     private final int[] evicted = new int[3];
     private IpProtocolHandler tcp;
+    private boolean gleanNeighbours;
+    private NeighbourSource neighbourSource;
+
+    /**
+     * Where to ask for a neighbour's MAC instead of sending our own ARP request (e.g. the
+     * kernel's table, for an address shared with it). Asked when a request would be due: at the
+     * first miss and at each retry, at most {@code arpMaxRequests} times.
+     */
+    public interface NeighbourSource {
+        /** The MAC of {@code address}, or -1 when not known yet (the source may start resolving it). */
+        long macOf(int address) throws IOException;
+    }
     // Path MTUs learnt from ICMP "fragmentation needed" (RFC 1191), forgotten after 10 minutes.
     private static final int PATH_MTU_ENTRIES = 16;
     private static final long PATH_MTU_AGE_NANOS = 600_000_000_000L;
@@ -107,6 +119,21 @@ public final class NetworkStack implements AutoCloseable {
     /** Plugs in the transport for {@code protocol} (only TCP, 6, is accepted). */
     public void setTcpHandler(IpProtocolHandler handler) {
         this.tcp = handler;
+    }
+
+    /**
+     * Learn neighbours from received IPv4 frames too, not only from ARP: the source MAC of a
+     * unicast datagram to our address from an on-link source is that source's MAC. For an
+     * address shared with the kernel (AF_XDP, claim=none), where the replies to our ARP
+     * requests go to the kernel, this is how a server learns its clients. Call before polling.
+     */
+    public void setGleanNeighbours(boolean glean) {
+        this.gleanNeighbours = glean;
+    }
+
+    /** Asks {@code source} for neighbours instead of ARP (null: ARP). Call before polling. */
+    public void setNeighbourSource(NeighbourSource source) {
+        this.neighbourSource = source;
     }
 
     /**
@@ -199,6 +226,27 @@ public final class NetworkStack implements AutoCloseable {
         }
     }
 
+    /**
+     * Learns that on-link {@code source} is at {@code sourceMac}, when that is news (absent, a
+     * different MAC, or confirmed more than half the reachable time ago), so a busy flow does not
+     * rewrite the cache on every frame. Off-link sources are skipped: their frames carry the
+     * MAC of whichever router forwarded them, not theirs.
+     */
+    private void glean(int source, long sourceMac, long now) throws IOException {
+        if (source == 0 || source == config.address() || !config.onLink(source)
+                || (sourceMac & 0x0100_0000_0000L) != 0) {
+            return;
+        }
+        if (neighbours.lookup(source, now, config.arpReachableNanos() / 2) == sourceMac) {
+            return;
+        }
+        int entry = neighbours.confirm(source, sourceMac, now);
+        if (entry >= 0) {
+            counters.increment(StackCounter.NEIGHBOURS_GLEANED);
+            sendPending(entry);
+        }
+    }
+
     private void handleIpv4(long at, int length, long now) throws IOException {
         String invalid = Ipv4.validate(memory, at, length);
         if (invalid != null) {
@@ -216,6 +264,9 @@ public final class NetworkStack implements AutoCloseable {
         int headerLength = Ipv4.headerLength(memory, at);
         int payloadLength = Ipv4.totalLength(memory, at) - headerLength;
         int source = Ipv4.source(memory, at);
+        if (gleanNeighbours && destination == config.address()) {
+            glean(source, Ethernet.source(memory, at - L3), now);
+        }
         int protocol = Ipv4.protocol(memory, at);
         MemorySegment payload = memory;
         long payloadAt = at + headerLength;
@@ -769,7 +820,7 @@ public final class NetworkStack implements AutoCloseable {
             freeBuffer(evicted[0]);
         }
         if (neighbours.requestDue(nextHop, lastNow, config.arpRetryNanos(), config.arpMaxRequests())) {
-            sendArp(Arp.OPERATION_REQUEST, MacAddress.BROADCAST.bits(), nextHop, config.address());
+            solicit(nextHop);
         }
     }
 
@@ -857,7 +908,22 @@ public final class NetworkStack implements AutoCloseable {
     private void retryArp(long now) throws IOException {
         int address;
         while ((address = neighbours.nextDueRequest(now, config.arpRetryNanos(), config.arpMaxRequests())) != 0) {
+            solicit(address);
+        }
+    }
+
+    /** Asks for {@code address}'s MAC: our ARP request, or the neighbour source (whose answer may be at once). */
+    private void solicit(int address) throws IOException {
+        if (neighbourSource == null) {
             sendArp(Arp.OPERATION_REQUEST, MacAddress.BROADCAST.bits(), address, config.address());
+            return;
+        }
+        long mac = neighbourSource.macOf(address);
+        if (mac >= 0) {
+            int entry = neighbours.confirm(address, mac, lastNow);
+            if (entry >= 0) {
+                sendPending(entry);
+            }
         }
     }
 

@@ -17,6 +17,8 @@ public enum StackCounter {
     ARP_REPLIES_IN,
     ARP_REQUESTS_OUT,
     ARP_REPLIES_OUT,
+    /** Neighbours learnt (or changed) from the source of an IPv4 frame to us ({@code setGleanNeighbours}). */
+    NEIGHBOURS_GLEANED,
     /** Packets dropped because the next hop did not answer ARP, or its pending queue was full. */
     DROPPED_NO_NEIGHBOUR,
     /** Packets dropped because no packet buffer was free to build them. */

@@ -279,6 +279,100 @@ class NetworkStackTest {
         }
     }
 
+    /**
+     * b's entry for a goes stale while a still trusts its entry for b (a longer reachable time),
+     * so a's next datagram arrives with no ARP before it: with gleaning b answers from that
+     * frame's source MAC without asking; without, it must ask (an address shared with the
+     * kernel never hears the answer).
+     */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(booleans = {true, false})
+    void aGleaningStackAnswersFromTheSourceOfAReceivedDatagramWithoutArp(boolean glean) throws Exception {
+        StackConfig b = StackConfig.of(StackPair.B, 24, null);
+        StackConfig patientA = new StackConfig(A, 24, 0, 1500, 1000 * SECOND, SECOND, 3, 30 * SECOND, 64);
+        try (StackPair pair = new StackPair(TEN_MICROSECONDS, patientA, b)) {
+            pair.b.setGleanNeighbours(glean);
+            UdpSocket atA = pair.a.openUdp(7, 4096);
+            UdpSocket atB = pair.b.openUdp(7, 4096);
+            pair.a.sendUdp(atA, B, 7, MemorySegment.ofArray(new byte[] {1}), 0, 1);
+            assertTrue(pair.runUntil(atB::isReadable, SECOND));
+            receive(atB);
+            pair.clock.advanceBy(31 * SECOND);
+            long requestsBefore = pair.b.counters().get(StackCounter.ARP_REQUESTS_OUT);
+            long gleanedBefore = pair.b.counters().get(StackCounter.NEIGHBOURS_GLEANED);
+            pair.a.sendUdp(atA, B, 7, MemorySegment.ofArray(new byte[] {2}), 0, 1);
+            assertTrue(pair.runUntil(atB::isReadable, SECOND));
+            receive(atB);
+            pair.b.sendUdp(atB, A, 7, MemorySegment.ofArray(new byte[] {3}), 0, 1);
+            assertTrue(pair.runUntil(atA::isReadable, SECOND));
+            assertArrayEquals(new byte[] {3}, receive(atA));
+            assertEquals(glean ? 0 : 1, pair.b.counters().get(StackCounter.ARP_REQUESTS_OUT) - requestsBefore);
+            assertEquals(glean ? 1 : 0, pair.b.counters().get(StackCounter.NEIGHBOURS_GLEANED) - gleanedBefore);
+        }
+    }
+
+    /** With a neighbour source (the kernel's table, in shared mode), a stack asks it instead of sending ARP. */
+    @Test
+    void aNeighbourSourceReplacesArpRequests() throws Exception {
+        try (StackPair pair = new StackPair(TEN_MICROSECONDS)) {
+            java.util.List<Integer> asked = new java.util.ArrayList<>();
+            pair.a.setNeighbourSource(address -> {
+                asked.add(address);
+                return asked.size() < 2 ? -1 : pair.b.mac(); // unknown at first, known at the retry
+            });
+            UdpSocket atA = pair.a.openUdp(7, 4096);
+            UdpSocket atB = pair.b.openUdp(7, 4096);
+            pair.a.sendUdp(atA, B, 7, MemorySegment.ofArray(new byte[] {9}), 0, 1);
+            assertTrue(pair.runUntil(atB::isReadable, 5 * SECOND));
+            assertArrayEquals(new byte[] {9}, receive(atB));
+            assertEquals(java.util.List.of(B, B), asked);
+            assertEquals(0, pair.a.counters().get(StackCounter.ARP_REQUESTS_OUT));
+            assertTrue(pair.now() >= SECOND && pair.now() < 2 * SECOND, "delivered at the first retry, a second"
+                    + " later: " + pair.now());
+        }
+    }
+
+    /**
+     * A datagram to b from {@code source}, sent as a raw frame from MAC 02:00:00:00:00:99: an
+     * on-link source is learnt at that MAC; an off-link one is not (its frame carries whichever
+     * router's MAC forwarded it), though the datagram is delivered either way.
+     */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"198.18.0.9", "198.19.7.7"})
+    void gleaningLearnsOnlyOnLinkSources(String sourceText) throws Exception {
+        try (StackPair pair = new StackPair(TEN_MICROSECONDS)) {
+            pair.b.setGleanNeighbours(true);
+            UdpSocket atB = pair.b.openUdp(7, 4096);
+            VnicQueue rogue = pair.link.a().queue(0);
+            PacketBatch batch = new PacketBatch(1);
+            assertEquals(1, rogue.allocate(batch, 1));
+            long at = (long) batch.buffer(0) * rogue.bufferSize() + batch.offset(0);
+            java.nio.ByteBuffer f = java.nio.ByteBuffer.allocate(14 + 20 + 8 + 1);
+            long bMac = pair.b.mac();
+            for (int i = 5; i >= 0; i--) {
+                f.put((byte) (bMac >>> (8 * i)));
+            }
+            f.put(new byte[] {2, 0, 0, 0, 0, (byte) 0x99}).putShort((short) 0x0800);
+            f.put((byte) 0x45).put((byte) 0).putShort((short) 29).putInt(0).put((byte) 64).put((byte) 17)
+                    .putShort((short) 0).putInt(Ipv4Text.parse(sourceText)).putInt(B);
+            int sum = 0;
+            for (int i = 14; i < 34; i += 2) {
+                sum += f.getShort(i) & 0xFFFF;
+            }
+            while ((sum >>> 16) != 0) {
+                sum = (sum & 0xFFFF) + (sum >>> 16);
+            }
+            f.putShort(24, (short) ~sum);
+            f.putShort((short) 9).putShort((short) 7).putShort((short) 9).putShort((short) 0).put((byte) 42);
+            MemorySegment.copy(MemorySegment.ofArray(f.array()), 0, rogue.memory(), at, f.capacity());
+            batch.setLength(0, f.capacity());
+            rogue.transmit(batch);
+            assertTrue(pair.runUntil(atB::isReadable, SECOND));
+            boolean onLink = sourceText.startsWith("198.18.0.");
+            assertEquals(onLink ? 1 : 0, pair.b.counters().get(StackCounter.NEIGHBOURS_GLEANED));
+        }
+    }
+
     @Property(tries = 20)
     void arbitraryFramesNeverBreakTheReceiverAndLeakNoBuffers(@ForAll long seed) throws Exception {
         try (StackPair pair = new StackPair(TEN_MICROSECONDS)) {

@@ -99,9 +99,12 @@ public final class XdpFilterOwner implements AutoCloseable {
         }
         tenants.putIfAbsent(pid, new Tenant(pid, queue, new LinkedHashSet<>()));
         queueHolders.put(queue, pid);
-        ProcessHandle.of(pid).ifPresentOrElse(
-                process -> process.onExit().thenRun(() -> processExited(pid)),
-                () -> processExited(pid));
+        if (pid != ProcessHandle.current().pid()) {
+            // (Our own process, an embedded control plane's tenant, dies with the owner: nothing to watch.)
+            ProcessHandle.of(pid).ifPresentOrElse(
+                    process -> process.onExit().thenRun(() -> processExited(pid)),
+                    () -> processExited(pid));
+        }
         log.accept("XDP " + filters.interfaceName() + ": process " + pid + " admitted to queue " + queue);
     }
 
@@ -119,6 +122,13 @@ public final class XdpFilterOwner implements AutoCloseable {
             return false;
         }
         return filters.removeFlow(filter);
+    }
+
+    /** The hardware queue of each admitted process. */
+    public synchronized Map<Long, Integer> queueByProcess() {
+        Map<Long, Integer> view = new HashMap<>();
+        tenants.forEach((pid, tenant) -> view.put(pid, tenant.queue()));
+        return view;
     }
 
     /** The filters of each admitted process. */

@@ -1,6 +1,8 @@
 package io.arrakis.control.xdp;
 
 import io.arrakis.device.DeviceBackends;
+import io.arrakis.device.FlowFilter;
+import io.arrakis.device.Ipv4Text;
 import io.arrakis.device.PacketBatch;
 import io.arrakis.device.VnicConfig;
 import io.arrakis.device.VnicQueue;
@@ -9,6 +11,7 @@ import io.arrakis.device.xdp.AfXdpVnicBackend;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
@@ -18,7 +21,10 @@ import java.util.concurrent.TimeUnit;
  * {@code attached pid=<pid> fd=<socket fd> binds=<bind attempts> ms=<time to open>}, then echoes every UDP datagram
  * it receives (swapping addresses and ports in place) until killed or its input closes.
  *
- * <p>Arguments: network namespace, interface.
+ * <p>Arguments: network namespace, interface; and, to be admitted by a control plane instead of
+ * by the test, the control plane's socket and our address (shared with the kernel's: the child
+ * claims UDP port 7000 of it through the control plane, then tries a flow to another address and
+ * prints {@code foreign-flow refused: <reason>} or {@code foreign-flow accepted}).
  */
 public final class XdpEchoProcess {
     private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
@@ -28,9 +34,30 @@ public final class XdpEchoProcess {
 
     public static void main(String[] args) throws Exception {
         long start = System.nanoTime();
+        Map<String, String> options = new HashMap<>(Map.of(AfXdpVnicBackend.OPTION_NETNS, args[0],
+                AfXdpVnicBackend.OPTION_INTERFACE, args[1], AfXdpVnicBackend.OPTION_FILTERS, "external",
+                AfXdpVnicBackend.OPTION_BUSY_WINDOW_MS, "10000"));
+        boolean throughControlPlane = args.length >= 4;
+        if (throughControlPlane) {
+            options.put(AfXdpVnicBackend.OPTION_CONTROL_SOCKET, args[2]);
+            options.put(AfXdpVnicBackend.OPTION_ADDRESS, args[3] + "/24");
+            options.put(AfXdpVnicBackend.OPTION_CLAIM, "none");
+            options.put(AfXdpVnicBackend.OPTION_XDP_MODE, "native");
+        } else {
+            options.put(AfXdpVnicBackend.OPTION_CONTROL_SOCKET, "none");
+        }
         AfXdpVnic vnic = (AfXdpVnic) DeviceBackends.vnicBackend(AfXdpVnicBackend.NAME).open(new VnicConfig("child", 1,
-                256, 2048, Map.of(AfXdpVnicBackend.OPTION_NETNS, args[0], AfXdpVnicBackend.OPTION_INTERFACE, args[1],
-                        AfXdpVnicBackend.OPTION_FILTERS, "external", AfXdpVnicBackend.OPTION_BUSY_WINDOW_MS, "10000")));
+                256, 2048, options));
+        if (throughControlPlane) {
+            int address = Ipv4Text.parse(args[3]);
+            vnic.control().addReceiveFilter(new FlowFilter(FlowFilter.Protocol.UDP, address, 7000, 0, 0), 0);
+            try {
+                vnic.control().addReceiveFilter(new FlowFilter(FlowFilter.Protocol.UDP, address + 1, 7001, 0, 0), 0);
+                System.out.println("foreign-flow accepted");
+            } catch (java.io.IOException refused) {
+                System.out.println("foreign-flow refused: " + refused.getMessage());
+            }
+        }
         System.out.println("attached pid=" + ProcessHandle.current().pid() + " fd=" + vnic.socketFd(0) + " binds=" + vnic.bindAttempts(0) + " ms="
                 + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
         Thread.ofPlatform().daemon().start(() -> {

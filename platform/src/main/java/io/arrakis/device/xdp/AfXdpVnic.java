@@ -37,7 +37,9 @@ import java.util.TreeSet;
  * ({@link XdpFilters}) and {@link #control()} edits its flow map: the process is its own
  * control plane, trusted like the TAP's. With {@code filters=external} the program belongs to a
  * control plane (e.g. {@code io.arrakis.control.xdp.XdpFilterOwner}) that got our sockets
- * ({@link #socketFd}) and installs the filters; {@link #control()} then refuses receive filters.
+ * ({@link #socketFd}) and installs the filters: unless {@code control-socket=none}, this VNIC
+ * asks the control plane to admit its sockets ({@link XdpAdmission}) and {@link #control()}
+ * forwards filter requests to it; with {@code control-socket=none} it refuses them.
  *
  * <p>Identity and control are thread-safe; each queue belongs to its polling thread.
  */
@@ -51,7 +53,12 @@ public final class AfXdpVnic implements Vnic, VnicControl {
     private final List<AfXdpSocket> sockets;
     private final AfXdpQueue[] queues;
     private final XdpFilters filters;
+    private final XdpFilters.Mode xdpMode;
+    /** The control plane's admission of our sockets ({@code filters=external}); null otherwise or until admitted. */
+    private volatile XdpAdmission.Session admission;
     private final int address;
+    /** Whether the address is dedicated to us (claim=address); else shared with the kernel, claimed port by port. */
+    private volatile boolean claimsAddress;
     private final int prefixLength;
     private final int gateway;
     private volatile TransmitFilter transmitFilter = TransmitFilter.ANY;
@@ -59,8 +66,10 @@ public final class AfXdpVnic implements Vnic, VnicControl {
     private volatile boolean closed;
 
     private AfXdpVnic(VnicConfig config, String interfaceName, String namespace, MacAddress mac, int mtu,
-            Arena arena, List<AfXdpSocket> sockets, XdpFilters filters, int[] address) throws IOException {
+            Arena arena, List<AfXdpSocket> sockets, XdpFilters filters, XdpFilters.Mode xdpMode, int[] address)
+            throws IOException {
         this.name = config.name();
+        this.xdpMode = xdpMode;
         this.address = address[0];
         this.prefixLength = address[1];
         this.gateway = address[2];
@@ -108,16 +117,23 @@ public final class AfXdpVnic implements Vnic, VnicControl {
                 config.option(AfXdpVnicBackend.OPTION_BUSY_WINDOW_MS, "3000"), 0, 600_000));
         int[] address = parseAddress(name, config.option(AfXdpVnicBackend.OPTION_ADDRESS, null),
                 config.option(AfXdpVnicBackend.OPTION_GATEWAY, null));
+        String controlSocket = config.option(AfXdpVnicBackend.OPTION_CONTROL_SOCKET, null);
+        boolean admitted = filterOwner.equals("external") && !"none".equals(controlSocket);
+        if (controlSocket != null && !filterOwner.equals("external")) {
+            throw new IllegalArgumentException("af_xdp VNIC " + name + ": option control-socket needs"
+                    + " filters=external (with filters=own this VNIC holds its program itself)");
+        }
         String claim = config.option(AfXdpVnicBackend.OPTION_CLAIM,
-                address[0] != 0 && filterOwner.equals("own") ? "address" : "none");
+                address[0] != 0 && (filterOwner.equals("own") || admitted) ? "address" : "none");
         if (!claim.equals("address") && !claim.equals("none")) {
             throw new IllegalArgumentException("af_xdp VNIC " + name + ": option claim must be address or none, not '"
                     + claim + "'");
         }
-        if (claim.equals("address") && (address[0] == 0 || !filterOwner.equals("own"))) {
-            throw new IllegalArgumentException("af_xdp VNIC " + name + ": claim=address needs option address and"
-                    + " filters=own");
+        if (claim.equals("address") && (address[0] == 0 || !(filterOwner.equals("own") || admitted))) {
+            throw new IllegalArgumentException("af_xdp VNIC " + name + ": claim=address needs option address, and"
+                    + " filters=own or a control plane (filters=external without control-socket=none)");
         }
+        XdpAdmission admitter = admitted ? admissionService(name) : null;
         int ringSize = ringSize(config.buffersPerQueue());
         if (config.bufferSize() < 2048 || config.bufferSize() > 4096) {
             throw new IllegalArgumentException("af_xdp VNIC " + name + ": buffer size must be 2048 or 4096 (a UMEM"
@@ -128,6 +144,7 @@ public final class AfXdpVnic implements Vnic, VnicControl {
         Arena arena = Arena.ofShared();
         List<AfXdpSocket> sockets = new ArrayList<>();
         XdpFilters filters = null;
+        boolean ownedByVnic = false;
         try {
             long bytes = (long) config.buffersPerQueue() * config.bufferSize();
             List<MemorySegment> memories = new ArrayList<>();
@@ -162,15 +179,32 @@ public final class AfXdpVnic implements Vnic, VnicControl {
                         config.bufferSize(), ringSize, copyMode, busyWindow)));
             }
             AfXdpVnic vnic = new AfXdpVnic(config, interfaceName, namespace, macOf(link.mac()), link.mtu(), arena,
-                    sockets, filters, address);
-            if (claim.equals("address")) {
-                // A dedicated address: ARP for it and all its TCP and UDP, to queue 0.
-                filters.addFlow(new FlowFilter(FlowFilter.Protocol.ARP, address[0], 0, 0, 0), firstQueue);
-                filters.addFlow(new FlowFilter(FlowFilter.Protocol.TCP, address[0], 0, 0, 0), firstQueue);
-                filters.addFlow(new FlowFilter(FlowFilter.Protocol.UDP, address[0], 0, 0, 0), firstQueue);
+                    sockets, filters, xdpMode, address);
+            ownedByVnic = true; // from here on, closing the VNIC frees sockets, filters and memory
+            try {
+                if (admitter != null) {
+                    vnic.admission = admitter.admit(vnic, config);
+                }
+                if (claim.equals("address")) {
+                    vnic.claimsAddress = true;
+                    // A dedicated address: ARP for it and all its TCP and UDP, to queue 0.
+                    vnic.addReceiveFilter(new FlowFilter(FlowFilter.Protocol.ARP, address[0], 0, 0, 0), 0);
+                    vnic.addReceiveFilter(new FlowFilter(FlowFilter.Protocol.TCP, address[0], 0, 0, 0), 0);
+                    vnic.addReceiveFilter(new FlowFilter(FlowFilter.Protocol.UDP, address[0], 0, 0, 0), 0);
+                }
+            } catch (IOException | RuntimeException e) {
+                try {
+                    vnic.close();
+                } catch (IOException suppressed) {
+                    e.addSuppressed(suppressed);
+                }
+                throw e;
             }
             return vnic;
         } catch (IOException | RuntimeException | Error e) {
+            if (ownedByVnic) {
+                throw e;
+            }
             for (AfXdpSocket socket : sockets) {
                 try {
                     socket.close();
@@ -188,6 +222,15 @@ public final class AfXdpVnic implements Vnic, VnicControl {
             arena.close();
             throw e;
         }
+    }
+
+    /** The control plane's client ({@link XdpAdmission}), which the control module provides. */
+    private static XdpAdmission admissionService(String name) {
+        return java.util.ServiceLoader.load(XdpAdmission.class, AfXdpVnic.class.getClassLoader()).findFirst()
+                .orElseThrow(() -> new IllegalArgumentException("af_xdp VNIC " + name + ": filters=external asks a"
+                        + " control plane for its filters, but no control-plane client (the arrakis control module)"
+                        + " is on the class path: add it, or use filters=own, or control-socket=none when something"
+                        + " else admits the sockets"));
     }
 
     /** {address, prefix length, gateway} from {@code 198.18.0.3/24} and an optional gateway; zeros when absent. */
@@ -284,6 +327,21 @@ public final class AfXdpVnic implements Vnic, VnicControl {
         return true;
     }
 
+    /**
+     * Whether this VNIC's address is dedicated ({@code claim=address}: ARP and every port of it
+     * come here) rather than shared with the kernel's address on the interface ({@code
+     * claim=none}), where each port the process serves needs its own receive filter and ARP
+     * stays with the kernel.
+     */
+    public boolean claimsAddress() {
+        return claimsAddress;
+    }
+
+    /** How the program is (or is to be) attached; with {@code filters=external}, what the control plane is asked for. */
+    public XdpFilters.Mode xdpMode() {
+        return xdpMode;
+    }
+
     /** The XDP program and maps this VNIC owns; null with {@code filters=external}. */
     public XdpFilters filters() {
         return filters;
@@ -344,25 +402,40 @@ public final class AfXdpVnic implements Vnic, VnicControl {
         if (filter == null) {
             throw new IllegalArgumentException("VNIC " + name + ": receive filter must not be null");
         }
+        int hardwareQueue = queue(queueIndex).hardwareQueue();
+        XdpAdmission.Session session = admission;
+        if (session != null) {
+            session.addFlow(filter, hardwareQueue);
+            return;
+        }
         requireOwnFilters();
-        filters.addFlow(filter, queue(queueIndex).hardwareQueue());
+        filters.addFlow(filter, hardwareQueue);
     }
 
     @Override
     public boolean removeReceiveFilter(FlowFilter filter) throws IOException {
+        XdpAdmission.Session session = admission;
+        if (session != null) {
+            return session.removeFlow(filter);
+        }
         requireOwnFilters();
         return filters.removeFlow(filter);
     }
 
     @Override
     public List<FlowFilter> receiveFilters() {
+        XdpAdmission.Session session = admission;
+        if (session != null) {
+            return session.flows();
+        }
         return filters == null ? List.of() : List.copyOf(filters.flows().keySet());
     }
 
     private void requireOwnFilters() {
         if (filters == null) {
-            throw new UnsupportedOperationException("af_xdp VNIC " + name + " was opened with filters=external: its"
-                    + " receive filters belong to the control plane that owns the XDP program on " + interfaceName);
+            throw new UnsupportedOperationException("af_xdp VNIC " + name + " was opened with filters=external and"
+                    + " control-socket=none: its receive filters belong to whoever owns the XDP program on "
+                    + interfaceName);
         }
     }
 
@@ -418,11 +491,23 @@ public final class AfXdpVnic implements Vnic, VnicControl {
         }
         closed = true;
         IOException failure = null;
+        XdpAdmission.Session session = admission;
+        if (session != null) {
+            try {
+                session.close();
+            } catch (IOException e) {
+                failure = e;
+            }
+        }
         if (filters != null) {
             try {
                 filters.close();
             } catch (IOException e) {
-                failure = e;
+                if (failure == null) {
+                    failure = e;
+                } else {
+                    failure.addSuppressed(e);
+                }
             }
         }
         for (AfXdpSocket socket : sockets) {
@@ -445,7 +530,7 @@ public final class AfXdpVnic implements Vnic, VnicControl {
     @Override
     public String toString() {
         return "af_xdp VNIC " + name + " on " + interfaceName + " (" + queues.length + " queues, "
-                + (zeroCopy() ? "zero-copy" : "copy") + (filters == null ? ", external filters" : ", XDP "
+                + (zeroCopy() ? "zero-copy" : "copy") + (filters == null ? (admission != null ? ", filters by the control plane" : ", external filters") : ", XDP "
                 + filters.mode()) + ")";
     }
 }

@@ -27,6 +27,11 @@ import java.util.Set;
  * <li>{@value #OPTION_FILTERS}: {@code own} (this VNIC attaches the program and
  *     {@code control()} edits its flow map; the default) or {@code external} (a control plane
  *     owns program and maps and gets our sockets).
+ * <li>{@value #OPTION_CONTROL_SOCKET}: with {@code filters=external}, the control plane's socket
+ *     (default: the control plane's default path); the VNIC asks it to admit its sockets and
+ *     for its filters ({@link XdpAdmission}, from the control module). {@code none}: someone
+ *     else admits the sockets (e.g. a test holding an {@code XdpFilterOwner}), and
+ *     {@code control()} refuses filters.
  * <li>{@value #OPTION_BUSY_WINDOW_MS}: how long to retry a bind refused with EBUSY (default 3000).
  * <li>{@value #OPTION_ADDRESS}: the IPv4 address the user-level stack uses, with its prefix
  *     ({@code 198.18.0.3/24}); {@value #OPTION_GATEWAY}: its default gateway. The provider reads
@@ -35,7 +40,8 @@ import java.util.Set;
  *     filters are our own) claims the address as dedicated: ARP for it and every TCP and UDP port
  *     of it come to us; {@code none} claims nothing at open, for an address shared with the
  *     kernel (the process then adds a filter per port it owns, and ARP stays with the kernel,
- *     which answers with the same MAC).
+ *     which answers with the same MAC). With the control plane ({@code filters=external}) the
+ *     control plane claims a dedicated address itself when the VNIC has {@code claim=address}.
  * </ul>
  * Thread-safe.
  */
@@ -51,8 +57,10 @@ public final class AfXdpVnicBackend implements VnicBackend {
     public static final String OPTION_ADDRESS = "address";
     public static final String OPTION_GATEWAY = "gateway";
     public static final String OPTION_CLAIM = "claim";
+    public static final String OPTION_CONTROL_SOCKET = "control-socket";
     static final Set<String> OPTIONS = Set.of(OPTION_INTERFACE, OPTION_NETNS, OPTION_FIRST_QUEUE, OPTION_MODE,
-            OPTION_XDP_MODE, OPTION_FILTERS, OPTION_BUSY_WINDOW_MS, OPTION_ADDRESS, OPTION_GATEWAY, OPTION_CLAIM);
+            OPTION_XDP_MODE, OPTION_FILTERS, OPTION_BUSY_WINDOW_MS, OPTION_ADDRESS, OPTION_GATEWAY, OPTION_CLAIM,
+            OPTION_CONTROL_SOCKET);
 
     @Override
     public String name() {

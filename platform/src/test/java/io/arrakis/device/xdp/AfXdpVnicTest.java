@@ -270,7 +270,8 @@ class AfXdpVnicTest {
     void aBusyQueueIsRetriedWithBackOffUntilItsSocketClosesOrTheWindowEnds(String xdpMode) throws Exception {
         testbed = XdpTestbed.create();
         Map<String, String> options = new HashMap<>(Map.of(AfXdpVnicBackend.OPTION_INTERFACE, testbed.ourLink,
-                AfXdpVnicBackend.OPTION_NETNS, testbed.ours.name(), AfXdpVnicBackend.OPTION_FILTERS, "external"));
+                AfXdpVnicBackend.OPTION_NETNS, testbed.ours.name(), AfXdpVnicBackend.OPTION_FILTERS, "external",
+                AfXdpVnicBackend.OPTION_CONTROL_SOCKET, "none"));
         AfXdpVnic holder = (AfXdpVnic) DeviceBackends.vnicBackend("af_xdp").open(new VnicConfig("holder", 1, 256, 2048,
                 options));
         try {
