@@ -87,6 +87,7 @@ public final class LogStore implements AutoCloseable {
     private boolean compacting;
     private IOException failure;
     private boolean closed;
+    private boolean readOnly;
 
     // The files, guarded by lock
     private final Map<String, FileState> byName = new HashMap<>();
@@ -182,6 +183,30 @@ public final class LogStore implements AutoCloseable {
             store.lock.unlock();
         }
         return store;
+    }
+
+    /**
+     * Opens the log on {@code vsic} for inspection ({@code arrakis vsa ls/fsck/export}): replays it
+     * as {@link #open} does but writes nothing to the VSA, not even the erasure of unreachable
+     * records after the end (so the {@link #recovery()} report is the same a later {@link #open}
+     * would give). Reads work; every change, force and checkpoint fails with an IOException.
+     */
+    public static LogStore openReadOnly(Vsic vsic) throws IOException {
+        LogStore store = new LogStore(vsic);
+        store.readOnly = true;
+        store.lock.lock();
+        try {
+            store.readSuperblock();
+            store.recovery = store.recover();
+        } finally {
+            store.lock.unlock();
+        }
+        return store;
+    }
+
+    /** Whether this store was opened with {@link #openReadOnly}. */
+    public boolean readOnly() {
+        return readOnly;
     }
 
     /** What recovery found at open. */
@@ -384,7 +409,7 @@ public final class LogStore implements AutoCloseable {
             }
             at += 8;
         }
-        if (dropped > 0) {
+        if (dropped > 0 && !readOnly) {
             erase(resume, LogFormat.roundUp(droppedEnd, blockSize));
         }
         nextSequence = sequence;
@@ -613,7 +638,17 @@ public final class LogStore implements AutoCloseable {
         changed.signalAll();
     }
 
+    /** For changes: the store works and is not read-only. */
     private void checkUsable() throws IOException {
+        checkReadable();
+        if (readOnly) {
+            throw new IOException("the log store on VSA " + vsaName + " is open read-only (for inspection): nothing"
+                    + " may be written, forced or checkpointed");
+        }
+    }
+
+    /** For reads: the store works and is open. */
+    private void checkReadable() throws IOException {
         if (failure != null) {
             throw failure;
         }
@@ -630,7 +665,7 @@ public final class LogStore implements AutoCloseable {
         byte[] bytes = checkName(name);
         lock.lock();
         try {
-            checkUsable();
+            checkReadable();
             FileState file = byName.get(name);
             if (file == null) {
                 if (!create) {
@@ -896,7 +931,7 @@ public final class LogStore implements AutoCloseable {
             int count;
             lock.lock();
             try {
-                checkUsable();
+                checkReadable();
                 checkLive(file);
                 if (position >= file.size) {
                     return dst.hasRemaining() ? -1 : 0;
@@ -1230,7 +1265,7 @@ public final class LogStore implements AutoCloseable {
             if (closed) {
                 return;
             }
-            if (failure == null) {
+            if (failure == null && !readOnly) {
                 try {
                     force();
                 } catch (IOException e) {
