@@ -487,6 +487,10 @@ final class VsaCommands {
                     throw e;
                 }
                 long total = 0;
+                if (!store.recovery().clean()) {
+                    console.err().println("arrakis: warning: " + image + " was not clean, recovery kept what it could: "
+                            + store.recovery());
+                }
                 try (store) {
                     ByteBuffer buffer = ByteBuffer.allocateDirect(1 << 20);
                     for (Path source : sources) {
