@@ -6,14 +6,14 @@ import java.util.List;
 
 /**
  * The {@code arrakis} command ({@code bin/arrakis} runs it): {@code arrakis control
- * start|stop|status|rate}. Commands form a tree ({@link Command}, {@link CommandGroup}); a new
+ * start|stop|status|rate} and {@code arrakis vsa create|ls|fsck|export|import}. Commands form a tree ({@link Command}, {@link CommandGroup}); a new
  * one is a class added to {@link #COMMANDS} or to a group. Exit status 0 on success, 1 when the
  * operation failed (one line on standard error: what happened and what to do), 2 for a usage
- * error. Stateless: {@link #run} may be called from tests in the same JVM.
+ * error, 3 when {@code vsa fsck} found damage. Stateless: {@link #run} may be called from tests in the same JVM.
  */
 public final class Arrakis {
     /** The top-level commands, in the order {@code arrakis --help} lists them. */
-    static final List<Command> COMMANDS = List.of(ControlCommands.group());
+    static final List<Command> COMMANDS = List.of(ControlCommands.group(), VsaCommands.group());
 
     private Arrakis() {}
 

@@ -2,6 +2,7 @@ package io.arrakis.bench.storage;
 
 import io.arrakis.device.DeviceBackends;
 import io.arrakis.device.Vsic;
+import io.arrakis.storage.PersistentLog;
 import io.arrakis.storage.VsaFile;
 import io.arrakis.storage.fs.StorageMount;
 import io.arrakis.storage.log.LogFile;
@@ -42,6 +43,9 @@ import org.openjdk.jmh.annotations.Warmup;
  *       would be (a fallocated file's unwritten extents would cost a journal commit per first
  *       write). Each append is one 4,144-byte record: a two-block device write, then a flush,
  *       shared by the threads that force together (group commit);
+ *   <li>{@code plog-file}, {@code plog-io_uring}: the same store through the native persistent
+ *       log ({@code PersistentLog}, one per thread): append, force, and a trim of everything once
+ *       1 MiB is untrimmed (its segments are deleted, as the files below are truncated);
  *   <li>{@code channel-file}, {@code channel-io_uring}: the same store through our
  *       {@code FileChannel} ({@code StoreFileChannel}, what an application gets in a mounted
  *       directory), driven exactly as {@code jdk-append} drives the JDK's: position, write,
@@ -72,7 +76,7 @@ public class DurableAppendBenchmark {
 
     @State(Scope.Benchmark)
     public static class Target {
-        @Param({"store-file", "store-io_uring", "channel-file", "channel-io_uring", "jdk-append", "jdk-overwrite"})
+        @Param({"store-file", "store-io_uring", "plog-file", "plog-io_uring", "channel-file", "channel-io_uring", "jdk-append", "jdk-overwrite"})
         public String path;
 
         Path directory;
@@ -83,10 +87,10 @@ public class DurableAppendBenchmark {
         @Setup(Level.Trial)
         public void open() throws IOException {
             directory = Files.createTempDirectory(Path.of("/tmp"), "durable-append");
-            if (path.startsWith("store-")) {
+            if (path.startsWith("store-") || path.startsWith("plog-")) {
                 Path image = directory.resolve("vsa.img");
                 writeZeros(image, VSA_BLOCKS * 4096);
-                String backend = path.substring("store-".length());
+                String backend = path.substring(path.indexOf('-') + 1);
                 Vsic vsic = DeviceBackends.vsicBackend(backend).open(LogStore.vsicConfig("bench", VSA_BLOCKS,
                         Map.of(VsaFile.OPTION_PATH, image.toString())));
                 LogStore.format(vsic);
@@ -127,6 +131,7 @@ public class DurableAppendBenchmark {
     public static class Writer {
         final ByteBuffer data = ByteBuffer.allocateDirect(APPEND);
         LogFile file;
+        PersistentLog log;
         FileChannel channel;
         boolean overwrite;
 
@@ -136,7 +141,9 @@ public class DurableAppendBenchmark {
                 data.put(i, (byte) (i * 31));
             }
             String name = "writer-" + target.threads.getAndIncrement();
-            if (target.store != null) {
+            if (target.store != null && target.path.startsWith("plog-")) {
+                log = PersistentLog.open(target.store, name, FILE_LIMIT / 4);
+            } else if (target.store != null) {
                 file = target.store.open(name, true);
             } else if (target.mount != null) {
                 channel = target.mount.newFileChannel(target.mount.directory().resolve(name),
@@ -160,6 +167,14 @@ public class DurableAppendBenchmark {
 
         void appendAndForce() throws IOException {
             data.clear();
+            if (log != null) {
+                if (log.endPosition() - log.trimPosition() >= FILE_LIMIT) {
+                    log.trim(log.endPosition());
+                }
+                log.append(data);
+                log.force();
+                return;
+            }
             if (file != null) {
                 if (file.size() >= FILE_LIMIT) {
                     file.truncate(0);

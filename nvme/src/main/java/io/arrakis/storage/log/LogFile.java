@@ -58,6 +58,19 @@ public final class LogFile {
         return store.append(state, src);
     }
 
+    /**
+     * Appends one record of {@code length} bytes that {@code filler} writes straight into the
+     * store's append buffer (the memory the device writes from: no copy of ours), atomically with
+     * finding the end; returns where it began. The record is applied whole or not at all, at a
+     * crash as well. {@code filler} runs under the store's lock: it must only fill the segment it
+     * is given (and not keep it), quickly, without calling the store; if it throws, nothing is
+     * appended and the exception propagates. At most {@link LogStore#maxRecordData()} bytes.
+     */
+    public long appendFilled(int length, java.util.function.Consumer<java.lang.foreign.MemorySegment> filler)
+            throws IOException {
+        return store.appendFilled(state, length, filler);
+    }
+
     /** Shrinks the file to {@code size} bytes; a larger size changes nothing (as {@code FileChannel.truncate}). */
     public void truncate(long size) throws IOException {
         store.truncate(state, size);

@@ -29,6 +29,7 @@ import java.util.Map;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.Consumer;
 
 /**
  * Files on a VSA as one log (docs/storage-layout.md): names, sizes and data are records in the
@@ -46,6 +47,8 @@ public final class LogStore implements AutoCloseable {
     public static final long DEFAULT_QUEUE_MEMORY = 2L << 20;
     private static final int MAX_NAME_BYTES = 4096;
     private static final long DROPPED_SCAN_LIMIT = 256L << 20;
+    /** Blocks at the end of the region only deletes and truncates may fill (see {@link #reserve(long, boolean)}). */
+    static final int SHRINK_RESERVE_BLOCKS = 2;
 
     private final Vsic vsic;
     private final String vsaName;
@@ -84,6 +87,7 @@ public final class LogStore implements AutoCloseable {
     private boolean compacting;
     private IOException failure;
     private boolean closed;
+    private boolean readOnly;
 
     // The files, guarded by lock
     private final Map<String, FileState> byName = new HashMap<>();
@@ -179,6 +183,30 @@ public final class LogStore implements AutoCloseable {
             store.lock.unlock();
         }
         return store;
+    }
+
+    /**
+     * Opens the log on {@code vsic} for inspection ({@code arrakis vsa ls/fsck/export}): replays it
+     * as {@link #open} does but writes nothing to the VSA, not even the erasure of unreachable
+     * records after the end (so the {@link #recovery()} report is the same a later {@link #open}
+     * would give). Reads work; every change, force and checkpoint fails with an IOException.
+     */
+    public static LogStore openReadOnly(Vsic vsic) throws IOException {
+        LogStore store = new LogStore(vsic);
+        store.readOnly = true;
+        store.lock.lock();
+        try {
+            store.readSuperblock();
+            store.recovery = store.recover();
+        } finally {
+            store.lock.unlock();
+        }
+        return store;
+    }
+
+    /** Whether this store was opened with {@link #openReadOnly}. */
+    public boolean readOnly() {
+        return readOnly;
     }
 
     /** What recovery found at open. */
@@ -381,7 +409,7 @@ public final class LogStore implements AutoCloseable {
             }
             at += 8;
         }
-        if (dropped > 0) {
+        if (dropped > 0 && !readOnly) {
             erase(resume, LogFormat.roundUp(droppedEnd, blockSize));
         }
         nextSequence = sequence;
@@ -484,6 +512,16 @@ public final class LogStore implements AutoCloseable {
 
     /** Makes room for a record of {@code bytes} in the current buffer; may release the lock meanwhile. */
     private void reserve(long bytes) throws IOException {
+        reserve(bytes, false);
+    }
+
+    /**
+     * As {@link #reserve(long)}; a record that frees space ({@code shrinking}: DELETE, SET_SIZE)
+     * may also use the last {@link #SHRINK_RESERVE_BLOCKS} blocks of the region, which every other
+     * record leaves free. Without them a full region could not even record the delete that would
+     * let the next checkpoint reclaim space.
+     */
+    private void reserve(long bytes, boolean shrinking) throws IOException {
         boolean compacted = false;
         while (true) {
             checkUsable();
@@ -492,13 +530,14 @@ public final class LogStore implements AutoCloseable {
                 continue;
             }
             long end = LogFormat.roundUp(currentBase + currentFill + bytes, blockSize);
-            if (end > regionEnd) {
+            long limit = regionEnd - (shrinking ? 0 : (long) SHRINK_RESERVE_BLOCKS * blockSize);
+            if (end > limit) {
                 if (committing) {
                     changed.awaitUninterruptibly();
                     continue;
                 }
                 if (compacted) {
-                    throw full(bytes);
+                    throw full(bytes, limit);
                 }
                 compactFromAppender();
                 compacted = true;
@@ -515,15 +554,16 @@ public final class LogStore implements AutoCloseable {
         }
     }
 
-    private StoreFullException full(long bytes) {
+    private StoreFullException full(long bytes, long limit) {
         long live = 0;
         for (FileState file : byId.values()) {
             live += file.extents.liveBytes();
         }
-        long left = regionEnd - LogFormat.roundUp(currentBase + currentFill, blockSize);
+        long left = Math.max(0, limit - LogFormat.roundUp(currentBase + currentFill, blockSize));
         return new StoreFullException("VSA " + vsaName + " is full: a record of " + bytes + " bytes does not fit in the "
                 + left + " bytes left of its " + (regionEnd - regionStart) + "-byte log region, which holds " + live
-                + " bytes of live file data after compaction; delete or truncate files, or use a larger VSA");
+                + " bytes of live file data after compaction (the last " + SHRINK_RESERVE_BLOCKS + " blocks are kept for"
+                + " deletes and truncates); delete or truncate files, or use a larger VSA");
     }
 
     /** Starts a record in the current buffer; returns its offset in {@link #writeMemory}. */
@@ -598,7 +638,17 @@ public final class LogStore implements AutoCloseable {
         changed.signalAll();
     }
 
+    /** For changes: the store works and is not read-only. */
     private void checkUsable() throws IOException {
+        checkReadable();
+        if (readOnly) {
+            throw new IOException("the log store on VSA " + vsaName + " is open read-only (for inspection): nothing"
+                    + " may be written, forced or checkpointed");
+        }
+    }
+
+    /** For reads: the store works and is open. */
+    private void checkReadable() throws IOException {
         if (failure != null) {
             throw failure;
         }
@@ -615,7 +665,7 @@ public final class LogStore implements AutoCloseable {
         byte[] bytes = checkName(name);
         lock.lock();
         try {
-            checkUsable();
+            checkReadable();
             FileState file = byName.get(name);
             if (file == null) {
                 if (!create) {
@@ -664,7 +714,7 @@ public final class LogStore implements AutoCloseable {
         try {
             checkUsable();
             FileState file = existing(name);
-            reserve(LogFormat.recordBytes(4));
+            reserve(LogFormat.recordBytes(4), true);
             if (file.deleted) {
                 throw new NoSuchFileException(name, null, "deleted meanwhile");
             }
@@ -808,6 +858,41 @@ public final class LogStore implements AutoCloseable {
         return written;
     }
 
+    /** The most bytes one {@link LogFile#appendFilled} record can hold (a DATA record filling an empty append buffer). */
+    public long maxRecordData() {
+        return maxData;
+    }
+
+    long appendFilled(FileState file, int length, Consumer<MemorySegment> filler) throws IOException {
+        if (length < 0 || length > maxData) {
+            throw new IllegalArgumentException("a record of " + length + " bytes; the log store on VSA " + vsaName
+                    + " takes 0.." + maxData + " bytes in one record");
+        }
+        lock.lock();
+        try {
+            checkUsable();
+            checkLive(file);
+            long payload = DATA_PREFIX + length;
+            reserve(LogFormat.recordBytes(payload));
+            checkLive(file);
+            long offset = file.size;
+            long at = beginRecord(DATA, payload);
+            writeMemory.set(INT, at + HEADER, file.id);
+            writeMemory.set(INT, at + HEADER + 4, 0);
+            writeMemory.set(LONG, at + HEADER + 8, offset);
+            long data = at + HEADER + DATA_PREFIX;
+            // beginRecord changed no state: if the filler throws, the half-built record is simply
+            // overwritten by the next one, and nothing of it is applied.
+            filler.accept(writeMemory.asSlice(data, length));
+            endRecord(at, payload);
+            file.extents.put(offset, length, logPosition(data));
+            file.size = offset + length;
+            return offset;
+        } finally {
+            lock.unlock();
+        }
+    }
+
     void truncate(FileState file, long size) throws IOException {
         if (size < 0) {
             throw new IllegalArgumentException("negative size " + size);
@@ -819,7 +904,7 @@ public final class LogStore implements AutoCloseable {
             if (size >= file.size) {
                 return;
             }
-            reserve(LogFormat.recordBytes(16));
+            reserve(LogFormat.recordBytes(16), true);
             checkLive(file);
             if (size >= file.size) {
                 return;
@@ -846,7 +931,7 @@ public final class LogStore implements AutoCloseable {
             int count;
             lock.lock();
             try {
-                checkUsable();
+                checkReadable();
                 checkLive(file);
                 if (position >= file.size) {
                     return dst.hasRemaining() ? -1 : 0;
@@ -1180,7 +1265,7 @@ public final class LogStore implements AutoCloseable {
             if (closed) {
                 return;
             }
-            if (failure == null) {
+            if (failure == null && !readOnly) {
                 try {
                     force();
                 } catch (IOException e) {

@@ -380,6 +380,42 @@ class LogStoreTest {
         }
     }
 
+    @Test
+    void aReadOnlyOpenReportsDamageReadsAndChangesNothing() throws IOException {
+        try (LogStore store = Stores.format("file", image(), BLOCKS)) {
+            LogFile file = store.open("f", true);
+            for (int i = 0; i < 6; i++) {
+                file.append(ByteBuffer.wrap(pattern(3000, i)));
+                file.force(false);
+            }
+        }
+        long victimGroup = 2L * BLOCK + 3L * BLOCK;
+        try (RandomAccessFile raw = new RandomAccessFile(image().toFile(), "rw")) {
+            raw.seek(victimGroup + 100);
+            int b = raw.read();
+            raw.seek(victimGroup + 100);
+            raw.write(b ^ 0x40);
+        }
+        byte[] before = java.nio.file.Files.readAllBytes(image());
+        RecoveryReport readOnlyReport;
+        try (LogStore store = LogStore.openReadOnly(Stores.vsic("file", image(), BLOCKS))) {
+            readOnlyReport = store.recovery();
+            assertTrue(store.readOnly());
+            assertTrue(readOnlyReport.stopReason().contains("checksum"), readOnlyReport.toString());
+            assertTrue(readOnlyReport.droppedRecords() >= 2, readOnlyReport.toString());
+            assertEquals(3 * 3000, readAll(store.open("f", false)).length);
+            IOException refused = assertThrows(IOException.class,
+                    () -> store.open("f", false).append(ByteBuffer.wrap(new byte[1])));
+            assertTrue(refused.getMessage().contains("read-only"), refused.getMessage());
+            assertThrows(IOException.class, () -> store.open("new", true));
+            assertThrows(IOException.class, store::force);
+        }
+        assertArrayEquals(before, java.nio.file.Files.readAllBytes(image()), "a read-only open wrote to the VSA");
+        try (LogStore store = Stores.open("file", image(), BLOCKS)) {
+            assertEquals(readOnlyReport, store.recovery(), "the read-only report is what a real open finds");
+        }
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"file", "io_uring"})
     void garbageAnywhereNeverThrowsAnUnexplainedException(String backend) throws IOException {
