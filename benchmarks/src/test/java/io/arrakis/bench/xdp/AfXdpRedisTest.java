@@ -67,7 +67,9 @@ class AfXdpRedisTest {
         Process server = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile())
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-        while (!Files.readString(log).contains("redis: ready")) {
+        // The whole ready line: printf writes it in pieces, so a read between them sees half of it.
+        java.util.regex.Pattern ready = java.util.regex.Pattern.compile("redis: ready[^\n]*\n");
+        while (!ready.matcher(Files.readString(log)).find()) {
             assertTrue(server.isAlive(), "the sample exited: " + Files.readString(log));
             assertTrue(System.nanoTime() - deadline < 0, "the sample did not start: " + Files.readString(log));
             Thread.sleep(50);
