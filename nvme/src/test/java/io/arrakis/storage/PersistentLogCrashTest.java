@@ -3,17 +3,11 @@ package io.arrakis.storage;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.arrakis.storage.log.LogStore;
-import java.io.BufferedReader;
-import java.io.IOException;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -56,44 +50,16 @@ class PersistentLogCrashTest {
         long lastGeneration = -1;
         for (int run = 0; run < runs; run++) {
             String backend = run % 2 == 0 ? "io_uring" : "file";
-            Process child = new ProcessBuilder(javaCommand(backend, image)).redirectErrorStream(true).start();
-            List<String> lines = new ArrayList<>();
-            Thread reader = Thread.ofPlatform().start(() -> {
-                try (BufferedReader in = new BufferedReader(
-                        new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8))) {
-                    for (String line; (line = in.readLine()) != null; ) {
-                        synchronized (lines) {
-                            lines.add(line);
-                        }
-                    }
-                } catch (IOException ignored) {
-                    // the child died: its output ends here
-                }
-            });
-            try {
-                awaitLine(lines, "RECOVERED", child);
-                Thread.sleep(20 + random.nextInt(300));
-                if (!child.isAlive()) {
-                    reader.join(10_000);
-                    throw new AssertionError("run " + run + " (" + backend + "): the writer died by itself with status "
-                            + child.exitValue() + ": " + tail(lines));
-                }
-                kill(child.pid());
-            } finally {
-                child.destroyForcibly();
-                child.waitFor(10, TimeUnit.SECONDS);
-                reader.join(10_000);
-            }
-            synchronized (lines) {
-                for (String line : lines) {
-                    if (line.startsWith("ACK ")) {
-                        String[] parts = line.split(" ");
-                        totalAcks++;
-                        acknowledged.put(Long.parseLong(parts[1]),
-                                new int[] {Integer.parseInt(parts[2]), Integer.parseInt(parts[3])});
-                    } else if (!line.startsWith("RECOVERED")) {
-                        throw new AssertionError("run " + run + " (" + backend + "): the writer said " + line);
-                    }
+            List<String> lines = KilledWriter.runThenKill(javaCommand(backend, image), "RECOVERED", random,
+                    "run " + run + " (" + backend + ")");
+            for (String line : lines) {
+                if (line.startsWith("ACK ")) {
+                    String[] parts = line.split(" ");
+                    totalAcks++;
+                    acknowledged.put(Long.parseLong(parts[1]),
+                            new int[] {Integer.parseInt(parts[2]), Integer.parseInt(parts[3])});
+                } else if (!line.startsWith("RECOVERED")) {
+                    throw new AssertionError("run " + run + " (" + backend + "): the writer said " + line);
                 }
             }
             try (LogStore store = PersistentLogs.open(run % 2 == 0 ? "file" : "io_uring", image, BLOCKS);
@@ -138,35 +104,5 @@ class PersistentLogCrashTest {
         return List.of(java, "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
                 "-cp", System.getProperty("java.class.path"), PersistentLogCrashWriter.class.getName(), backend,
                 image.toString(), String.valueOf(BLOCKS), String.valueOf(THREADS));
-    }
-
-    private static void awaitLine(List<String> lines, String prefix, Process child) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-        while (System.nanoTime() < deadline) {
-            synchronized (lines) {
-                if (lines.stream().anyMatch(l -> l.startsWith(prefix))) {
-                    return;
-                }
-            }
-            if (!child.isAlive()) {
-                throw new AssertionError("the writer exited with " + child.exitValue() + ": " + tail(lines));
-            }
-            Thread.sleep(5);
-        }
-        throw new AssertionError("the writer did not start within 20 s: " + tail(lines));
-    }
-
-    private static String tail(List<String> lines) {
-        synchronized (lines) {
-            return String.join("\n", lines.subList(Math.max(0, lines.size() - 20), lines.size()));
-        }
-    }
-
-    /** SIGKILL by the child's own PID. */
-    private static void kill(long pid) throws IOException, InterruptedException {
-        Process kill = new ProcessBuilder("kill", "-KILL", String.valueOf(pid)).redirectErrorStream(true).start();
-        if (!kill.waitFor(10, TimeUnit.SECONDS) || kill.exitValue() != 0) {
-            throw new IOException("kill -KILL " + pid + " failed: " + new String(kill.getInputStream().readAllBytes()));
-        }
     }
 }
