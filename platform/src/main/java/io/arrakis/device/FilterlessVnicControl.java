@@ -10,12 +10,15 @@ import java.util.List;
  */
 public final class FilterlessVnicControl implements VnicControl {
     private final String whyNoReceiveFilters;
-    private volatile TransmitFilter transmitFilter = TransmitFilter.ANY;
-    private volatile RateLimit rateLimit = RateLimit.UNLIMITED;
+    private final TransmitPolicy transmitPolicy;
 
-    /** @param whyNoReceiveFilters the whole sentence {@link #addReceiveFilter} throws with */
-    public FilterlessVnicControl(String whyNoReceiveFilters) {
+    /**
+     * @param vnicName the VNIC's name, for error messages
+     * @param whyNoReceiveFilters the whole sentence {@link #addReceiveFilter} throws with
+     */
+    public FilterlessVnicControl(String vnicName, String whyNoReceiveFilters) {
         this.whyNoReceiveFilters = whyNoReceiveFilters;
+        this.transmitPolicy = new TransmitPolicy(vnicName);
     }
 
     @Override
@@ -35,21 +38,21 @@ public final class FilterlessVnicControl implements VnicControl {
 
     @Override
     public void setTransmitFilter(TransmitFilter filter) {
-        transmitFilter = filter;
+        transmitPolicy.setTransmitFilter(filter);
     }
 
     @Override
     public TransmitFilter transmitFilter() {
-        return transmitFilter;
+        return transmitPolicy.transmitFilter();
     }
 
     @Override
     public void setRateLimit(RateLimit limit) {
-        rateLimit = limit;
+        transmitPolicy.setRateLimit(limit);
     }
 
     @Override
     public RateLimit rateLimit() {
-        return rateLimit;
+        return transmitPolicy.rateLimit();
     }
 }

@@ -29,7 +29,7 @@ final class LoopbackVnic implements Vnic {
 
     LoopbackVnic(VnicConfig config) {
         this.name = config.name();
-        this.control = new FilterlessVnicControl("loopback VNIC " + name
+        this.control = new FilterlessVnicControl(name, "loopback VNIC " + name
                 + " delivers every frame back to the queue that sent it; it has no receive filters");
         this.mac = MacAddress.locallyAdministered(0x4C_0000_0000L | NEXT_MAC.getAndIncrement());
         this.queues = new LoopbackQueue[config.queues()];

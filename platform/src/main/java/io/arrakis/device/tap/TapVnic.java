@@ -5,6 +5,7 @@ import io.arrakis.device.MacAddress;
 import io.arrakis.device.Offload;
 import io.arrakis.device.RateLimit;
 import io.arrakis.device.TransmitFilter;
+import io.arrakis.device.TransmitPolicy;
 import io.arrakis.device.Vnic;
 import io.arrakis.device.VnicConfig;
 import io.arrakis.device.VnicControl;
@@ -79,13 +80,13 @@ public final class TapVnic implements Vnic, VnicControl {
     private final int wakeupFd;
     private final TapQueue queue;
     private volatile FlowFilter[] receiveFilters = new FlowFilter[0];
-    private volatile TransmitFilter transmitFilter = TransmitFilter.ANY;
-    private volatile RateLimit rateLimit = RateLimit.UNLIMITED;
+    private final TransmitPolicy transmitPolicy;
     private volatile boolean closed;
 
     private TapVnic(VnicConfig config, String interfaceName, MacAddress mac, int mtu, Arena arena,
             MemorySegment memory, int tapFd, int epollFd, int wakeupFd) {
         this.name = config.name();
+        this.transmitPolicy = new TransmitPolicy(name);
         this.interfaceName = interfaceName;
         this.mac = mac;
         this.mtu = mtu;
@@ -333,30 +334,22 @@ public final class TapVnic implements Vnic, VnicControl {
 
     @Override
     public void setTransmitFilter(TransmitFilter filter) {
-        if (filter == null) {
-            throw new IllegalArgumentException("VNIC " + name + ": transmit filter must not be null (use"
-                    + " TransmitFilter.ANY)");
-        }
-        transmitFilter = filter;
+        transmitPolicy.setTransmitFilter(filter);
     }
 
     @Override
     public TransmitFilter transmitFilter() {
-        return transmitFilter;
+        return transmitPolicy.transmitFilter();
     }
 
     @Override
     public void setRateLimit(RateLimit limit) {
-        if (limit == null) {
-            throw new IllegalArgumentException("VNIC " + name + ": rate limit must not be null (use"
-                    + " RateLimit.UNLIMITED)");
-        }
-        rateLimit = limit;
+        transmitPolicy.setRateLimit(limit);
     }
 
     @Override
     public RateLimit rateLimit() {
-        return rateLimit;
+        return transmitPolicy.rateLimit();
     }
 
     int tapFd() {

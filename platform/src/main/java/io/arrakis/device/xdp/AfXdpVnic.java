@@ -6,6 +6,7 @@ import io.arrakis.device.MacAddress;
 import io.arrakis.device.Offload;
 import io.arrakis.device.RateLimit;
 import io.arrakis.device.TransmitFilter;
+import io.arrakis.device.TransmitPolicy;
 import io.arrakis.device.Vnic;
 import io.arrakis.device.VnicConfig;
 import io.arrakis.device.VnicControl;
@@ -61,14 +62,14 @@ public final class AfXdpVnic implements Vnic, VnicControl {
     private volatile boolean claimsAddress;
     private final int prefixLength;
     private final int gateway;
-    private volatile TransmitFilter transmitFilter = TransmitFilter.ANY;
-    private volatile RateLimit rateLimit = RateLimit.UNLIMITED;
+    private final TransmitPolicy transmitPolicy;
     private volatile boolean closed;
 
     private AfXdpVnic(VnicConfig config, String interfaceName, String namespace, MacAddress mac, int mtu,
             Arena arena, List<AfXdpSocket> sockets, XdpFilters filters, XdpFilters.Mode xdpMode, int[] address)
             throws IOException {
         this.name = config.name();
+        this.transmitPolicy = new TransmitPolicy(name);
         this.xdpMode = xdpMode;
         this.address = address[0];
         this.prefixLength = address[1];
@@ -441,30 +442,22 @@ public final class AfXdpVnic implements Vnic, VnicControl {
 
     @Override
     public void setTransmitFilter(TransmitFilter filter) {
-        if (filter == null) {
-            throw new IllegalArgumentException("VNIC " + name + ": transmit filter must not be null (use"
-                    + " TransmitFilter.ANY)");
-        }
-        transmitFilter = filter;
+        transmitPolicy.setTransmitFilter(filter);
     }
 
     @Override
     public TransmitFilter transmitFilter() {
-        return transmitFilter;
+        return transmitPolicy.transmitFilter();
     }
 
     @Override
     public void setRateLimit(RateLimit limit) {
-        if (limit == null) {
-            throw new IllegalArgumentException("VNIC " + name + ": rate limit must not be null (use"
-                    + " RateLimit.UNLIMITED)");
-        }
-        rateLimit = limit;
+        transmitPolicy.setRateLimit(limit);
     }
 
     @Override
     public RateLimit rateLimit() {
-        return rateLimit;
+        return transmitPolicy.rateLimit();
     }
 
     /** Signals queue {@code queue}'s wakeup eventfd; a no-op once closed (never writes a reused descriptor). */

@@ -34,7 +34,7 @@ public final class SimulatedVnic implements Vnic {
         this.link = link;
         this.transmitDirection = transmitDirection;
         this.name = name;
-        this.control = new FilterlessVnicControl("simulated VNIC " + name
+        this.control = new FilterlessVnicControl(name, "simulated VNIC " + name
                 + " has one queue and delivers every frame that arrives to it; it has no receive filters");
         this.mac = mac;
         this.pool = pool;
