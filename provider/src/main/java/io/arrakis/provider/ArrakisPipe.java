@@ -43,12 +43,30 @@ final class ArrakisPipe extends Pipe {
         }
     }
 
+    /** A pipe end: only ever the JDK's pipe underneath, never the user-level stack. */
+    private interface KernelOnly extends RoutedChannel {
+        @Override
+        default boolean hasUserSide() {
+            return false;
+        }
+
+        @Override
+        default UserStack userStack() {
+            return null;
+        }
+
+        @Override
+        default int readyOps(int interest) {
+            return 0;
+        }
+    }
+
     interface KernelCall<T> {
         T run() throws IOException;
     }
 
     /** The readable end. */
-    static final class Source extends SourceChannel implements RoutedChannel {
+    static final class Source extends SourceChannel implements KernelOnly {
         private final SourceChannel kernel;
         private final Readiness readiness = new Readiness();
 
@@ -95,28 +113,13 @@ final class ArrakisPipe extends Pipe {
         }
 
         @Override
-        public boolean hasUserSide() {
-            return false;
-        }
-
-        @Override
-        public UserStack userStack() {
-            return null;
-        }
-
-        @Override
-        public int readyOps(int interest) {
-            return 0;
-        }
-
-        @Override
         public String toString() {
             return "ArrakisPipe.Source[" + (isOpen() ? kernel : "closed") + "]";
         }
     }
 
     /** The writable end. */
-    static final class Sink extends SinkChannel implements RoutedChannel {
+    static final class Sink extends SinkChannel implements KernelOnly {
         private final SinkChannel kernel;
         private final Readiness readiness = new Readiness();
 
@@ -160,21 +163,6 @@ final class ArrakisPipe extends Pipe {
         @Override
         public Readiness readiness() {
             return readiness;
-        }
-
-        @Override
-        public boolean hasUserSide() {
-            return false;
-        }
-
-        @Override
-        public UserStack userStack() {
-            return null;
-        }
-
-        @Override
-        public int readyOps(int interest) {
-            return 0;
         }
 
         @Override
