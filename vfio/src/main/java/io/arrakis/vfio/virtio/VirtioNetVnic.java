@@ -129,12 +129,6 @@ public final class VirtioNetVnic implements Vnic, VnicControl {
      * (or a failure here) closes the function too.
      */
     public static VirtioNetVnic open(PciFunction pci, VnicConfig config, boolean ownsPci) throws IOException {
-        for (String key : new TreeSet<>(config.options().keySet())) {
-            if (!OPTIONS.contains(key)) {
-                throw new IllegalArgumentException("virtio VNIC " + config.name() + ": unknown option '" + key
-                        + "'; known: " + new TreeSet<>(OPTIONS));
-            }
-        }
         Builder b = new Builder();
         b.config = config;
         b.pci = pci;
@@ -155,6 +149,12 @@ public final class VirtioNetVnic implements Vnic, VnicControl {
 
     private static void bringUp(Builder b) throws IOException {
         VnicConfig config = b.config;
+        for (String key : new TreeSet<>(config.options().keySet())) {
+            if (!OPTIONS.contains(key)) {
+                throw new IllegalArgumentException("virtio VNIC " + config.name() + ": unknown option '" + key
+                        + "'; known: " + new TreeSet<>(OPTIONS));
+            }
+        }
         String device = b.device;
         PciFunction pci = b.pci;
         if (pci.vendorId() != 0x1AF4 || pci.deviceId() != 0x1041) {

@@ -4,9 +4,8 @@ import io.arrakis.device.Vnic;
 import io.arrakis.device.VnicBackend;
 import io.arrakis.device.VnicConfig;
 import io.arrakis.vfio.PciFunction;
+import io.arrakis.vfio.Vfio;
 import java.io.IOException;
-import java.lang.reflect.InvocationTargetException;
-import java.lang.reflect.Method;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
@@ -34,7 +33,6 @@ public final class VirtioNetVnicBackend implements VnicBackend {
     public static final String OPTION_ADDRESS = "address";
     public static final String OPTION_GATEWAY = "gateway";
     static final String VFIO_CONTAINER = "/dev/vfio/vfio";
-    private static final String VFIO_ENTRY = "io.arrakis.vfio.Vfio";
 
     @Override
     public String name() {
@@ -47,11 +45,6 @@ public final class VirtioNetVnicBackend implements VnicBackend {
             return Optional.of("needs " + VFIO_CONTAINER + ", which is absent: load vfio-pci (modprobe vfio-pci"
                     + " vfio_iommu_type1) on a machine with an IOMMU, and bind the virtio-net function to it");
         }
-        try {
-            Class.forName(VFIO_ENTRY, false, VirtioNetVnicBackend.class.getClassLoader());
-        } catch (ClassNotFoundException e) {
-            return Optional.of("this build has no VFIO implementation (" + VFIO_ENTRY + ")");
-        }
         return Optional.empty();
     }
 
@@ -63,33 +56,7 @@ public final class VirtioNetVnicBackend implements VnicBackend {
                     + " is required: the PCI address of a virtio-net function bound to vfio-pci, e.g. 0000:00:03.0"
                     + " (lspci -D -d 1af4:1041 lists them)");
         }
-        PciFunction pci = openPci(address.strip());
+        PciFunction pci = Vfio.open(address.strip());
         return VirtioNetVnic.open(pci, config, true);
-    }
-
-    /** {@code Vfio.open(address)}, looked up at run time: the VFIO implementation is built beside this driver. */
-    private static PciFunction openPci(String address) throws IOException {
-        Method open;
-        try {
-            open = Class.forName(VFIO_ENTRY, true, VirtioNetVnicBackend.class.getClassLoader())
-                    .getMethod("open", String.class);
-        } catch (ReflectiveOperationException e) {
-            throw new IOException("cannot open PCI function " + address + ": this build has no VFIO implementation ("
-                    + VFIO_ENTRY + ".open(String))", e);
-        }
-        try {
-            return (PciFunction) open.invoke(null, address);
-        } catch (InvocationTargetException e) {
-            Throwable cause = e.getCause();
-            if (cause instanceof IOException io) {
-                throw io;
-            }
-            if (cause instanceof RuntimeException runtime) {
-                throw runtime;
-            }
-            throw new IOException("cannot open PCI function " + address + ": " + cause, cause);
-        } catch (IllegalAccessException e) {
-            throw new IOException("cannot open PCI function " + address + ": " + e.getMessage(), e);
-        }
     }
 }
