@@ -62,6 +62,7 @@ final class VirtioNetQueue implements VnicQueue {
     private final int epollFd;
     private final int wakeupFd;
     private final int rxInterruptFd;
+    private final int configInterruptFd;
     private final FilterlessVnicControl control;
     private final VirtioNetVnic.WakeupGuard guard;
     private final LentBuffers lent;
@@ -80,7 +81,7 @@ final class VirtioNetQueue implements VnicQueue {
     VirtioNetQueue(int index, String description, VirtioPciTransport transport, SplitVirtqueue rx, long rxDoorbell,
             int rxQueueIndex, SplitVirtqueue tx, long txDoorbell, int txQueueIndex, MemorySegment txHeaders,
             long txHeadersIova, MemorySegment poolMemory, long poolIova, int bufferSize, int mtu, boolean mergeable,
-            int epollFd, int wakeupFd, int rxInterruptFd, FilterlessVnicControl control,
+            int epollFd, int wakeupFd, int rxInterruptFd, int configInterruptFd, FilterlessVnicControl control,
             VirtioNetVnic.WakeupGuard guard, Arena arena) {
         this.index = index;
         this.description = description;
@@ -103,6 +104,7 @@ final class VirtioNetQueue implements VnicQueue {
         this.epollFd = epollFd;
         this.wakeupFd = wakeupFd;
         this.rxInterruptFd = rxInterruptFd;
+        this.configInterruptFd = configInterruptFd;
         this.control = control;
         this.guard = guard;
         this.lent = new LentBuffers(pool, HEADROOM, mtu, maxFrame, description);
@@ -375,7 +377,9 @@ final class VirtioNetQueue implements VnicQueue {
                         }
                     }
                     if (config) {
-                        // Not drained: every queue's sleeper should see it and look at the status.
+                        // Drained, or the level-triggered epoll would never sleep again; the other
+                        // queues' pollers look at the status when they next arm.
+                        EventFd.drain(configInterruptFd);
                         VirtioNetVnic.checkStatus(transport, description, "while the queue slept");
                     }
                     return true;

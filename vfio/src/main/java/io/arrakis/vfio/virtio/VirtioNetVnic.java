@@ -157,16 +157,18 @@ public final class VirtioNetVnic implements Vnic, VnicControl {
         }
         String device = b.device;
         PciFunction pci = b.pci;
-        if (pci.vendorId() != 0x1AF4 || pci.deviceId() != 0x1041) {
+        // 1041: a modern network device; 1000: a transitional one, which has the modern interface too.
+        if (pci.vendorId() != 0x1AF4 || (pci.deviceId() != 0x1041 && pci.deviceId() != 0x1000)) {
             throw new IOException(device + " is " + String.format("%04x:%04x", pci.vendorId(), pci.deviceId())
-                    + ", not a modern virtio network device (1af4:1041): check the pci option");
+                    + ", not a virtio network device (1af4:1041, or transitional 1af4:1000): check the pci option");
         }
         VirtioPciCapabilities capabilities = VirtioPciCapabilities.parse(pci::readConfig, device);
         VirtioPciTransport transport = new VirtioPciTransport(pci, capabilities, device);
         b.transport = transport;
         transport.reset();
         pci.enableBusMastering();
-        transport.addStatus(VirtioPciTransport.ACKNOWLEDGE | VirtioPciTransport.DRIVER);
+        transport.addStatus(VirtioPciTransport.ACKNOWLEDGE);
+        transport.addStatus(VirtioPciTransport.DRIVER);
         long offered = transport.deviceFeatures();
         long features;
         try {
@@ -258,7 +260,7 @@ public final class VirtioNetVnic implements Vnic, VnicControl {
                     transport, rx, rxDoorbell, 2 * i, tx, txDoorbell, 2 * i + 1,
                     ringMemory.asSlice(headersAt, (long) TX_HEADER_SLOT * txSizes[i]), b.rings.iova() + headersAt,
                     pool, b.packets.iova() + perQueue * i, config.bufferSize(), b.mtu,
-                    VirtioFeatures.has(features, VirtioFeatures.MRG_RXBUF), epollFd, wakeupFd, rxFd, b.control, b.guard, b.arena);
+                    VirtioFeatures.has(features, VirtioFeatures.MRG_RXBUF), epollFd, wakeupFd, rxFd, b.msixFds[0], b.control, b.guard, b.arena);
         }
         ControlQueue controlQueue = null;
         if (controlPlan != null) {

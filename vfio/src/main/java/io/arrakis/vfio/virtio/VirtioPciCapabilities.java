@@ -11,7 +11,7 @@ import java.io.IOException;
  *
  * @param common the {@code virtio_pci_common_cfg} structure
  * @param notification the notification area; a queue's doorbell is at
- *        {@code notify.offset + queue_notify_off * notifyOffMultiplier}
+ *        {@code notification.offset + queue_notify_off * notifyOffMultiplier}
  * @param notifyOffMultiplier bytes between the doorbells of consecutive notify offsets (0: one
  *        doorbell for every queue)
  * @param isr the ISR status byte (unused with MSI-X, parsed for completeness)

@@ -69,7 +69,7 @@ final class VirtioPciTransport {
         U8.setVolatile(common, (long) DEVICE_STATUS, (byte) status);
     }
 
-    /** Sets {@code bits} in the status, keeping those set, and reads back that the device kept them. */
+    /** Sets {@code bits} in the status, keeping those already set (callers read back what must stick). */
     void addStatus(int bits) throws IOException {
         setStatus(status() | bits);
     }
