@@ -79,6 +79,8 @@ public final class LabRunner {
         LauncherDiscoveryRequest request = LauncherDiscoveryRequestBuilder.request()
                 .selectors(selectors)
                 .filters(TagFilter.includeTags(tag))
+                // jqwik keeps its database in the working directory, the read-only repository here.
+                .configurationParameter("jqwik.database", System.getProperty("java.io.tmpdir") + "/jqwik-database")
                 .build();
         long start = System.nanoTime();
         LauncherFactory.create().execute(request, new Listener());
