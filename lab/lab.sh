@@ -234,7 +234,7 @@ QEMU=(qemu-system-x86_64 -nodefaults -no-user-config -no-reboot -display none
     -kernel "$KERNEL" -initrd "$INITRD"
     -append "console=ttyS0 intel_iommu=on iommu=pt panic=-1 quiet loglevel=3"
     -drive "file=$RUN/nvme.img,if=none,id=nv0,format=raw" -device nvme,serial=lab01,drive=nv0,addr=04.0
-    -netdev "tap,id=n0,ifname=$TAP,script=no,downscript=no" -device virtio-net-pci,disable-legacy=on,netdev=n0,addr=05.0
+    -netdev "tap,id=n0,ifname=$TAP,script=no,downscript=no" -device virtio-net-pci,disable-legacy=on,iommu_platform=on,netdev=n0,addr=05.0
     -device e1000e,addr=06.0
 )
 share() { # tag, host path, read-only?, PCI slot
