@@ -76,6 +76,7 @@ final class VirtioNetQueue implements VnicQueue {
     private final boolean[] transmitting;
     /** Buffers of a received frame spread over several (mergeable rx), still to be dropped. */
     private int dropBuffers;
+    private long checksumsCompleted;
     private boolean armed;
 
     VirtioNetQueue(int index, String description, VirtioPciTransport transport, SplitVirtqueue rx, long rxDoorbell,
@@ -232,8 +233,17 @@ final class VirtioNetQueue implements VnicQueue {
         if ((VirtioNetHeader.flags(memory, header) & VirtioNetHeader.F_NEEDS_CSUM) == 0) {
             return true;
         }
-        return VirtioNetHeader.completeChecksum(memory, header + HEADER, frameLength,
-                VirtioNetHeader.checksumStart(memory, header), VirtioNetHeader.checksumOffset(memory, header));
+        if (!VirtioNetHeader.completeChecksum(memory, header + HEADER, frameLength,
+                VirtioNetHeader.checksumStart(memory, header), VirtioNetHeader.checksumOffset(memory, header))) {
+            return false;
+        }
+        checksumsCompleted++;
+        return true;
+    }
+
+    /** Received frames whose partial checksum ({@code NEEDS_CSUM}) this queue completed; owner thread only. */
+    long checksumsCompleted() {
+        return checksumsCompleted;
     }
 
     /** Returns the buffers of transmissions the device finished to the pool. */

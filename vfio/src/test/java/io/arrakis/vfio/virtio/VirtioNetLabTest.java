@@ -6,12 +6,19 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.arrakis.device.DeviceBackends;
 import io.arrakis.device.Ipv4Text;
+import io.arrakis.device.PacketBatch;
 import io.arrakis.device.VnicConfig;
 import io.arrakis.device.VnicCounter;
 import io.arrakis.device.VnicQueue;
 import io.arrakis.lab.HostMailbox;
 import io.arrakis.stack.NetworkStack;
 import io.arrakis.stack.StackConfig;
+import io.arrakis.stack.StackCounter;
+import io.arrakis.stack.udp.UdpSocket;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -25,12 +32,17 @@ import org.junit.jupiter.api.Timeout;
  * The driver on the lab's emulated virtio-net function (QEMU, behind an emulated IOMMU, bound to
  * vfio-pci in the guest), whose other end is a TAP device with 198.18.90.1 in the host's lab
  * namespace: our stack on it answers the host's ARP and {@code ping -c 4}, and its poller sleeps on the
- * receive queue's MSI-X eventfd between the pings (so the interrupt path is proven too).
- * Skipped outside the lab ({@code arrakis.lab.virtio-net} absent).
+ * receive queue's MSI-X eventfd between the pings (so the interrupt path is proven too); a frame
+ * at its buffer's first byte goes out as a two-descriptor chain; partial checksums the host's
+ * kernel leaves (GUEST_CSUM) are completed before the stack checks them. Skipped outside the lab
+ * ({@code arrakis.lab.virtio-net} absent).
  */
 @Tag("lab")
 @Timeout(value = 300, unit = TimeUnit.SECONDS)
 class VirtioNetLabTest {
+    private static final ValueLayout.OfShort BE16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
+    private static final ValueLayout.OfInt BE32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
+
     static String labProperty(String name) {
         String value = System.getProperty(name);
         assumeTrue(value != null, name + " is not set: not in the lab (./dev lab runs this test)");
@@ -42,11 +54,74 @@ class VirtioNetLabTest {
                 Map.of(VirtioNetVnicBackend.OPTION_PCI, pci, VirtioNetVnicBackend.OPTION_ADDRESS, guestAddress + "/24"));
     }
 
+    private static VirtioNetVnic open() throws Exception {
+        return (VirtioNetVnic) DeviceBackends.vnicBackend("virtio")
+                .open(config(labProperty("arrakis.lab.virtio-net"), labProperty("arrakis.lab.guest-address")));
+    }
+
+    private static HostMailbox mailbox() {
+        HostMailbox mailbox = HostMailbox.fromSystemProperties();
+        assumeTrue(mailbox != null, "arrakis.lab.shared is not set: no host mailbox");
+        return mailbox;
+    }
+
+    /**
+     * Our stack on queue 0, driven by one thread that polls and, when idle, sleeps on the queue
+     * for up to 1.5 s: longer than ping's interval, so a prompt reply needs the receive interrupt
+     * to end the sleep. Counts sleeps that ended early with frames waiting.
+     */
+    private static final class StackPoller implements AutoCloseable {
+        final NetworkStack stack;
+        final VnicQueue queue;
+        final AtomicLong interruptWakeups = new AtomicLong();
+        final AtomicReference<Throwable> failure = new AtomicReference<>();
+        private final Thread thread;
+
+        StackPoller(VirtioNetVnic vnic, java.util.function.Consumer<NetworkStack> setUp) {
+            String host = labProperty("arrakis.lab.host-address");
+            String guest = labProperty("arrakis.lab.guest-address");
+            StackConfig stackConfig = new StackConfig(Ipv4Text.parse(guest), 24, Ipv4Text.parse(host), vnic.mtu(),
+                    30_000_000_000L, 1_000_000_000L, 3, 30_000_000_000L, 64);
+            this.stack = new NetworkStack(vnic, 0, stackConfig);
+            this.queue = vnic.queue(0);
+            setUp.accept(stack);
+            this.thread = Thread.ofPlatform().name("lab-virtio-poller").start(this::run);
+        }
+
+        private void run() {
+            try {
+                stack.start(System.nanoTime());
+                boolean slept = false;
+                while (!Thread.currentThread().isInterrupted()) {
+                    int frames = stack.poll(System.nanoTime());
+                    if (frames > 0) {
+                        if (slept) {
+                            interruptWakeups.incrementAndGet(); // a sleep ended early and frames were there
+                        }
+                        slept = false;
+                        continue;
+                    }
+                    slept = queue.awaitReceive(1_500_000_000L) && !Thread.currentThread().isInterrupted();
+                }
+            } catch (Throwable t) {
+                failure.set(t);
+            }
+        }
+
+        /** Stops the thread; afterwards the stack and queue may be read from the caller's thread. */
+        @Override
+        public void close() throws Exception {
+            thread.interrupt();
+            queue.wakeup();
+            thread.join(10_000);
+            assertTrue(!thread.isAlive(), "the poller did not stop");
+            assertEquals(null, failure.get(), "the poller failed");
+        }
+    }
+
     @Test
     void bringsTheDeviceUpThroughTheRegisteredBackendWithTheFeaturesItNeeds() throws Exception {
-        String pci = labProperty("arrakis.lab.virtio-net");
-        try (VirtioNetVnic vnic = (VirtioNetVnic) DeviceBackends.vnicBackend("virtio")
-                .open(config(pci, System.getProperty("arrakis.lab.guest-address", "198.18.90.2")))) {
+        try (VirtioNetVnic vnic = open()) {
             System.out.println("lab: " + vnic);
             long features = vnic.features();
             assertTrue(VirtioFeatures.has(features, VirtioFeatures.VERSION_1));
@@ -61,64 +136,138 @@ class VirtioNetLabTest {
 
     @Test
     void ourStackOnTheDeviceAnswersArpAndPingFromTheHostNamespace() throws Exception {
-        String pci = labProperty("arrakis.lab.virtio-net");
-        String host = labProperty("arrakis.lab.host-address");
         String guest = labProperty("arrakis.lab.guest-address");
-        HostMailbox mailbox = HostMailbox.fromSystemProperties();
-        assumeTrue(mailbox != null, "arrakis.lab.shared is not set: no host mailbox");
-        try (VirtioNetVnic vnic = (VirtioNetVnic) DeviceBackends.vnicBackend("virtio").open(config(pci, guest))) {
-            StackConfig stackConfig = new StackConfig(Ipv4Text.parse(guest), 24, Ipv4Text.parse(host), vnic.mtu(),
-                    30_000_000_000L, 1_000_000_000L, 3, 30_000_000_000L, 64);
-            NetworkStack stack = new NetworkStack(vnic, 0, stackConfig);
-            VnicQueue queue = vnic.queue(0);
-            AtomicLong interruptWakeups = new AtomicLong();
-            AtomicReference<Throwable> failure = new AtomicReference<>();
-            Thread poller = Thread.ofPlatform().name("lab-virtio-poller").start(() -> {
-                try {
-                    stack.start(System.nanoTime());
-                    boolean slept = false;
-                    while (!Thread.currentThread().isInterrupted()) {
-                        int frames = stack.poll(System.nanoTime());
-                        if (frames > 0) {
-                            if (slept) {
-                                interruptWakeups.incrementAndGet(); // a sleep ended early and frames were there
-                            }
-                            slept = false;
-                            continue;
-                        }
-                        // Idle: sleep on the MSI-X eventfd for up to 1.5 s, longer than ping's
-                        // interval (the stack's timers, ARP retries, may run that late here), so a
-                        // reply within ping's deadline needs the receive interrupt to end the sleep.
-                        slept = queue.awaitReceive(1_500_000_000L) && !Thread.currentThread().isInterrupted();
-                    }
-                } catch (Throwable t) {
-                    failure.set(t);
-                }
-            });
-            try {
-                HostMailbox.Result ping = mailbox.run("virtio-ping", "ping -n -c 4 -W 1 " + guest
-                        + " && ip neigh show " + guest, Duration.ofSeconds(150));
+        HostMailbox mailbox = mailbox();
+        try (VirtioNetVnic vnic = open()) {
+            StackPoller poller = new StackPoller(vnic, stack -> { });
+            HostMailbox.Result ping;
+            try (poller) {
+                ping = mailbox.run("virtio-ping", "ping -n -c 4 -W 1 " + guest + " && ip neigh show " + guest,
+                        Duration.ofSeconds(150));
                 System.out.println("lab: host ping:\n" + ping.output());
-                assertEquals(null, failure.get(), "the poller failed");
-                assertEquals(0, ping.exitCode(), ping.output());
-                assertTrue(ping.output().contains("4 packets transmitted, 4 received"), ping.output());
-                // The host learned our MAC by ARP: its neighbour entry for us names the device's MAC.
-                assertTrue(ping.output().toLowerCase().contains(vnic.mac().toString()), ping.output());
-            } finally {
-                poller.interrupt();
-                queue.wakeup();
-                poller.join(10_000);
             }
-            assertEquals(null, failure.get(), "the poller failed");
+            assertEquals(0, ping.exitCode(), ping.output());
+            assertTrue(ping.output().contains("4 packets transmitted, 4 received"), ping.output());
+            // The host learned our MAC by ARP: its neighbour entry for us names the device's MAC.
+            assertTrue(ping.output().toLowerCase().contains(vnic.mac().toString()), ping.output());
+            VnicQueue queue = vnic.queue(0);
+            System.out.println("lab: counters " + queue.counters().snapshot() + ", interrupt wake-ups "
+                    + poller.interruptWakeups.get());
             // The host's ARP request and first echo request come while the poller is still starting
             // (or busy answering the ARP); echo requests 2..4 come a second apart, each to a sleeper.
-            assertTrue(interruptWakeups.get() >= 3, "the poller should have been woken early, with frames waiting,"
-                    + " by the receive interrupt for each of echo requests 2..4; it was " + interruptWakeups.get()
-                    + " times");
-            System.out.println("lab: counters " + queue.counters().snapshot() + ", interrupt wake-ups "
-                    + interruptWakeups.get());
+            assertTrue(poller.interruptWakeups.get() >= 3, "the poller should have been woken early, with frames"
+                    + " waiting, by the receive interrupt for each of echo requests 2..4; it was "
+                    + poller.interruptWakeups.get() + " times");
             assertTrue(queue.counters().get(VnicCounter.TX_PACKETS) >= 5, "ARP reply and four echo replies");
             assertEquals(0, queue.counters().get(VnicCounter.RX_DROPPED_MALFORMED));
         }
+    }
+
+    @Test
+    void partialChecksumsFromTheHostAreCompletedSoUdpDatagramsPassTheStacksCheck() throws Exception {
+        String guest = labProperty("arrakis.lab.guest-address");
+        HostMailbox mailbox = mailbox();
+        try (VirtioNetVnic vnic = open()) {
+            assertTrue(VirtioFeatures.has(vnic.features(), VirtioFeatures.GUEST_CSUM), "QEMU offers GUEST_CSUM");
+            AtomicReference<UdpSocket> socket = new AtomicReference<>();
+            StackPoller poller = new StackPoller(vnic, stack -> socket.set(stack.openUdp(9999, 64 * 1024)));
+            HostMailbox.Result send;
+            try (poller) {
+                // The host's kernel sends UDP from a socket with CHECKSUM_PARTIAL over a TAP whose
+                // offloads QEMU set from our GUEST_CSUM: the frames reach us with NEEDS_CSUM.
+                send = mailbox.run("virtio-udp", "python3 -c 'import socket,time\n"
+                        + "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
+                        + "for i in range(5):\n"
+                        + "    s.sendto(bytes(range(256))*4,(\"" + guest + "\",9999)); time.sleep(0.2)'",
+                        Duration.ofSeconds(150));
+                Thread.sleep(1000); // the last datagram's way through the emulated device
+            }
+            assertEquals(0, send.exitCode(), send.output());
+            VirtioNetQueue queue = (VirtioNetQueue) vnic.queue(0);
+            NetworkStack stack = poller.stack;
+            System.out.println("lab: partial checksums completed " + queue.checksumsCompleted() + ", stack "
+                    + stack.counters().snapshot());
+            assertEquals(0, stack.counters().get(StackCounter.DROPPED_BAD_L4_CHECKSUM));
+            assertEquals(5, stack.counters().get(StackCounter.UDP_DATAGRAMS_IN));
+            assertTrue(queue.checksumsCompleted() >= 5, "the host's datagrams came with NEEDS_CSUM and were"
+                    + " completed: " + queue.checksumsCompleted());
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment data = arena.allocate(2048);
+                for (int d = 0; d < 5; d++) {
+                    assertEquals(1024, socket.get().receive(data, 0, 2048));
+                    for (int i = 0; i < 1024; i++) {
+                        assertEquals((byte) i, data.get(ValueLayout.JAVA_BYTE, i), "datagram " + d + " byte " + i);
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Through the queue alone, no stack: an ARP request for the host written at byte 0 of its
+     * buffer, so there is no room before it for the virtio-net header, which then comes from the
+     * queue's header slot as the first of a two-descriptor chain. The host answers it.
+     */
+    @Test
+    void aFrameAtItsBuffersFirstByteGoesOutAsATwoDescriptorChainAndTheHostAnswersIt() throws Exception {
+        int host = Ipv4Text.parse(labProperty("arrakis.lab.host-address"));
+        int guest = Ipv4Text.parse(labProperty("arrakis.lab.guest-address"));
+        try (VirtioNetVnic vnic = open()) {
+            VnicQueue queue = vnic.queue(0);
+            MemorySegment memory = queue.memory();
+            PacketBatch batch = new PacketBatch(32);
+            assertEquals(1, queue.allocate(batch, 1));
+            int buffer = batch.buffer(0);
+            batch.clear();
+            long frame = (long) buffer * queue.bufferSize();
+            long mac = vnic.mac().bits();
+            memory.asSlice(frame, 60).fill((byte) 0);
+            putMac(memory, frame, 0xFFFF_FFFF_FFFFL);
+            putMac(memory, frame + 6, mac);
+            memory.set(BE16, frame + 12, (short) 0x0806);
+            memory.set(BE16, frame + 14, (short) 1); // Ethernet
+            memory.set(BE16, frame + 16, (short) 0x0800); // IPv4
+            memory.set(ValueLayout.JAVA_BYTE, frame + 18, (byte) 6);
+            memory.set(ValueLayout.JAVA_BYTE, frame + 19, (byte) 4);
+            memory.set(BE16, frame + 20, (short) 1); // request
+            putMac(memory, frame + 22, mac);
+            memory.set(BE32, frame + 28, guest);
+            memory.set(BE32, frame + 38, host);
+            batch.add(buffer, 0, 60);
+            assertEquals(1, queue.transmit(batch));
+
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            boolean answered = false;
+            while (!answered && System.nanoTime() - deadline < 0) {
+                queue.receive(batch);
+                for (int i = 0; i < batch.size(); i++) {
+                    long at = (long) batch.buffer(i) * queue.bufferSize() + batch.offset(i);
+                    answered |= batch.length(i) >= 42 && (memory.get(BE16, at + 12) & 0xFFFF) == 0x0806
+                            && memory.get(BE16, at + 20) == 2 && memory.get(BE32, at + 28) == host
+                            && memory.get(BE32, at + 38) == guest && getMac(memory, at + 32) == mac;
+                }
+                queue.release(batch);
+                if (!answered) {
+                    queue.awaitReceive(100_000_000L);
+                }
+            }
+            assertTrue(answered, "no ARP reply from the host to our request sent from byte 0 of its buffer; counters "
+                    + queue.counters().snapshot());
+            assertEquals(1, queue.counters().get(VnicCounter.TX_PACKETS));
+        }
+    }
+
+    private static void putMac(MemorySegment memory, long at, long mac) {
+        for (int i = 0; i < 6; i++) {
+            memory.set(ValueLayout.JAVA_BYTE, at + i, (byte) (mac >>> (8 * (5 - i))));
+        }
+    }
+
+    private static long getMac(MemorySegment memory, long at) {
+        long mac = 0;
+        for (int i = 0; i < 6; i++) {
+            mac = mac << 8 | (memory.get(ValueLayout.JAVA_BYTE, at + i) & 0xFF);
+        }
+        return mac;
     }
 }
