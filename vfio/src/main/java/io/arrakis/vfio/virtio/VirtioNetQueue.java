@@ -241,6 +241,16 @@ final class VirtioNetQueue implements VnicQueue {
         return true;
     }
 
+    /** The transmit virtqueue, for lab tests that hand the device what no caller of {@link #transmit} can. */
+    SplitVirtqueue transmitRing() {
+        return tx;
+    }
+
+    /** Rings the transmit queue's doorbell, for the same tests. */
+    void notifyTransmit() {
+        transport.notifyQueue(txDoorbell, txQueueIndex);
+    }
+
     /** Received frames whose partial checksum ({@code NEEDS_CSUM}) this queue completed; owner thread only. */
     long checksumsCompleted() {
         return checksumsCompleted;
