@@ -77,6 +77,8 @@ final class VirtioNetQueue implements VnicQueue {
     /** Buffers of a received frame spread over several (mergeable rx), still to be dropped. */
     private int dropBuffers;
     private long checksumsCompleted;
+    /** Whether the receive ring was left empty (the pool had no free buffer) at the last refill. */
+    private boolean starved;
     private boolean armed;
 
     VirtioNetQueue(int index, String description, VirtioPciTransport transport, SplitVirtqueue rx, long rxDoorbell,
@@ -170,10 +172,13 @@ final class VirtioNetQueue implements VnicQueue {
             rx.offer(id);
             posted++;
         }
-        if (posted == 0 && rx.inFlight() == 0) {
-            // The device has nowhere to put a frame: what arrives now is dropped by it.
+        boolean starvedNow = rx.inFlight() == 0;
+        if (starvedNow && !starved) {
+            // The device has nowhere to put a frame: what arrives now it drops, uncounted. We count
+            // the times it was left so (once per episode, not per poll).
             counters.increment(VnicCounter.RX_DROPPED_NO_BUFFER);
         }
+        starved = starvedNow;
         if (rx.publish()) {
             transport.notifyQueue(rxDoorbell, rxQueueIndex);
             counters.increment(VnicCounter.DOORBELLS_RUNG);
