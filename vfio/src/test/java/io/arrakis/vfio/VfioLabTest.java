@@ -244,6 +244,23 @@ class VfioLabTest {
     }
 
     @Test
+    void theModernVirtioNetFunctionOpensWithItsCapabilitiesInBar4AndNoBar0() throws Exception {
+        String virtioNet = System.getProperty("arrakis.lab.virtio-net");
+        assumeTrue(virtioNet != null, "outside the lab: no arrakis.lab.virtio-net");
+        try (PciFunction function = Vfio.open(virtioNet)) {
+            assertEquals(0x1af4, function.vendorId());
+            assertEquals(0x1041, function.deviceId(), "modern (virtio 1.x) network device");
+            assertTrue(function.bar(4).byteSize() >= 0x4000, "BAR4 holds the virtio capabilities' structures");
+            VfioException noBar0 = assertThrows(VfioException.class, () -> function.bar(0));
+            assertTrue(noBar0.getMessage().contains("has no BAR 0"), noBar0.getMessage());
+            VfioException upperHalf = assertThrows(VfioException.class, () -> function.bar(5));
+            assertTrue(upperHalf.getMessage().contains("upper half of 64-bit BAR 4"), upperHalf.getMessage());
+            assertTrue(function.msixVectorCount() >= 3, "a vector per queue and one for configuration changes: "
+                    + function.msixVectorCount());
+        }
+    }
+
+    @Test
     void aSecondOpenOfTheSameFunctionSaysTheGroupIsTaken() throws Exception {
         try (PciFunction first = Vfio.open(nvme)) {
             VfioException e = assertThrows(VfioException.class, () -> Vfio.open(nvme));
