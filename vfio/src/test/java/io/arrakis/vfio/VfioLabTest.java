@@ -86,6 +86,9 @@ class VfioLabTest {
             assertEquals(0, function.dmaRegionCount());
             DmaRegion again = function.allocateDma(4096);
             assertEquals(IovaAllocator.FLOOR, again.iova(), "unmapped IOVAs are handed out again");
+            DmaRegion large = function.allocateDma(4L << 20);
+            assertEquals(0, large.iova() % (2 << 20), "a 4 MiB region is 2 MiB-aligned for the IOMMU's large pages");
+            large.memory().set(LONG, large.size() - 8, 42L);
         }
     }
 
