@@ -203,7 +203,7 @@ for stale in $(ip netns list | awk '/^arrakis-lab-[0-9]+/ { print $1 }'); do
 done
 ip netns add "$NS"
 ip -n "$NS" link set lo up
-ip -n "$NS" tuntap add dev "$TAP" mode tap
+ip -n "$NS" tuntap add dev "$TAP" mode tap multi_queue
 ip -n "$NS" addr add "$HOST_ADDRESS/24" dev "$TAP"
 ip -n "$NS" link set "$TAP" up
 say "namespace $NS: $TAP $HOST_ADDRESS/24"
@@ -242,7 +242,7 @@ QEMU=(qemu-system-x86_64 -nodefaults -no-user-config -no-reboot -display none
     # check of the interrupt-remapped IO-APIC timer, which then panics ("timer doesn't work").
     -append "console=ttyS0 intel_iommu=on iommu=pt no_timer_check panic=-1 quiet loglevel=3"
     -drive "file=$RUN/nvme.img,if=none,id=nv0,format=raw" -device nvme,serial=lab01,drive=nv0,addr=04.0
-    -netdev "tap,id=n0,ifname=$TAP,script=no,downscript=no" -device virtio-net-pci,disable-legacy=on,iommu_platform=on,netdev=n0,addr=05.0
+    -netdev "tap,id=n0,ifname=$TAP,script=no,downscript=no,queues=2" -device virtio-net-pci,disable-legacy=on,iommu_platform=on,mq=on,vectors=6,netdev=n0,addr=05.0
     -device e1000e,addr=06.0
 )
 share() { # tag, host path, read-only?, PCI slot

@@ -197,7 +197,8 @@ public final class VirtioNetVnic implements Vnic, VnicControl {
         int pairs = config.queues();
         if (pairs > deviceConfig.maxQueuePairs()) {
             throw new IOException(device + " has " + deviceConfig.maxQueuePairs() + " queue pairs; " + pairs
-                    + " were asked for");
+                    + " were asked for: ask for at most " + deviceConfig.maxQueuePairs() + " (QEMU offers N with"
+                    + " -netdev tap,queues=N and -device virtio-net-pci,mq=on,vectors=2N+2)");
         }
         b.offloads = offloads(features);
 
