@@ -264,7 +264,9 @@ public final class Ioctl {
     }
 
     static String requestName(long request) {
-        if (request == FIONREAD) {
+        if ((request >> IOC_TYPESHIFT & 0xff) == ';') {
+            return VfioIoctl.requestName(request);
+        } else if (request == FIONREAD) {
             return "FIONREAD";
         } else if (request == FIONBIO) {
             return "FIONBIO";
