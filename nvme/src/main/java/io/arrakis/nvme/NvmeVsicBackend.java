@@ -3,9 +3,8 @@ package io.arrakis.nvme;
 import io.arrakis.device.Vsic;
 import io.arrakis.device.VsicBackend;
 import io.arrakis.device.VsicConfig;
-import io.arrakis.vfio.PciFunction;
+import io.arrakis.vfio.Vfio;
 import java.io.IOException;
-import java.lang.reflect.InvocationTargetException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
@@ -50,26 +49,8 @@ public final class NvmeVsicBackend implements VsicBackend {
         int namespace = parseInt(config, OPTION_NAMESPACE, "1");
         long firstLba = parseLong(config, OPTION_FIRST_LBA, "0");
         int blockSize = parseInt(config, OPTION_BLOCK_SIZE, "0");
-        return NvmeVsic.open(config, NvmeController.acquire(pci, NvmeVsicBackend::openFunction), namespace, firstLba,
+        return NvmeVsic.open(config, NvmeController.acquire(pci, Vfio::open), namespace, firstLba,
                 blockSize);
-    }
-
-    /** Opens a PCI function through the vfio module's {@code Vfio.open}. */
-    static PciFunction openFunction(String address) throws IOException {
-        try {
-            Class<?> vfio = Class.forName("io.arrakis.vfio.Vfio");
-            return (PciFunction) vfio.getMethod("open", String.class).invoke(null, address);
-        } catch (ClassNotFoundException | NoSuchMethodException | IllegalAccessException e) {
-            throw new IOException("this build has no VFIO implementation (io.arrakis.vfio.Vfio.open): " + e, e);
-        } catch (InvocationTargetException e) {
-            if (e.getCause() instanceof IOException io) {
-                throw io;
-            }
-            if (e.getCause() instanceof RuntimeException runtime) {
-                throw runtime;
-            }
-            throw new IOException("opening " + address + " through VFIO failed: " + e.getCause(), e.getCause());
-        }
     }
 
     private static int parseInt(VsicConfig config, String option, String defaultValue) {
