@@ -280,7 +280,7 @@ class NvmeLabTest {
         try {
             String summary = InProcessCrash.run(() -> DeviceBackends.vsicBackend("nvme").open(LogStore.vsicConfig(
                     "crash", 1024, Map.of(NvmeVsicBackend.OPTION_PCI, pci, NvmeVsicBackend.OPTION_FIRST_LBA,
-                            String.valueOf(lba(pci, 32 * MIB))))), 20, 33);
+                            String.valueOf(lba(pci, 32 * MIB))))), 10, 33);
             System.out.println("lab NVMe: " + summary);
         } finally {
             held.release();
