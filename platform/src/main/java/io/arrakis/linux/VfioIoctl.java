@@ -84,6 +84,8 @@ public final class VfioIoctl {
 
     private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT;
     private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG;
+    private static final ValueLayout.OfInt U32_UNALIGNED = ValueLayout.JAVA_INT_UNALIGNED;
+    private static final ValueLayout.OfLong U64_UNALIGNED = ValueLayout.JAVA_LONG_UNALIGNED;
 
     /** struct vfio_group_status {u32 argsz; u32 flags;} */
     public static final StructLayout GROUP_STATUS = MemoryLayout.structLayout(U32.withName("argsz"),
@@ -280,7 +282,11 @@ public final class VfioIoctl {
         }
     }
 
-    /** Decodes a filled struct vfio_iommu_type1_info and its capability chain (pure; tested with crafted bytes). */
+    /**
+     * Decodes a filled struct vfio_iommu_type1_info and its capability chain (pure; tested with
+     * crafted bytes). Capabilities sit at whatever offsets the kernel chose, not necessarily 8-byte
+     * aligned, so their fields are read unaligned.
+     */
     public static IommuInfo parseIommuInfo(MemorySegment info) {
         int flags = info.get(U32, 4);
         long pageSizes = (flags & VFIO_IOMMU_INFO_PGSIZES) != 0 ? info.get(U64, 8) : 0;
@@ -288,18 +294,18 @@ public final class VfioIoctl {
         long capability = (flags & VFIO_IOMMU_INFO_CAPS) != 0 ? Integer.toUnsignedLong(info.get(U32, 16)) : 0;
         int hops = 0;
         while (capability != 0 && capability + INFO_CAP_HEADER.byteSize() <= info.byteSize() && hops++ < 64) {
-            int id = Short.toUnsignedInt(info.get(ValueLayout.JAVA_SHORT, capability));
-            if (id == VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE) {
-                int count = info.get(U32, capability + 8);
+            int id = Short.toUnsignedInt(info.get(ValueLayout.JAVA_SHORT_UNALIGNED, capability));
+            if (id == VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE && capability + IOVA_RANGE_CAP_RANGES <= info.byteSize()) {
+                int count = info.get(U32_UNALIGNED, capability + 8);
                 for (int i = 0; i < count; i++) {
                     long at = capability + IOVA_RANGE_CAP_RANGES + i * IOVA_RANGE_SIZE;
                     if (at + IOVA_RANGE_SIZE > info.byteSize()) {
                         break;
                     }
-                    ranges.add(new IovaRange(info.get(U64, at), info.get(U64, at + 8)));
+                    ranges.add(new IovaRange(info.get(U64_UNALIGNED, at), info.get(U64_UNALIGNED, at + 8)));
                 }
             }
-            capability = Integer.toUnsignedLong(info.get(U32, capability + 4));
+            capability = Integer.toUnsignedLong(info.get(U32_UNALIGNED, capability + 4));
         }
         return new IommuInfo(pageSizes, List.copyOf(ranges));
     }

@@ -52,24 +52,24 @@ class VfioIoctlTest {
     }
 
     @Test
-    void iommuInfoCapabilityChainYieldsTheIovaRangesAndSkipsOtherCapabilities() {
+    void iommuInfoCapabilityChainYieldsTheIovaRangesAndSkipsOtherCapabilitiesAtUnalignedOffsets() {
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment info = arena.allocate(24 + 16 + 16 + 2 * 16, 8);
+            // As the 6.1 kernel lays it out: the 24-byte struct, DMA_AVAIL (12 bytes: header and
+            // u32 avail), then IOVA_RANGE at offset 36, which is not 8-byte aligned.
+            MemorySegment info = arena.allocate(36 + 16 + 2 * 16, 8);
             info.set(ValueLayout.JAVA_INT, 0, (int) info.byteSize());
             info.set(ValueLayout.JAVA_INT, 4, VfioIoctl.VFIO_IOMMU_INFO_PGSIZES | VfioIoctl.VFIO_IOMMU_INFO_CAPS);
             info.set(ValueLayout.JAVA_LONG, 8, 0x40201000L);
             info.set(ValueLayout.JAVA_INT, 16, 24);
-            // capability at 24: DMA_AVAIL (id 3), next at 40
             info.set(ValueLayout.JAVA_SHORT, 24, (short) 3);
-            info.set(ValueLayout.JAVA_INT, 28, 40);
-            // capability at 40: IOVA_RANGE, two ranges, last in the chain
-            info.set(ValueLayout.JAVA_SHORT, 40, (short) VfioIoctl.VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE);
-            info.set(ValueLayout.JAVA_INT, 44, 0);
-            info.set(ValueLayout.JAVA_INT, 48, 2);
-            info.set(ValueLayout.JAVA_LONG, 56, 0);
-            info.set(ValueLayout.JAVA_LONG, 64, 0xfedfffffL);
-            info.set(ValueLayout.JAVA_LONG, 72, 0xfef00000L);
-            info.set(ValueLayout.JAVA_LONG, 80, 0x7fffffffffL);
+            info.set(ValueLayout.JAVA_INT, 28, 36);
+            info.set(ValueLayout.JAVA_SHORT_UNALIGNED, 36, (short) VfioIoctl.VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE);
+            info.set(ValueLayout.JAVA_INT, 40, 0);
+            info.set(ValueLayout.JAVA_INT, 44, 2);
+            info.set(ValueLayout.JAVA_LONG_UNALIGNED, 52, 0);
+            info.set(ValueLayout.JAVA_LONG_UNALIGNED, 60, 0xfedfffffL);
+            info.set(ValueLayout.JAVA_LONG_UNALIGNED, 68, 0xfef00000L);
+            info.set(ValueLayout.JAVA_LONG_UNALIGNED, 76, 0x7fffffffffL);
             VfioIoctl.IommuInfo parsed = VfioIoctl.parseIommuInfo(info);
             assertEquals(0x40201000L, parsed.pageSizes());
             assertEquals(List.of(new VfioIoctl.IovaRange(0, 0xfedfffffL),
