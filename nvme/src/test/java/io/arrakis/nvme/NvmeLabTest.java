@@ -232,7 +232,7 @@ class NvmeLabTest {
         String pci = pci();
         long innerStart = 48 * MIB + 16 * BLOCK;
         try (Vsic outer = open(pci, "outer", 48 * MIB, 64, 1, 4, 64 * BLOCK);
-                Vsic inner = open(pci, "inner", innerStart, 16, 1, 4, 4 * BLOCK)) {
+                Vsic inner = open(pci, "inner", innerStart, 16, 1, 4, 16 * BLOCK)) {
             VsicQueue around = outer.queue(0);
             for (int b = 0; b < 64; b++) {
                 fill(around.memory(), (long) b * BLOCK, 5000 + b, 1);
@@ -280,7 +280,7 @@ class NvmeLabTest {
         try {
             String summary = InProcessCrash.run(() -> DeviceBackends.vsicBackend("nvme").open(LogStore.vsicConfig(
                     "crash", 1024, Map.of(NvmeVsicBackend.OPTION_PCI, pci, NvmeVsicBackend.OPTION_FIRST_LBA,
-                            String.valueOf(lba(pci, 32 * MIB))))), 10, 33);
+                            String.valueOf(lba(pci, 32 * MIB))))), 30, 33);
             System.out.println("lab NVMe: " + summary);
         } finally {
             held.release();
