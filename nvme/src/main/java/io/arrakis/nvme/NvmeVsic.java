@@ -46,6 +46,12 @@ public final class NvmeVsic implements Vsic {
         try {
             IdentifyNamespace namespace = controller.namespace(namespaceId);
             int lbaSize = namespace.blockSize();
+            if (namespace.format().metadataSize() != 0) {
+                throw new IOException("VSA " + config.name() + ": namespace " + namespaceId + " of "
+                        + controller.address() + " uses an LBA format with " + namespace.format().metadataSize()
+                        + " bytes of metadata per block, which this driver does not transfer; format it without"
+                        + " metadata or use another namespace");
+            }
             int blockSize = blockSizeOption > 0 ? blockSizeOption : Math.max(4096, lbaSize);
             if (blockSize < lbaSize || blockSize % lbaSize != 0) {
                 throw new IllegalArgumentException("VSA " + config.name() + ": block size " + blockSize
