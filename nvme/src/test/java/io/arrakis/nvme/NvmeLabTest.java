@@ -67,9 +67,14 @@ class NvmeLabTest {
 
     private static Vsic open(String pci, String name, long firstByte, long blocks, int queues, int depth,
             long memory) throws IOException {
+        return open(pci, name, firstByte, blocks, queues, depth, memory, "1");
+    }
+
+    private static Vsic open(String pci, String name, long firstByte, long blocks, int queues, int depth,
+            long memory, String namespace) throws IOException {
         return DeviceBackends.vsicBackend("nvme").open(new VsicConfig(name, blocks, queues, depth, memory,
                 Map.of(NvmeVsicBackend.OPTION_PCI, pci, NvmeVsicBackend.OPTION_FIRST_LBA,
-                        String.valueOf(lba(pci, firstByte)))));
+                        String.valueOf(lba(pci, firstByte)), NvmeVsicBackend.OPTION_NAMESPACE, namespace)));
     }
 
     @Test
@@ -91,6 +96,30 @@ class NvmeLabTest {
                     + identity.namespaceCount() + " namespace(s), namespace 1 " + namespace.sizeBlocks() + " LBAs of "
                     + namespace.blockSize() + ", volatile write cache " + identity.volatileWriteCache()
                     + ", interrupts " + controller.interrupts() + ", " + controller.ioQueuePairs() + " I/O queue pairs");
+        } finally {
+            controller.release();
+        }
+    }
+
+    @Test
+    void aFailedCommandNamesTheCommandAndTheControllersStatus() throws IOException {
+        String pci = pci();
+        NvmeController controller = NvmeController.acquire(pci, Vfio::open);
+        try {
+            // Queue id 65535 is beyond what any controller grants: QEMU answers "invalid queue identifier".
+            IOException refused = assertThrows(IOException.class,
+                    () -> controller.createQueuePair(0xffff, 16, 0x1000, 0x2000));
+            assertTrue(refused.getMessage().contains("admin command CREATE I/O COMPLETION QUEUE 65535")
+                    && refused.getMessage().contains("status type 1 (command specific), code 0x1 (invalid queue"
+                    + " identifier)"), refused.getMessage());
+            // The controller still works after a refused command.
+            assertEquals(controller.namespace(1).sizeBytes(), driveBytes());
+            IOException inactive = assertThrows(IOException.class,
+                    () -> open(pci, "nowhere", 0, 16, 1, 4, 4 * BLOCK, "2"));
+            // QEMU answers IDENTIFY of an unattached namespace with zeros (or, in other versions, an error).
+            assertTrue(inactive.getMessage().contains("namespace 2 is not active")
+                    || inactive.getMessage().contains("IDENTIFY NAMESPACE 2 failed: status"), inactive.getMessage());
+            System.out.println("lab NVMe: " + refused.getMessage());
         } finally {
             controller.release();
         }
