@@ -45,9 +45,10 @@ public final class NvmeCommands {
         if (commandId < 0 || commandId > 0xffff) {
             throw new IllegalArgumentException("NVMe command identifiers are 16 bits, not " + commandId);
         }
-        queue.asSlice(offset, ENTRY_BYTES).fill((byte) 0);
         queue.set(INT, offset, (opcode & 0xff) | (commandId << 16));
         queue.set(INT, offset + 4, namespaceId);
+        queue.set(LONG, offset + 8, 0L); // dwords 2-3, reserved
+        queue.set(LONG, offset + 16, 0L); // no metadata pointer
         queue.set(LONG, offset + 24, prp1);
         queue.set(LONG, offset + 32, prp2);
         queue.set(INT, offset + 40, cdw10);

@@ -28,7 +28,7 @@ class InProcessCrashTest {
     void everyAcknowledgedAppendSurvivesACrashAtARandomWrite() throws Exception {
         for (String backend : TestAreas.BACKENDS) {
             Path image = directory.resolve(backend + ".img");
-            String summary = InProcessCrash.run(() -> Stores.vsic(backend, image, 1024), 12, 21);
+            String summary = InProcessCrash.run(() -> Stores.vsic(backend, image, 1024), 8, 21);
             System.out.println(backend + ": " + summary);
             assertTrue(summary.contains("all present"));
         }
