@@ -84,11 +84,14 @@ final class StorageInstaller {
         List<StorageMount> opened = new ArrayList<>();
         for (int i = 0; i < directories.size(); i++) {
             Path directory = kernelSystem.getPath(directories.get(i)).toAbsolutePath().normalize();
-            Path image = images.isEmpty() ? directory.resolveSibling(directory.getFileName() + ".vsa")
+            String granted = images.isEmpty() ? null : ControlPlaneVsa.nameOf(images.get(i));
+            Path image = granted != null ? kernelSystem.getPath(images.get(i))
+                    : images.isEmpty() ? directory.resolveSibling(directory.getFileName() + ".vsa")
                     : kernelSystem.getPath(images.get(i)).toAbsolutePath().normalize();
             try {
                 Files.createDirectories(directory);
-                StorageMount mount = StorageMount.open(directory, image, backend, size, provider.kernel());
+                StorageMount mount = granted != null ? ControlPlaneVsa.mount(directory, images.get(i), backend, size)
+                        : StorageMount.open(directory, image, backend, size, provider.kernel());
                 opened.add(mount);
                 ArrakisFileSystemProvider.mount(mount);
                 mounted.add(directory + " on VSA " + image + " (" + backend + ", "
