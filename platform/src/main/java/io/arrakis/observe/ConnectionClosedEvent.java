@@ -22,6 +22,7 @@ public final class ConnectionClosedEvent extends jdk.jfr.Event {
     @DataAmount
     public long bytesIn;
     @Label("Bytes Out")
+    @Description("Data bytes sent, retransmissions included (as Linux's bytes_sent)")
     @DataAmount
     public long bytesOut;
     @Label("Retransmitted Segments")
