@@ -1078,10 +1078,10 @@ final class UserStack implements AutoCloseable {
         }
         lock.lock();
         try {
-            telemetry.close();
             stack.close();
             vnic.close();
         } finally {
+            telemetry.close(); // after the stack: its last frames still pass the capture mirror
             lock.unlock();
             sharedPorts.close();
             pollerSleeper.close();
