@@ -158,12 +158,8 @@ final class UserStack implements AutoCloseable {
         stack.setGleanNeighbours(sharedPorts.shared()); // our ARP requests' replies go to the kernel
         stack.setNeighbourSource(sharedPorts.kernelNeighbours()); // null (ARP) unless shared
         this.tcp = new TcpLayer(stack, TcpConfig.DEFAULT, System.nanoTime() ^ ProcessHandle.current().pid() << 32);
-        this.telemetry = StackTelemetry.start(vnic, stack, tcp, pollCounters, address, publisher);
-        telemetry.listenersFrom(() -> listeners.forEach((port, group) ->
-                telemetry.publishListener(port, group.listener.acceptQueueLength())));
         this.readinessFd = queue.readinessFd();
         if (readinessFd < 0) {
-            telemetry.close();
             throw new IOException("VNIC " + vnic.name() + " (backend " + vnic.backend()
                     + ") has no readiness descriptor, so its stack cannot idle without spinning");
         }
@@ -171,7 +167,6 @@ final class UserStack implements AutoCloseable {
         try {
             this.leaderSleeper = new Sleeper("leader", readinessFd, vnic.name());
         } catch (IOException e) {
-            telemetry.close();
             pollerSleeper.close();
             throw e;
         }
@@ -181,6 +176,10 @@ final class UserStack implements AutoCloseable {
         } finally {
             lock.unlock();
         }
+        // Last before the poller: nothing after this can fail and leave the MBeans registered.
+        this.telemetry = StackTelemetry.start(vnic, stack, tcp, pollCounters, address, publisher);
+        telemetry.listenersFrom(() -> listeners.forEach((port, group) ->
+                telemetry.publishListener(port, group.listener.acceptQueueLength())));
         this.poller = Thread.ofPlatform().daemon().name("arrakis-poller-" + vnic.name()).unstarted(this::pollerLoop);
         poller.start();
     }
