@@ -7,7 +7,6 @@ import io.arrakis.control.stats.StatsFile;
 import io.arrakis.control.stats.StatsReader;
 import io.arrakis.device.Ipv4Text;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -121,9 +120,5 @@ final class OpsCommands {
 
     static String millis(long nanos) {
         return String.format(Locale.ROOT, "%.3f", nanos / 1e6);
-    }
-
-    static boolean exists(Path file) {
-        return Files.exists(file);
     }
 }

@@ -15,7 +15,9 @@ import java.util.Set;
 /**
  * {@code arrakis stat}: counters per VNIC and per queue (from the control plane, which reads the
  * queues' shared counter pages) and per stack (from each process's stats file: spins, epoll
- * sleeps, TCP segments and retransmissions). Once, as totals; or with {@code --interval} like
+ * sleeps, TCP segments and retransmissions). Doorbells are the wake-ups a queue's sends cost
+ * (a futex wake of a sleeping receiver, {@code DOORBELLS_RUNG}, or a write of its readiness
+ * eventfd, the shm backend's {@code READINESS_SIGNALS}). Once, as totals; or with {@code --interval} like
  * {@code vmstat}: a line per queue per interval, rates per second over that interval, drops named
  * by reason when there were any. Stateless between runs.
  */
@@ -174,7 +176,8 @@ final class StatCommand implements Command {
                         delta(before, after, key, "TX_PACKETS") * perSecond,
                         delta(before, after, key, "TX_BYTES") * perSecond, dropped * perSecond,
                         delta(before, after, key, "TX_RING_FULL") * perSecond,
-                        delta(before, after, key, "DOORBELLS_RUNG") * perSecond, spins * perSecond,
+                        (delta(before, after, key, "DOORBELLS_RUNG") + delta(before, after, key, "READINESS_SIGNALS"))
+                                * perSecond, spins * perSecond,
                         retransmits * perSecond, reasons);
             }
         }
@@ -240,7 +243,8 @@ final class StatCommand implements Command {
                         "  queue %d: rx %,d packets %,d bytes, tx %,d packets %,d bytes, drops %,d, ring full %,d,"
                                 + " doorbells %,d, idle waits %,d%n", q.index(), c.getOrDefault("RX_PACKETS", 0L),
                         c.getOrDefault("RX_BYTES", 0L), c.getOrDefault("TX_PACKETS", 0L), c.getOrDefault("TX_BYTES", 0L),
-                        drops(c), c.getOrDefault("TX_RING_FULL", 0L), c.getOrDefault("DOORBELLS_RUNG", 0L),
+                        drops(c), c.getOrDefault("TX_RING_FULL", 0L),
+                        c.getOrDefault("DOORBELLS_RUNG", 0L) + c.getOrDefault("READINESS_SIGNALS", 0L),
                         c.getOrDefault("IDLE_WAITS", 0L)));
                 StringBuilder reasons = new StringBuilder();
                 for (String reason : DROP_REASONS) {
