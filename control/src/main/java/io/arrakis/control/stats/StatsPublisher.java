@@ -62,8 +62,8 @@ public final class StatsPublisher implements AutoCloseable {
     }
 
     /**
-     * Creates (or replaces) the stats file at {@code path} (mode 0600, its directory created if
-     * missing) for a process with VNIC {@code vnic}: counters named {@code counterNames}
+     * Creates (or atomically replaces) the stats file at {@code path} (mode 0600, its directory
+     * created 0700 if missing) for a process with VNIC {@code vnic}: counters named {@code counterNames}
      * ({@code group.NAME}), up to {@code connectionCapacity} connection rows, a capture ring of
      * {@code captureBytes} (a power of two).
      */
@@ -87,16 +87,21 @@ public final class StatsPublisher implements AutoCloseable {
                     PosixFilePermissions.fromString("rwx------")));
         }
         long size = StatsFile.captureAt(counterNames.size(), connectionCapacity) + captureBytes;
+        // Built under a private name and renamed into place: a file that replaces another is a new
+        // inode, so a tool still mapping the old one never sees it shrink (SIGBUS).
+        Path fresh = path.resolveSibling(path.getFileName() + ".new-" + ProcessHandle.current().pid());
         Arena arena = Arena.ofShared();
         MemorySegment file;
-        try (FileChannel channel = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.READ,
-                StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
-            Files.setPosixFilePermissions(path, PosixFilePermissions.fromString("rw-------"));
-            channel.truncate(0);
+        try (FileChannel channel = FileChannel.open(fresh, java.util.Set.of(StandardOpenOption.CREATE,
+                StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.READ, StandardOpenOption.WRITE),
+                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")))) {
+            // (A leftover of a killed process that had our pid is private: truncating it is safe.)
+            Files.setPosixFilePermissions(fresh, PosixFilePermissions.fromString("rw-------"));
             channel.position(size - 1).write(java.nio.ByteBuffer.wrap(new byte[1]));
             file = channel.map(FileChannel.MapMode.READ_WRITE, 0, size, arena);
         } catch (IOException | RuntimeException e) {
             arena.close();
+            Files.deleteIfExists(fresh);
             throw e;
         }
         file.set(ValueLayout.JAVA_LONG, PID_AT, ProcessHandle.current().pid());
@@ -111,6 +116,14 @@ public final class StatsPublisher implements AutoCloseable {
         MemorySegment.copy(MemorySegment.ofArray(nameBytes), 0, file, NAMES_AT, nameBytes.length);
         file.set(ValueLayout.JAVA_INT, VERSION_AT, VERSION);
         INT.setRelease(file, MAGIC_AT, MAGIC); // last: a reader that sees the magic sees the rest
+        try {
+            Files.move(fresh, path, java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+                    java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException | RuntimeException e) {
+            arena.close();
+            Files.deleteIfExists(fresh);
+            throw e;
+        }
         return new StatsPublisher(path, arena, file, counterNames.size(), connectionCapacity, captureBytes,
                 intervalNanos);
     }
