@@ -78,7 +78,7 @@ final class AgentOptions {
             new Option("banner", "true", Kind.BOOLEAN, "true or false"),
             new Option("capture", null, Kind.PATH, "the path of a pcap file to write"),
             new Option("storage.mount", null, Kind.PATHS, "directories whose files go to a VSA's log store"),
-            new Option("storage.vsa", null, Kind.PATHS, "the VSA image for each mount (default <mount>.vsa)"),
+            new Option("storage.vsa", null, Kind.PATHS, "the VSA image for each mount (default <mount>.vsa), or control:[<socket>#]<name> for one the control plane allocates"),
             new Option("storage.backend", "file", Kind.STORAGE_BACKEND, "file or io_uring"),
             new Option("storage.size", "256m", Kind.SIZE, "a new VSA's size: bytes, or with k, m, g; 4k multiple >= 64k"),
             new Option(CONFIG, null, Kind.PATH, "the path of an options file"));

@@ -82,15 +82,20 @@ final class StorageInstaller {
         long size = AgentOptions.parseSize(options.get("storage.size"));
         List<String> mounted = new ArrayList<>();
         List<StorageMount> opened = new ArrayList<>();
+        List<io.arrakis.observe.CounterMBean.Registration> mbeans = new ArrayList<>();
         for (int i = 0; i < directories.size(); i++) {
             Path directory = kernelSystem.getPath(directories.get(i)).toAbsolutePath().normalize();
-            Path image = images.isEmpty() ? directory.resolveSibling(directory.getFileName() + ".vsa")
+            String granted = images.isEmpty() ? null : ControlPlaneVsa.nameOf(images.get(i));
+            Path image = granted != null ? kernelSystem.getPath(images.get(i))
+                    : images.isEmpty() ? directory.resolveSibling(directory.getFileName() + ".vsa")
                     : kernelSystem.getPath(images.get(i)).toAbsolutePath().normalize();
             try {
                 Files.createDirectories(directory);
-                StorageMount mount = StorageMount.open(directory, image, backend, size, provider.kernel());
+                StorageMount mount = granted != null ? ControlPlaneVsa.mount(directory, images.get(i), backend, size)
+                        : StorageMount.open(directory, image, backend, size, provider.kernel());
                 opened.add(mount);
                 ArrakisFileSystemProvider.mount(mount);
+                mbeans.add(registerMBean(mount));
                 mounted.add(directory + " on VSA " + image + " (" + backend + ", "
                         + mount.store().list().size() + " files)");
             } catch (IOException | RuntimeException e) {
@@ -101,22 +106,48 @@ final class StorageInstaller {
         if (opened.isEmpty()) {
             return null;
         }
-        Runtime.getRuntime().addShutdownHook(new Thread(new Unmount(opened, console), "arrakis-storage-unmount"));
+        Runtime.getRuntime().addShutdownHook(new Thread(new Unmount(opened, mbeans, console),
+                "arrakis-storage-unmount"));
         return "storage: " + String.join("; ", mounted);
+    }
+
+    /**
+     * {@code io.arrakis:type=Vsa,name=<vsa>}: the mounted store's I/O counters for JConsole
+     * (each read takes the store's lock for a moment, on the JMX thread).
+     */
+    private static io.arrakis.observe.CounterMBean.Registration registerMBean(StorageMount mount) {
+        io.arrakis.storage.log.LogStore store = mount.store();
+        java.util.Map<String, java.util.function.LongSupplier> counters = new java.util.LinkedHashMap<>();
+        counters.put("FORCES", () -> store.stats().forces());
+        counters.put("DEVICE_FLUSHES", () -> store.stats().deviceFlushes());
+        counters.put("RECORDS", () -> store.stats().records());
+        counters.put("COMPACTIONS", () -> store.stats().compactions());
+        counters.put("LONGEST_COMPACTION_NANOS", () -> store.stats().longestCompactionNanos());
+        counters.put("LIVE_BYTES", () -> store.stats().liveBytes());
+        counters.put("LOG_BYTES", () -> store.stats().logBytes());
+        counters.put("REGION_BYTES", () -> store.stats().regionBytes());
+        return io.arrakis.observe.CounterMBean.register(
+                io.arrakis.observe.CounterMBean.objectName("Vsa", store.vsaName()),
+                new io.arrakis.observe.CounterMBean("VSA " + store.vsaName() + " mounted on " + mount.directory(),
+                        counters));
     }
 
     /** At exit: forces what is pending and closes each store (a SIGKILL skips this; the log recovers). */
     private static final class Unmount implements Runnable {
         private final List<StorageMount> mounts;
+        private final List<io.arrakis.observe.CounterMBean.Registration> mbeans;
         private final AgentConsole console;
 
-        Unmount(List<StorageMount> mounts, AgentConsole console) {
+        Unmount(List<StorageMount> mounts, List<io.arrakis.observe.CounterMBean.Registration> mbeans,
+                AgentConsole console) {
             this.mounts = mounts;
+            this.mbeans = mbeans;
             this.console = console;
         }
 
         @Override
         public void run() {
+            mbeans.forEach(io.arrakis.observe.CounterMBean.Registration::close);
             ArrakisFileSystemProvider.unmountAll();
             for (StorageMount mount : mounts) {
                 try {

@@ -60,6 +60,8 @@ class StorageAgentTest {
             assertEquals("io.arrakis.storage.fs.StoreFileChannel", result.value("channel"), result.describe());
             assertEquals("io.arrakis.storage.fs.ArrakisFileSystemProvider", result.value("provider"));
             assertEquals("plain", result.value("outside"));
+            assertTrue(Long.parseLong(result.value("vsaForces")) >= 1, "the VSA's MBean counted the force: "
+                    + result.describe());
             for (String line : result.stderr()) {
                 assertTrue(line.startsWith("arrakis: ") || line.isBlank(), "no warnings from the JDK: "
                         + result.describe());

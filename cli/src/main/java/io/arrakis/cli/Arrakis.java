@@ -5,15 +5,17 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * The {@code arrakis} command ({@code bin/arrakis} runs it): {@code arrakis control
- * start|stop|status|rate} and {@code arrakis vsa create|ls|fsck|export|import}. Commands form a tree ({@link Command}, {@link CommandGroup}); a new
+ * The {@code arrakis} command ({@code bin/arrakis} runs it): {@code arrakis status|stat|ss|capture}
+ * (what the user-level stacks are doing), {@code arrakis control start|stop|status|rate} and
+ * {@code arrakis vsa create|ls|fsck|export|import}. Commands form a tree ({@link Command}, {@link CommandGroup}); a new
  * one is a class added to {@link #COMMANDS} or to a group. Exit status 0 on success, 1 when the
  * operation failed (one line on standard error: what happened and what to do), 2 for a usage
  * error, 3 when {@code vsa fsck} found damage. Stateless: {@link #run} may be called from tests in the same JVM.
  */
 public final class Arrakis {
     /** The top-level commands, in the order {@code arrakis --help} lists them. */
-    static final List<Command> COMMANDS = List.of(ControlCommands.group(), VsaCommands.group());
+    static final List<Command> COMMANDS = List.of(new StatusCommand(), new StatCommand(), new SsCommand(),
+            new CaptureCommand(), ControlCommands.group(), VsaCommands.group());
 
     private Arrakis() {}
 

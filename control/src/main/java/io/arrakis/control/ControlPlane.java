@@ -109,6 +109,8 @@ public final class ControlPlane implements AutoCloseable {
     private final Map<Integer, VnicEntry> listeners = new HashMap<>();
     private final ArrayDeque<Client> doomed = new ArrayDeque<>();
     private final XdpAdmissions xdp = new XdpAdmissions();
+    /** Virtual storage areas: set once before the loop starts. */
+    private VsaRegistry vsas = new VsaRegistry(VsaRegistry.Settings.defaults());
     private long nextTag = 2;
     private int nextId = 1;
     private long attaches;
@@ -253,7 +255,14 @@ public final class ControlPlane implements AutoCloseable {
      * @throws AlreadyRunningException if another process or this JVM already runs one on that socket
      */
     public static ControlPlane startEmbedded(ControlPlaneConfig config) throws IOException {
+        return startEmbedded(config, VsaRegistry.Settings.defaults());
+    }
+
+    /** As {@link #startEmbedded(ControlPlaneConfig)}, handing out VSAs as {@code vsaSettings} says. */
+    public static ControlPlane startEmbedded(ControlPlaneConfig config, VsaRegistry.Settings vsaSettings)
+            throws IOException {
         ControlPlane plane = open(config);
+        plane.vsas = new VsaRegistry(vsaSettings);
         plane.thread = Thread.ofPlatform().name("arrakis-control-plane").daemon().unstarted(plane::loop);
         plane.thread.start();
         return plane;
@@ -516,6 +525,7 @@ public final class ControlPlane implements AutoCloseable {
                     unprivilegedPortStart, m));
             case Protocol.XdpRemoveFlow m -> xdpRequest(client, requestId, "remove XDP flow " + m.filter() + " on "
                     + m.interfaceName(), () -> xdp.removeFlow(client.credentials.pid(), m));
+            case Protocol.VsaAttach m -> vsaAttach(client, requestId, m);
             case Protocol.LookupListener(FlowFilter.Protocol protocol, int port) -> {
                 VnicEntry holder = listeners.get(listenerKey(protocol, port));
                 send(client, requestId, new Protocol.ListenerInfo(protocol, port, holder == null ? 0 : holder.id,
@@ -544,6 +554,32 @@ public final class ControlPlane implements AutoCloseable {
         } catch (IOException | RuntimeException e) {
             send(client, requestId, new Protocol.Failure("process " + client.credentials.pid() + " cannot " + what
                     + ": " + e.getMessage()));
+        }
+    }
+
+    // ------------------------------------------------------------------ VSAs
+
+    /** Grants a VSA (with its file's descriptor) or answers FAILURE saying why. */
+    private void vsaAttach(Client client, int requestId, Protocol.VsaAttach request) {
+        VsaRegistry.Grant grant;
+        try {
+            grant = vsas.attach(client, client.credentials.pid(), client.credentials.uid(), request.name(),
+                    request.bytes(), request.kind());
+        } catch (IOException | RuntimeException e) {
+            send(client, requestId, new Protocol.Failure("process " + client.credentials.pid() + " cannot attach VSA "
+                    + request.name() + ": " + e.getMessage()));
+            return;
+        }
+        try {
+            if (grant.fd() >= 0) {
+                send(client, requestId, grant.message(), grant.fd());
+            } else {
+                send(client, requestId, grant.message());
+            }
+        } finally {
+            if (grant.fd() >= 0) {
+                closeQuietly(grant.fd());
+            }
         }
     }
 
@@ -983,6 +1019,7 @@ public final class ControlPlane implements AutoCloseable {
             for (String key : client.xdpInterfaces) {
                 xdp.release(client.credentials.pid(), key);
             }
+            vsas.release(client);
         }
     }
 

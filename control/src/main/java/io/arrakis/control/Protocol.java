@@ -66,6 +66,11 @@ import java.util.Map;
  * <tr><td>22 XDP_ADD_FLOW</td><td>admitted process → CP</td><td>XDP interface, XDP flow</td><td>none</td></tr>
  * <tr><td>23 XDP_REMOVE_FLOW</td><td>admitted process → CP</td><td>XDP interface, XDP flow (its queue
  *     ignored)</td><td>none</td></tr>
+ * <tr><td>40 VSA_ATTACH</td><td>process → CP</td><td>VSA name, long bytes, string kind ("file" or
+ *     "nvme")</td><td>none</td></tr>
+ * <tr><td>41 VSA_GRANTED</td><td>CP → process</td><td>VSA name, kind, long bytes, byte fresh, string
+ *     where (the file's path, or the NVMe function's address), int namespace, long first LBA, long LBA
+ *     count, int LBA size (0s for a file)</td><td>the VSA's file, read-write (file kind only)</td></tr>
  * </table>
  *
  * <p>Version 2 added the listener messages (11–15), the listeners in STATUS_REPLY and SHUTDOWN.
@@ -73,6 +78,8 @@ import java.util.Map;
  * (17–19, and in STATUS_REPLY) and SYNC. Version 4 added AF_XDP admission (21–23) and the XDP
  * attachments at the end of STATUS_REPLY (int count; each: XDP interface, string mode, int
  * tenants; each tenant: int pid, int hardware queue, int address, int flows, XDP flows).
+ * The VSA messages (40–41, {@link VsaRegistry}) came after version 4 without changing it: they
+ * are new types, and a control plane that predates them answers FAILURE ("unknown type").
  */
 public final class Protocol {
     public static final int MAGIC = 0x4152_4B43;
@@ -106,13 +113,32 @@ public final class Protocol {
     static final short XDP_ADMIT = 21;
     static final short XDP_ADD_FLOW = 22;
     static final short XDP_REMOVE_FLOW = 23;
+    static final short VSA_ATTACH = 40;
+    static final short VSA_GRANTED = 41;
 
     private Protocol() {}
 
     /** A decoded message. */
     public sealed interface Message permits Attach, Attached, PeerAdded, PeerRemoved, SetRateLimit, RateLimitChanged,
             StatusRequest, StatusReply, Ok, Failure, AnnounceListener, WithdrawListener, LookupListener, ListenerInfo,
-            PortInUse, Shutdown, AddFilter, RemoveFilter, Filters, Sync, XdpAdmit, XdpAddFlow, XdpRemoveFlow {}
+            PortInUse, Shutdown, AddFilter, RemoveFilter, Filters, Sync, XdpAdmit, XdpAddFlow, XdpRemoveFlow,
+            VsaAttach, VsaGranted {}
+
+    /**
+     * Give me the VSA {@code name} of this process's user, of at least {@code bytes} (created when
+     * it does not exist), on a {@code kind} device: "file" (a preallocated file, for the file and
+     * io_uring backends) or "nvme" (an LBA range of the control plane's NVMe namespace).
+     */
+    public record VsaAttach(String name, long bytes, String kind) implements Message {}
+
+    /**
+     * The VSA granted: for a file, its descriptor travels with this message and {@code where} is
+     * its path (for messages only); for NVMe, {@code where} is the function's PCI address and the
+     * range is LBAs {@code firstLba .. firstLba + lbaCount - 1} of {@code namespace}.
+     * {@code fresh} when it was created for this request (nothing is on it yet).
+     */
+    public record VsaGranted(String name, String kind, long bytes, boolean fresh, String where, int namespace,
+            long firstLba, long lbaCount, int lbaSize) implements Message {}
 
     /**
      * Admit my AF_XDP socket {@code socketFd} (a descriptor number in the sending process, whose
@@ -382,6 +408,20 @@ public final class Protocol {
                 putXdpFlow(body, m.filter(), 0);
                 yield XDP_REMOVE_FLOW;
             }
+            case VsaAttach m -> {
+                putString(body, m.name());
+                body.putLong(m.bytes());
+                putString(body, m.kind());
+                yield VSA_ATTACH;
+            }
+            case VsaGranted m -> {
+                putString(body, m.name());
+                putString(body, m.kind());
+                body.putLong(m.bytes()).put((byte) (m.fresh() ? 1 : 0));
+                putString(body, m.where());
+                body.putInt(m.namespace()).putLong(m.firstLba()).putLong(m.lbaCount()).putInt(m.lbaSize());
+                yield VSA_GRANTED;
+            }
         };
         body.flip();
         ByteBuffer whole = ByteBuffer.allocate(HEADER_BYTES + body.remaining());
@@ -469,6 +509,9 @@ public final class Protocol {
                     data.getInt();
                     yield new XdpRemoveFlow(namespace, interfaceName, filter);
                 }
+                case VSA_ATTACH -> new VsaAttach(getString(data), data.getLong(), getString(data));
+                case VSA_GRANTED -> new VsaGranted(getString(data), getString(data), data.getLong(), data.get() != 0,
+                        getString(data), data.getInt(), data.getLong(), data.getLong(), data.getInt());
                 default -> throw new ProtocolException("unknown control message type " + type);
             };
             if (data.hasRemaining()) {
@@ -488,6 +531,7 @@ public final class Protocol {
         return switch (message) {
             case Attached m -> 2 + m.queues();
             case PeerAdded m -> 5 + m.queues();
+            case VsaGranted m -> VsaRegistry.KIND_FILE.equals(m.kind()) ? 1 : 0;
             default -> 0;
         };
     }

@@ -577,6 +577,7 @@ final class ShmQueue implements VnicQueue {
             if (position - consumer >= capacity) {
                 shmCounters.increment(ShmCounter.TX_CHANNEL_FULL);
                 counters.increment(VnicCounter.TX_RING_FULL);
+                ringFullDrop();
                 return;
             }
         }
@@ -852,6 +853,17 @@ final class ShmQueue implements VnicQueue {
     private static void putMac(MemorySegment segment, long at, long mac) {
         segment.set(U16, at, (short) (mac >>> 32));
         segment.set(U32, at + 2, (int) mac);
+    }
+
+    /** A frame dropped because the channel to its receiver was full: a JFR event when recording (one check otherwise). */
+    private void ringFullDrop() {
+        io.arrakis.observe.RingFullDropEvent event = new io.arrakis.observe.RingFullDropEvent();
+        if (event.isEnabled()) {
+            event.vnic = vnic.name();
+            event.queue = index;
+            event.frames = 1;
+            event.commit();
+        }
     }
 
     private String describe() {

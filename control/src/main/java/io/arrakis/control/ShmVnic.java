@@ -288,6 +288,12 @@ public final class ShmVnic implements Vnic, VnicControl {
         return address;
     }
 
+    /** The socket of the control plane this VNIC is attached to (its stats file lives beside it: {@link io.arrakis.control.stats.StatsFile}). */
+    public java.nio.file.Path controlSocket() {
+        return java.nio.file.Path.of(config.option(ShmVnicBackend.OPTION_SOCKET,
+                ControlPlane.defaultSocketPath().toString())).toAbsolutePath().normalize();
+    }
+
     public int prefixLength() {
         return prefixLength;
     }

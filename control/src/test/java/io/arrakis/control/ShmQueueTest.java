@@ -112,6 +112,30 @@ class ShmQueueTest {
     }
 
     @Test
+    void eachFrameAFullChannelDropsIsAJfrEventNamingTheVnicAndQueue() throws Exception {
+        int capacity = plane.config().channelCapacity();
+        byte[] toB = Frames.udp(a.mac().bits(), b.mac().bits(), a.address(), b.address(), 1, 2, new byte[100]);
+        Path file = directory.resolve("ring-full.jfr");
+        try (jdk.jfr.Recording recording = new jdk.jfr.Recording()) {
+            recording.enable("io.arrakis.RingFullDrop");
+            recording.start();
+            for (int i = 0; i < capacity + 7; i++) {
+                send(a, toB);
+            }
+            recording.stop();
+            recording.dump(file);
+        }
+        List<jdk.jfr.consumer.RecordedEvent> drops = jdk.jfr.consumer.RecordingFile.readAllEvents(file);
+        assertEquals(7, drops.size(), drops.toString());
+        for (jdk.jfr.consumer.RecordedEvent e : drops) {
+            assertEquals("io.arrakis.RingFullDrop", e.getEventType().getName());
+            assertEquals(a.name(), e.getString("vnic"));
+            assertEquals(0, e.getInt("queue"));
+        }
+        assertEquals(7, a.shmCounters().get(ShmCounter.TX_CHANNEL_FULL));
+    }
+
+    @Test
     void awaitReceiveSleepsUntilAFrameOrAWakeupOrItsTimeout() throws Exception {
         VnicQueue queue = b.queue(0);
         queue.receive(batch);

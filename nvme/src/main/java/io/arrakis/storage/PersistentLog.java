@@ -225,8 +225,16 @@ public final class PersistentLog implements AutoCloseable {
         } finally {
             lock.unlock();
         }
+        io.arrakis.observe.ForceEvent event = new io.arrakis.observe.ForceEvent();
+        event.begin();
+        long durableBefore = durableEnd.get();
         store.force();
         durableEnd.accumulateAndGet(target, Math::max);
+        if (event.shouldCommit()) {
+            event.target = "persistent log " + name;
+            event.bytes = Math.max(0, target - durableBefore);
+            event.commit();
+        }
     }
 
     /** Where the next record will go. */

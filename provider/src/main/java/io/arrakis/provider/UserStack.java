@@ -73,6 +73,26 @@ final class UserStack implements AutoCloseable {
     private static final long WATCHED = 2;
 
     private final ReentrantLock lock = new ReentrantLock();
+
+    /** What the waiting machinery counts, for {@code arrakis stat} and the TcpStack MBean. */
+    enum PollCounter {
+        /** Waits that spun and found their event within the budget (no system call). */
+        SPINS_PAID,
+        /** Waits that spun their whole budget for nothing. */
+        SPINS_WASTED,
+        /** Sleeps in epoll on the queue's readiness (the poller's and the leaders'). */
+        EPOLL_SLEEPS,
+        /** Sleeps that ended by their safety net while a signalled frame waited ({@link #missedWakeups()}). */
+        MISSED_WAKEUPS
+    }
+
+    /**
+     * {@link PollCounter}s, indexed by ordinal. Racy on purpose (several threads wait at once and
+     * an atomic increment would cost the fast path): statistics that may lose an increment under
+     * contention.
+     */
+    private final long[] pollCounters = new long[PollCounter.values().length];
+    private final StackTelemetry telemetry;
     private final Vnic vnic;
     /** The pcap writer of {@code arrakis.capture}, or null. */
     private final PcapWriter capture;
@@ -122,8 +142,8 @@ final class UserStack implements AutoCloseable {
      * driven through {@code driven}: the same VNIC, or a capture around it whose pcap writer is
      * {@code capture} (closed with the stack).
      */
-    private UserStack(Vnic vnic, Vnic driven, PcapWriter capture, int address, int prefixLength, int gateway,
-            long spinNanos) throws IOException {
+    private UserStack(Vnic vnic, Vnic driven, PcapWriter capture, io.arrakis.control.stats.StatsPublisher publisher,
+            int address, int prefixLength, int gateway, long spinNanos) throws IOException {
         this.vnic = vnic;
         this.capture = capture;
         this.queue = driven.queue(0);
@@ -156,6 +176,10 @@ final class UserStack implements AutoCloseable {
         } finally {
             lock.unlock();
         }
+        // Last before the poller: nothing after this can fail and leave the MBeans registered.
+        this.telemetry = StackTelemetry.start(vnic, stack, tcp, pollCounters, address, publisher);
+        telemetry.listenersFrom(() -> listeners.forEach((port, group) ->
+                telemetry.publishListener(port, group.listener.acceptQueueLength())));
         this.poller = Thread.ofPlatform().daemon().name("arrakis-poller-" + vnic.name()).unstarted(this::pollerLoop);
         poller.start();
     }
@@ -173,6 +197,7 @@ final class UserStack implements AutoCloseable {
                 .open(new VnicConfig(name, 1, VnicConfig.DEFAULT_BUFFERS_PER_QUEUE, VnicConfig.DEFAULT_BUFFER_SIZE,
                         config.backendOptions()));
         PcapWriter capture = null;
+        io.arrakis.control.stats.StatsPublisher publisher = null;
         try {
             int[] address = addressOf(vnic, config);
             Vnic driven = vnic;
@@ -180,8 +205,16 @@ final class UserStack implements AutoCloseable {
                 capture = openCapture(config.capture(), vnic);
                 driven = new CaptureVnic(vnic, capture, Clock.systemEpoch());
             }
-            return new UserStack(vnic, driven, capture, address[0], address[1], address[2], config.spinNanos());
+            publisher = StackTelemetry.openPublisher(vnic);
+            if (publisher != null) {
+                driven = new MirroredVnic(driven, publisher); // arrakis capture
+            }
+            return new UserStack(vnic, driven, capture, publisher, address[0], address[1], address[2],
+                    config.spinNanos());
         } catch (IOException | RuntimeException e) {
+            if (publisher != null) {
+                publisher.close();
+            }
             if (capture != null) {
                 try {
                     capture.close();
@@ -510,6 +543,7 @@ final class UserStack implements AutoCloseable {
                 lastAppPoll = now;
             }
             int received = stack.poll(now);
+            telemetry.maybePublish(now);
             if (!waitingForOutputRoom.isEmpty() && !stack.outputPending()) {
                 signalOutputRoom();
             }
@@ -606,10 +640,12 @@ final class UserStack implements AutoCloseable {
     }
 
     void spinPaid() {
+        pollCounters[PollCounter.SPINS_PAID.ordinal()]++;
         adaptiveSpin = spinNanos; // spinning found the event: keep the whole budget
     }
 
     void spinWasted() {
+        pollCounters[PollCounter.SPINS_WASTED.ordinal()]++;
         adaptiveSpin = adaptiveSpin < spinNanos / 64 ? 0 : adaptiveSpin / 2;
     }
 
@@ -811,6 +847,7 @@ final class UserStack implements AutoCloseable {
      * Returns whether a descriptor {@link #leadWatching} added is ready.
      */
     private boolean sleepInEpoll(Sleeper sleeper, int timeoutMillis) throws IOException {
+        pollCounters[PollCounter.EPOLL_SLEEPS.ordinal()]++;
         int n;
         try {
             n = Epoll.wait(sleeper.epoll, sleeper.events, timeoutMillis);
@@ -833,6 +870,7 @@ final class UserStack implements AutoCloseable {
         }
         if (waiting && Epoll.wait(sleeper.epoll, sleeper.events, 0) == 0) {
             missedWakeups.incrementAndGet();
+            pollCounters[PollCounter.MISSED_WAKEUPS.ordinal()]++;
         }
         return false;
     }
@@ -1042,6 +1080,7 @@ final class UserStack implements AutoCloseable {
             stack.close();
             vnic.close();
         } finally {
+            telemetry.close(); // after the stack: its last frames still pass the capture mirror
             lock.unlock();
             sharedPorts.close();
             pollerSleeper.close();

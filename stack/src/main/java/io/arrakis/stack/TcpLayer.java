@@ -1,7 +1,10 @@
 package io.arrakis.stack;
 
+import io.arrakis.observe.ConnectionClosedEvent;
+import io.arrakis.observe.ConnectionOpenedEvent;
 import io.arrakis.stack.tcp.TcpConfig;
 import io.arrakis.stack.tcp.TcpConnection;
+import io.arrakis.stack.tcp.TcpCounter;
 import io.arrakis.stack.tcp.TcpCounters;
 import io.arrakis.stack.tcp.TcpIsn;
 import io.arrakis.stack.tcp.TcpListener;
@@ -306,7 +309,41 @@ public final class TcpLayer implements IpProtocolHandler, TcpSegmentSink {
     private ConnectionTimer register(TcpConnection connection, long key) {
         ConnectionTimer timer = new ConnectionTimer(connection, key);
         connections.put(key, timer);
+        ConnectionOpenedEvent event = new ConnectionOpenedEvent();
+        if (event.isEnabled()) {
+            event.local = endpoint(connection.localAddress(), connection.localPort());
+            event.remote = endpoint(connection.remoteAddress(), connection.remotePort());
+            event.state = connection.state().name();
+            event.commit();
+        }
         return timer;
+    }
+
+    private void forget(ConnectionTimer timer) {
+        connections.remove(timer.key);
+        ConnectionClosedEvent event = new ConnectionClosedEvent();
+        if (event.isEnabled()) {
+            TcpConnection c = timer.connection;
+            event.local = endpoint(c.localAddress(), c.localPort());
+            event.remote = endpoint(c.remoteAddress(), c.remotePort());
+            event.bytesIn = c.counters().get(TcpCounter.DATA_BYTES_IN);
+            event.bytesOut = c.counters().get(TcpCounter.DATA_BYTES_OUT);
+            event.retransmits = c.retransmittedSegments();
+            event.failure = c.failure() == null ? "NONE" : c.failure().name();
+            event.commit();
+        }
+    }
+
+    private static String endpoint(int address, int port) {
+        return io.arrakis.device.Ipv4Text.format(address) + ":" + port;
+    }
+
+    /**
+     * Calls {@code action} for every connection the layer holds (not those still in a listener's
+     * queues), for diagnostics: {@code arrakis ss}, statistics. On the stack's thread.
+     */
+    public void forEachConnection(java.util.function.Consumer<TcpConnection> action) {
+        connections.forEach(timer -> action.accept(timer.connection));
     }
 
     private void after(TcpConnection connection, long now) {
@@ -322,7 +359,7 @@ public final class TcpLayer implements IpProtocolHandler, TcpSegmentSink {
         if (timer.connection.state() == TcpState.CLOSED) {
             timers.cancel(timer);
             if (connections.get(timer.key) == timer) {
-                connections.remove(timer.key);
+                forget(timer);
             }
             return;
         }

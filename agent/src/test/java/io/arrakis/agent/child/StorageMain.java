@@ -32,6 +32,11 @@ public final class StorageMain {
         try (var listing = Files.list(dir)) {
             System.out.println("listing=" + listing.map(p -> p.getFileName().toString()).sorted().toList());
         }
+        // What JConsole would show: the VSA's MBean, found by its domain and type only.
+        var server = java.lang.management.ManagementFactory.getPlatformMBeanServer();
+        for (var name : server.queryNames(new javax.management.ObjectName("io.arrakis:type=Vsa,*"), null)) {
+            System.out.println("vsaForces=" + server.getAttribute(name, "FORCES"));
+        }
         Files.writeString(outside, "plain");
         System.out.println("outside=" + Files.readString(outside));
     }

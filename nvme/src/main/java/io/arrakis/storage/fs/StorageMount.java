@@ -36,13 +36,53 @@ public final class StorageMount implements AutoCloseable {
     private final LogStore store;
     private final FileChannel lockChannel;
     private final FileLock processLock;
+    /** What gives the VSA back when it came from the control plane (then there is no lock file); else null. */
+    private final AutoCloseable lease;
 
-    private StorageMount(Path directory, Path image, LogStore store, FileChannel lockChannel, FileLock processLock) {
+    private StorageMount(Path directory, Path image, LogStore store, FileChannel lockChannel, FileLock processLock,
+            AutoCloseable lease) {
         this.directory = directory;
         this.image = image;
         this.store = store;
         this.lockChannel = lockChannel;
         this.processLock = processLock;
+        this.lease = lease;
+    }
+
+    /**
+     * Mounts {@code directory} on a VSA the control plane granted: the open file {@code fd} of
+     * {@code bytes} bytes (a multiple of 4 KiB), formatted first when {@code fresh}. The control
+     * plane, not a lock file, keeps other processes off it; {@code lease} (its grant) is closed
+     * when the mount closes or fails to open. {@code vsaName} names it in messages.
+     */
+    public static StorageMount openGranted(Path directory, String vsaName, int fd, long bytes, boolean fresh,
+            String backend, AutoCloseable lease) throws IOException {
+        try {
+            long blocks = bytes / VsaFile.DEFAULT_BLOCK_SIZE;
+            Map<String, String> options = Map.of(VsaFile.OPTION_FD, Integer.toString(fd));
+            if (fresh) {
+                try (Vsic vsic = DeviceBackends.vsicBackend(backend).open(LogStore.vsicConfig(vsaName, blocks,
+                        options))) {
+                    LogStore.format(vsic);
+                }
+            }
+            Vsic vsic = DeviceBackends.vsicBackend(backend).open(LogStore.vsicConfig(vsaName, blocks, options));
+            LogStore store;
+            try {
+                store = LogStore.open(vsic);
+            } catch (IOException | RuntimeException e) {
+                vsic.close();
+                throw e;
+            }
+            return new StorageMount(directory, Path.of(vsaName), store, null, null, lease);
+        } catch (IOException | RuntimeException e) {
+            try {
+                lease.close();
+            } catch (Exception suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            throw e;
+        }
     }
 
     /**
@@ -94,7 +134,7 @@ public final class StorageMount implements AutoCloseable {
                 vsic.close();
                 throw e;
             }
-            return new StorageMount(directory, image, store, lockChannel, processLock);
+            return new StorageMount(directory, image, store, lockChannel, processLock, null);
         } catch (IOException | RuntimeException e) {
             lockChannel.close();
             throw e;
@@ -200,10 +240,20 @@ public final class StorageMount implements AutoCloseable {
         try {
             store.close();
         } finally {
-            try {
-                processLock.release();
-            } finally {
-                lockChannel.close();
+            if (lease != null) {
+                try {
+                    lease.close();
+                } catch (IOException | RuntimeException e) {
+                    throw e;
+                } catch (Exception e) {
+                    throw new IOException("giving VSA " + image + " back to the control plane failed: " + e, e);
+                }
+            } else {
+                try {
+                    processLock.release();
+                } finally {
+                    lockChannel.close();
+                }
             }
         }
     }

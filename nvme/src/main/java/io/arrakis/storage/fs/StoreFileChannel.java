@@ -316,8 +316,14 @@ public final class StoreFileChannel extends FileChannel {
             if (!isOpen()) {
                 return;
             }
+            io.arrakis.observe.ForceEvent event = new io.arrakis.observe.ForceEvent();
+            event.begin();
             file.force(metaData);
             completed = true;
+            if (event.shouldCommit()) {
+                event.target = path.toString();
+                event.commit();
+            }
         } finally {
             end(completed);
         }

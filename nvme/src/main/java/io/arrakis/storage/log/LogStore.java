@@ -359,10 +359,16 @@ public final class LogStore implements AutoCloseable {
         while (true) {
             String problem = check(position, sequence, previous);
             long at = position;
-            if ("".equals(problem) && position % blockSize != 0) {
-                // The end of a commit group: the rest of its last block is padding.
-                at = LogFormat.roundUp(position, blockSize);
-                problem = check(at, sequence, previous);
+            if (problem != null && position % blockSize != 0) {
+                // The end of a commit group: the rest of its last block is padding. Or a record torn
+                // by a crash that an earlier recovery cut off: the commit group written after that
+                // recovery starts on the next block with exactly the sequence and chain expected here.
+                long next = LogFormat.roundUp(position, blockSize);
+                String there = check(next, sequence, previous);
+                if (problem.isEmpty() || there == null) {
+                    at = next;
+                    problem = there;
+                }
             }
             if (problem == null) {
                 long memory = window(at, HEADER);

@@ -1306,6 +1306,17 @@ public final class TcpConnection {
         rtoDeadline = NEVER;
         counters.increment(RTO_EXPIRATIONS);
         retries++;
+        io.arrakis.observe.RetransmissionTimeoutEvent event = new io.arrakis.observe.RetransmissionTimeoutEvent();
+        if (event.isEnabled()) {
+            event.local = ipv4(localAddress) + ":" + localPort;
+            event.remote = ipv4(remoteAddress) + ":" + remotePort;
+            event.state = state.name();
+            event.rto = rto;
+            event.retries = retries;
+            event.bytesInFlight = bytesInFlight();
+            event.congestionWindow = cc.cwnd;
+            event.commit();
+        }
         if (state == TcpState.SYN_SENT || state == TcpState.SYN_RECEIVED) {
             if (retries > config.maxSynRetransmissions) {
                 fail(TcpFailure.TIMED_OUT);
