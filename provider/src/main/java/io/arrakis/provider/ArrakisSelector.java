@@ -313,7 +313,7 @@ final class ArrakisSelector extends AbstractSelector {
         }
         int epoll = innerEpoll;
         if (stack != null && epoll >= 0 && !changes.movedSince(seen)) {
-            int led = stack.leadWatching(epoll, io.arrakis.linux.Epoll.EPOLLIN, changes, seen, deadline, false);
+            int led = stack.leadWatching(this, epoll, io.arrakis.linux.Epoll.EPOLLIN, changes, seen, deadline, false);
             if (led >= 0) {
                 return; // the caller's loop collects what is ready on either side
             }
@@ -505,6 +505,10 @@ final class ArrakisSelector extends AbstractSelector {
         }
         Selector in = inner;
         if (in != null) {
+            UserStack stack = arrakis.userStackIfOpen();
+            if (stack != null) {
+                stack.dropKeptDescriptor(this); // left in the leader's epoll set by our last sleep
+            }
             in.close();
         }
     }

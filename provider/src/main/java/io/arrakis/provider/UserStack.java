@@ -567,6 +567,7 @@ final class UserStack implements AutoCloseable {
             if (!me.isVirtual() && LEADER.compareAndSet(this, null, me)) {
                 led = true;
                 try {
+                    dropKeptDescriptor(null); // a selector's descriptor must not end this wait
                     return lead(readiness, seen, deadline, me);
                 } finally {
                     leader = null;
@@ -877,16 +878,19 @@ final class UserStack implements AutoCloseable {
      * leads, or at once for a virtual thread (the caller must then wait its own way).
      */
     int leadWatching(int fd, int events, Readiness readiness, int seen, long deadline) throws IOException {
-        return leadWatching(fd, events, readiness, seen, deadline, true);
+        return leadWatching(null, fd, events, readiness, seen, deadline, true);
     }
 
     /**
      * {@link #leadWatching(int, int, Readiness, int, long)}, with or without its spin: a caller
      * that has just spun itself (a selector with kernel keys, which peeks at its inner selector
-     * while it spins) leads at once.
+     * while it spins) leads at once. With an {@code owner}, the descriptor stays in the leader's
+     * epoll set after the wait, so the owner's next wait costs no {@code epoll_ctl} (two system
+     * calls per sleep otherwise); any other wait takes it out first, and the owner must call
+     * {@link #dropKeptDescriptor} before the descriptor closes.
      */
-    int leadWatching(int fd, int events, Readiness readiness, int seen, long deadline, boolean spinFirst)
-            throws IOException {
+    int leadWatching(Object owner, int fd, int events, Readiness readiness, int seen, long deadline,
+            boolean spinFirst) throws IOException {
         Thread me = Thread.currentThread();
         if (me.isVirtual()) {
             return -1;
@@ -911,14 +915,25 @@ final class UserStack implements AutoCloseable {
             led = true;
             // The leader's epoll is its own (the poller sleeps in another), so the descriptor
             // wakes only the thread that waits for it.
-            Epoll.add(leaderSleeper.epoll, fd, events, WATCHED);
+            synchronized (kept) {
+                if (owner == null || kept.owner != owner) {
+                    dropKeptDescriptor(null);
+                    Epoll.add(leaderSleeper.epoll, fd, events, WATCHED);
+                    if (owner != null) {
+                        kept.owner = owner;
+                        kept.fd = fd;
+                    }
+                }
+            }
             try {
                 return lead(readiness, seen, deadline, me) ? 1 : 0;
             } finally {
-                try {
-                    Epoll.delete(leaderSleeper.epoll, fd);
-                } catch (LinuxException closed) {
-                    // closed meanwhile (its owner's close ended the wait): it left the set with it
+                if (owner == null) {
+                    try {
+                        Epoll.delete(leaderSleeper.epoll, fd);
+                    } catch (LinuxException closed) {
+                        // closed meanwhile (its owner's close ended the wait): it left the set with it
+                    }
                 }
             }
         } catch (LinuxException e) {
@@ -928,6 +943,35 @@ final class UserStack implements AutoCloseable {
             if (led) {
                 leader = null; // the poller is not woken: see await
             }
+        }
+    }
+
+    /** The descriptor a {@link #leadWatching} owner left in the leader's epoll set; guarded by itself. */
+    private static final class KeptDescriptor {
+        Object owner;
+        int fd = -1;
+    }
+
+    private final KeptDescriptor kept = new KeptDescriptor();
+
+    /**
+     * Takes the descriptor {@link #leadWatching} kept for {@code owner} (any owner's when null)
+     * out of the leader's epoll set: before another wait leads, and by the owner before the
+     * descriptor closes (a closed descriptor leaves the set by itself, but its number may be
+     * reused).
+     */
+    void dropKeptDescriptor(Object owner) {
+        synchronized (kept) {
+            if (kept.fd < 0 || (owner != null && kept.owner != owner)) {
+                return;
+            }
+            try {
+                Epoll.delete(leaderSleeper.epoll, kept.fd);
+            } catch (LinuxException gone) {
+                // already closed: it left the set with its last reference
+            }
+            kept.fd = -1;
+            kept.owner = null;
         }
     }
 
