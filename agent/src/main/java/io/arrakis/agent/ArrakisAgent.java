@@ -110,9 +110,12 @@ public final class ArrakisAgent {
         Module provider = ArrakisSelectorProvider.class.getModule();
         try {
             instrumentation.redefineModule(Object.class.getModule(), Set.of(),
-                    Map.of("sun.nio.ch", Set.of(provider)), Map.of("java.net", Set.of(provider)), Set.of(), Map.of());
+                    Map.of("sun.nio.ch", Set.of(provider)),
+                    // sun.nio.ch open too: a selector with kernel keys sleeps on its inner JDK
+                    // selector's epoll descriptor (a private field) and the stack's queue at once
+                    Map.of("java.net", Set.of(provider), "sun.nio.ch", Set.of(provider)), Set.of(), Map.of());
         } catch (RuntimeException e) {
-            console.error("cannot export sun.nio.ch and open java.net to " + provider + " (" + e + "); " + NOT_STARTED);
+            console.error("cannot export and open sun.nio.ch and open java.net to " + provider + " (" + e + "); " + NOT_STARTED);
             return;
         }
 

@@ -49,6 +49,8 @@ final class ArrakisSelector extends AbstractSelector {
     /** Moves when a key may have become ready or {@link #wakeup()} is called: what a waiting select waits on. */
     private final Readiness changes = new Readiness();
     private volatile Selector inner;
+    /** The inner selector's epoll descriptor ({@link JdkEpoll}), or -1 when it cannot be had. */
+    private volatile int innerEpoll = -1;
     private volatile Thread selecting;
     private volatile boolean blockedInInner;
     private volatile boolean wakeupPending;
@@ -100,6 +102,7 @@ final class ArrakisSelector extends AbstractSelector {
                 in = inner;
                 if (in == null) {
                     in = JdkProvider.get().openSelector();
+                    innerEpoll = JdkEpoll.of(in);
                     inner = in;
                 }
             }
@@ -265,30 +268,40 @@ final class ArrakisSelector extends AbstractSelector {
 
     /**
      * Kernel-backed keys too: spin on the stack (peeking at the inner selector now and then),
-     * then sleep in the inner JDK selector, which a user-level change wakes.
+     * then sleep on both kinds at once: as the stack's leader, with the inner selector's epoll
+     * descriptor in the leader's epoll set, so a frame wakes this thread directly and a kernel
+     * key's event (or a wakeup of the inner selector) ends the same sleep. When that cannot be
+     * (another thread leads, a virtual thread, the inner selector's descriptor out of reach),
+     * hand the queue to the poller and sleep in the inner JDK selector, which a user-level
+     * change wakes: two wake-ups per frame, the poller's and then ours.
      */
     private void waitWithKernelKeys(Selector in, UserStack stack, int seen, long deadline) throws IOException {
         long budget = stack == null ? 0 : stack.spinBudget();
         if (budget > 0) {
             long spinEnd = System.nanoTime() + budget;
             int round = 0;
-            while (!changes.movedSince(seen) && !Thread.currentThread().isInterrupted()) {
-                if (stack.lock().tryLock()) {
-                    try {
-                        stack.pollLocked();
-                    } finally {
-                        stack.lock().unlock();
+            stack.spinStarted();
+            try {
+                while (!changes.movedSince(seen) && !Thread.currentThread().isInterrupted()) {
+                    if (stack.lock().tryLock()) {
+                        try {
+                            stack.pollLocked();
+                        } finally {
+                            stack.lock().unlock();
+                        }
                     }
+                    if ((++round & 63) == 0 && in.selectNow() > 0) {
+                        stack.spinPaid();
+                        return;
+                    }
+                    long now = System.nanoTime();
+                    if (now - spinEnd >= 0 || now - deadline >= 0) {
+                        break;
+                    }
+                    Thread.onSpinWait();
                 }
-                if ((++round & 63) == 0 && in.selectNow() > 0) {
-                    stack.spinPaid();
-                    return;
-                }
-                long now = System.nanoTime();
-                if (now - spinEnd >= 0 || now - deadline >= 0) {
-                    break;
-                }
-                Thread.onSpinWait();
+            } finally {
+                stack.spinEnded();
             }
             // The same adaptive budget as the stack's own waits: a spin that keeps finding
             // nothing (a loaded machine, where it takes the CPU the peer needs) shrinks.
@@ -296,6 +309,13 @@ final class ArrakisSelector extends AbstractSelector {
                 stack.spinPaid();
             } else if (!Thread.currentThread().isInterrupted()) {
                 stack.spinWasted();
+            }
+        }
+        int epoll = innerEpoll;
+        if (stack != null && epoll >= 0 && !changes.movedSince(seen)) {
+            int led = stack.leadWatching(this, epoll, io.arrakis.linux.Epoll.EPOLLIN, changes, seen, deadline, false);
+            if (led >= 0) {
+                return; // the caller's loop collects what is ready on either side
             }
         }
         if (stack != null) {
@@ -485,7 +505,49 @@ final class ArrakisSelector extends AbstractSelector {
         }
         Selector in = inner;
         if (in != null) {
+            UserStack stack = arrakis.userStackIfOpen();
+            if (stack != null) {
+                stack.dropKeptDescriptor(this); // left in the leader's epoll set by our last sleep
+            }
             in.close();
+        }
+    }
+
+    /**
+     * The epoll descriptor of a JDK selector ({@code sun.nio.ch.EPollSelectorImpl.epfd}): readable
+     * while one of its keys is ready or it has been woken, so another epoll set can include it.
+     * The field is private: reachable when {@code sun.nio.ch} is open to us (the agent opens it;
+     * without the agent, {@code --add-opens java.base/sun.nio.ch=ALL-UNNAMED}); else -1.
+     */
+    private static final class JdkEpoll {
+        private static final Class<?> SELECTOR = find("EPollSelectorImpl");
+        private static final java.lang.invoke.VarHandle EPFD = epfd();
+
+        private static Class<?> find(String name) {
+            try {
+                return Class.forName(JdkProvider.PACKAGE + "." + name);
+            } catch (ClassNotFoundException | RuntimeException e) {
+                return null;
+            }
+        }
+
+        private static java.lang.invoke.VarHandle epfd() {
+            if (SELECTOR == null) {
+                return null;
+            }
+            try {
+                return java.lang.invoke.MethodHandles.privateLookupIn(SELECTOR, java.lang.invoke.MethodHandles.lookup())
+                        .findVarHandle(SELECTOR, "epfd", int.class);
+            } catch (ReflectiveOperationException | RuntimeException e) {
+                return null; // not open to us: selectors with kernel keys sleep in the inner selector
+            }
+        }
+
+        static int of(Selector selector) {
+            if (EPFD == null || !SELECTOR.isInstance(selector)) {
+                return -1;
+            }
+            return (int) EPFD.get(selector);
         }
     }
 

@@ -58,8 +58,23 @@ final class UserStack implements AutoCloseable {
     static final int DEFAULT_BUFFER = 256 * 1024;
     /** How soon the poller retries output a full ring refused: a few frame times at 10 Gbit/s. */
     private static final long OUTPUT_RETRY_NANOS = 20_000;
-    /** How soon the parked poller looks again while threads spin (they end within their budget). */
+    /**
+     * How soon the parked poller first looks again while application threads poll (spinners end
+     * within their budget; a thread busy with what its poll returned polls again at its next call).
+     */
     private static final long POLLER_RECHECK_NANOS = 200_000;
+    /**
+     * The longest the poller's look-again interval grows to while every look finds the application
+     * still polling: it doubles from {@link #POLLER_RECHECK_NANOS} each time. It bounds how long
+     * frames wait when the last polling thread goes off without handing over (nobody hands over
+     * on the fast path: that would cost each request a system call and the poller a wake-up).
+     */
+    private static final long POLLER_RECHECK_MAX_NANOS = 1_000_000;
+    /**
+     * How soon the poller looks again while a thread leads (sleeps in epoll on the queue, so every
+     * frame wakes it). The leader does not wake the poller when it leaves, for the same reason.
+     */
+    private static final long POLLER_LEADER_RECHECK_NANOS = 5_000_000;
     /** The longest a leader sleeps in epoll before it polls again (see {@link #lead}): a safety net. */
     private static final int LEADER_MAX_SLEEP_MILLIS = 5;
     /** The longest the poller sleeps in epoll before it polls again: a safety net. */
@@ -586,18 +601,17 @@ final class UserStack implements AutoCloseable {
             if (!me.isVirtual() && LEADER.compareAndSet(this, null, me)) {
                 led = true;
                 try {
+                    dropKeptDescriptor(null); // a selector's descriptor must not end this wait
                     return lead(readiness, seen, deadline, me);
                 } finally {
                     leader = null;
                 }
             }
         } finally {
+            // Neither a spinner nor a leader wakes the poller as it leaves (it looks again within
+            // its interval, and this thread goes back to the application, which polls again at its
+            // next call): no system call, and no wake-up of the poller, per request.
             spinners.decrementAndGet();
-            if (led) {
-                // The poller slept for as long as we led; a mere spinner wakes nobody (the poller
-                // looks again within POLLER_RECHECK_NANOS): no system call on the fast path.
-                wakePoller();
-            }
         }
         if (leader == null) {
             handToPoller(); // nobody else may poll while we park
@@ -637,6 +651,20 @@ final class UserStack implements AutoCloseable {
             return spinNanos;
         }
         return adaptiveSpin;
+    }
+
+    /**
+     * A thread that spins on the stack by itself (a selector with kernel keys, which peeks at its
+     * inner selector between polls) says so, as {@link #await} does for its own spin: while
+     * anyone spins, the poller neither polls nor arms, so it does not fight the spinner for the
+     * lock nor make senders write the eventfd. Paired with {@link #spinEnded()}.
+     */
+    void spinStarted() {
+        spinners.incrementAndGet();
+    }
+
+    void spinEnded() {
+        spinners.decrementAndGet();
     }
 
     void spinPaid() {
@@ -748,6 +776,8 @@ final class UserStack implements AutoCloseable {
         final int wakeFd;
         /** Room for the readiness, the wake eventfd and a descriptor {@link #leadWatching} adds. */
         final Epoll.Events events = Epoll.Events.allocate(Arena.ofAuto(), 3);
+        /** Sleeps in epoll that ended with an event (a frame's signal, a wake-up, a watched descriptor). */
+        final java.util.concurrent.atomic.AtomicLong wakeups = new java.util.concurrent.atomic.AtomicLong();
         /** Set before the descriptors close, so a late wake-up writes nothing (to a number the kernel may reuse). */
         private volatile boolean closed;
         /**
@@ -854,6 +884,9 @@ final class UserStack implements AutoCloseable {
         } finally {
             sleeper.awake();
         }
+        if (n > 0) {
+            sleeper.wakeups.incrementAndGet();
+        }
         if (n > 0 || closed) {
             boolean watched = false;
             for (int i = 0; i < n; i++) {
@@ -883,6 +916,19 @@ final class UserStack implements AutoCloseable {
      * leads, or at once for a virtual thread (the caller must then wait its own way).
      */
     int leadWatching(int fd, int events, Readiness readiness, int seen, long deadline) throws IOException {
+        return leadWatching(null, fd, events, readiness, seen, deadline, true);
+    }
+
+    /**
+     * {@link #leadWatching(int, int, Readiness, int, long)}, with or without its spin: a caller
+     * that has just spun itself (a selector with kernel keys, which peeks at its inner selector
+     * while it spins) leads at once. With an {@code owner}, the descriptor stays in the leader's
+     * epoll set after the wait, so the owner's next wait costs no {@code epoll_ctl} (two system
+     * calls per sleep otherwise); any other wait takes it out first, and the owner must call
+     * {@link #dropKeptDescriptor} before the descriptor closes.
+     */
+    int leadWatching(Object owner, int fd, int events, Readiness readiness, int seen, long deadline,
+            boolean spinFirst) throws IOException {
         Thread me = Thread.currentThread();
         if (me.isVirtual()) {
             return -1;
@@ -890,7 +936,7 @@ final class UserStack implements AutoCloseable {
         boolean led = false;
         spinners.incrementAndGet();
         try {
-            long budget = spinBudget();
+            long budget = spinFirst ? spinBudget() : 0;
             if (budget > 0 && spin(readiness, seen, deadline, me, budget)) {
                 spinPaid();
                 return 1;
@@ -907,14 +953,25 @@ final class UserStack implements AutoCloseable {
             led = true;
             // The leader's epoll is its own (the poller sleeps in another), so the descriptor
             // wakes only the thread that waits for it.
-            Epoll.add(leaderSleeper.epoll, fd, events, WATCHED);
+            synchronized (kept) {
+                if (owner == null || kept.owner != owner) {
+                    dropKeptDescriptor(null);
+                    Epoll.add(leaderSleeper.epoll, fd, events, WATCHED);
+                    if (owner != null) {
+                        kept.owner = owner;
+                        kept.fd = fd;
+                    }
+                }
+            }
             try {
                 return lead(readiness, seen, deadline, me) ? 1 : 0;
             } finally {
-                try {
-                    Epoll.delete(leaderSleeper.epoll, fd);
-                } catch (LinuxException closed) {
-                    // closed meanwhile (its owner's close ended the wait): it left the set with it
+                if (owner == null) {
+                    try {
+                        Epoll.delete(leaderSleeper.epoll, fd);
+                    } catch (LinuxException closed) {
+                        // closed meanwhile (its owner's close ended the wait): it left the set with it
+                    }
                 }
             }
         } catch (LinuxException e) {
@@ -922,9 +979,37 @@ final class UserStack implements AutoCloseable {
         } finally {
             spinners.decrementAndGet();
             if (led) {
-                leader = null;
-                wakePoller();
+                leader = null; // the poller is not woken: see await
             }
+        }
+    }
+
+    /** The descriptor a {@link #leadWatching} owner left in the leader's epoll set; guarded by itself. */
+    private static final class KeptDescriptor {
+        Object owner;
+        int fd = -1;
+    }
+
+    private final KeptDescriptor kept = new KeptDescriptor();
+
+    /**
+     * Takes the descriptor {@link #leadWatching} kept for {@code owner} (any owner's when null)
+     * out of the leader's epoll set: before another wait leads, and by the owner before the
+     * descriptor closes (a closed descriptor leaves the set by itself, but its number may be
+     * reused).
+     */
+    void dropKeptDescriptor(Object owner) {
+        synchronized (kept) {
+            if (kept.fd < 0 || (owner != null && kept.owner != owner)) {
+                return;
+            }
+            try {
+                Epoll.delete(leaderSleeper.epoll, kept.fd);
+            } catch (LinuxException gone) {
+                // already closed: it left the set with its last reference
+            }
+            kept.fd = -1;
+            kept.owner = null;
         }
     }
 
@@ -936,6 +1021,20 @@ final class UserStack implements AutoCloseable {
      */
     long missedWakeups() {
         return missedWakeups.get();
+    }
+
+    /**
+     * How many times the poller's sleep in epoll ended with an event: each is a wake-up of the
+     * poller thread (a context switch), and, when an application thread waits for what it
+     * brought, usually a second one for that thread.
+     */
+    long pollerWakeups() {
+        return pollerSleeper.wakeups.get();
+    }
+
+    /** How many times a leader's sleep in epoll ended with an event: one wake-up of the thread that waited. */
+    long leaderWakeups() {
+        return leaderSleeper.wakeups.get();
     }
 
     /**
@@ -996,33 +1095,52 @@ final class UserStack implements AutoCloseable {
 
     private void pollerLoop() {
         Sleeper sleeper = pollerSleeper;
+        long recheck = POLLER_RECHECK_NANOS;
+        long seenAppPoll = lastAppPoll;
         try {
             while (!closed) {
                 if (spinners.get() > 0) {
-                    // Someone polls already and runs the timers. A leader sleeping on the queue
-                    // wakes us when it leaves; spinners leave within their budget, so we look
-                    // again shortly rather than have each of them pay for waking us.
+                    // Someone polls already and runs the timers: a leader asleep on the queue
+                    // (every frame wakes it), or spinners, who leave within their budget. Look
+                    // again later rather than have each of them pay for waking us.
                     if (leader != null) {
-                        LockSupport.park(this);
+                        LockSupport.parkNanos(this, POLLER_LEADER_RECHECK_NANOS);
                     } else {
-                        LockSupport.parkNanos(this, POLLER_RECHECK_NANOS);
+                        LockSupport.parkNanos(this, recheck);
+                        recheck = Math.min(2 * recheck, POLLER_RECHECK_MAX_NANOS);
                     }
                     continue;
                 }
+                long appPoll = lastAppPoll;
+                long appPolledAgo = System.nanoTime() - appPoll;
+                if (appPolledAgo < recheck) {
+                    // An application thread polled a moment ago and is busy with what it got: it
+                    // polls again when it next calls in (a read, a write, a select). Polling now
+                    // would fight it for the lock and do its work on the other core; sleeping
+                    // armed would make every frame meanwhile cost its sender an eventfd write and
+                    // us a wake-up. Look again later, and later still while it keeps polling; a
+                    // thread that stops polling to wait by other means hands over at once
+                    // (handToPoller).
+                    if (appPoll != seenAppPoll) {
+                        seenAppPoll = appPoll;
+                        recheck = Math.min(2 * recheck, POLLER_RECHECK_MAX_NANOS);
+                    }
+                    LockSupport.parkNanos(this, recheck - appPolledAgo);
+                    continue;
+                }
+                recheck = POLLER_RECHECK_NANOS; // nobody polls: cover the queue, and look often next time
                 long until;
                 boolean outputPending;
-                long appPolledAgo;
                 lock.lock();
                 try {
                     if (pollLocked() > 0) {
                         continue;
                     }
                     outputPending = stack.outputPending();
-                    appPolledAgo = System.nanoTime() - lastAppPoll;
-                    if (!outputPending && appPolledAgo >= POLLER_RECHECK_NANOS && !queue.armReadiness()) {
+                    if (!outputPending && !queue.armReadiness()) {
                         continue; // a frame came after the poll: take it
                     }
-                    until = outputPending || appPolledAgo < POLLER_RECHECK_NANOS ? Long.MAX_VALUE
+                    until = outputPending ? Long.MAX_VALUE
                             : sleeper.sleepUntil(stack.nextDeadline(), pollerMaxSleepMillis);
                 } finally {
                     lock.unlock();
@@ -1030,16 +1148,6 @@ final class UserStack implements AutoCloseable {
                 if (outputPending) {
                     // The peer's ring is full and its draining wakes nobody: retry shortly.
                     LockSupport.parkNanos(this, OUTPUT_RETRY_NANOS);
-                    continue;
-                }
-                if (appPolledAgo < POLLER_RECHECK_NANOS) {
-                    // An application thread polled a moment ago and is busy with what it got: it
-                    // polls again when it next calls in (a read, a write, a select). Sleeping
-                    // armed now would make every frame meanwhile cost its sender an eventfd
-                    // write and us a wake-up (and a fight for the lock) for frames that thread
-                    // takes anyway. Look again shortly; a thread that stops polling to wait by
-                    // other means hands over at once (handToPoller).
-                    LockSupport.parkNanos(this, POLLER_RECHECK_NANOS - appPolledAgo);
                     continue;
                 }
                 if (spinners.get() > 0) {
