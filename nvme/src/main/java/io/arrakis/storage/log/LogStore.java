@@ -66,6 +66,15 @@ public final class LogStore implements AutoCloseable {
     private final ReentrantLock readQueueLock = new ReentrantLock();
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
+    /**
+     * Per append buffer: signalled when that buffer's commit ends. A force waits on the buffer that
+     * holds its records, so the end of a commit wakes only the forces it served (not those whose
+     * records sit in the next buffer and would go straight back to sleep), and at most one of
+     * those to lead the next commit.
+     */
+    private final Condition[] committed = {lock.newCondition(), lock.newCondition()};
+    /** Forces waiting on each buffer's commit, guarded by lock. */
+    private final int[] forcesWaiting = new int[2];
 
     // The log, guarded by lock
     private long generation;
@@ -632,16 +641,31 @@ public final class LogStore implements AutoCloseable {
             lock.lock();
         }
         committing = false;
+        int written = sealed;
         sealed = -1;
         if (error != null) {
             failure = new IOException("VSA " + vsaName + ": the log write at offset " + sealedBase + " failed, so the"
                     + " store accepts no more writes; reopen it to recover what was durable", error);
-            changed.signalAll();
+            wakeAll();
             throw failure;
         }
         durableEnd = sealedBase + padded;
         deviceFlushes++;
+        committed[written].signalAll();
+        if (forcesWaiting[current] > 0) {
+            // Forces arrived while this commit ran and sleep until the commit of their buffer:
+            // wake one of them to lead it. (Leading it here instead would spare that wake-up but
+            // make this caller wait for a second commit.)
+            committed[current].signal();
+        }
+        changed.signalAll(); // appenders waiting for a buffer, a checkpoint waiting for the commit
+    }
+
+    /** Wakes every waiter of every kind: the store failed, closed, or moved to another region. */
+    private void wakeAll() {
         changed.signalAll();
+        committed[0].signalAll();
+        committed[1].signalAll();
     }
 
     /** For changes: the store works and is not read-only. */
@@ -994,7 +1018,8 @@ public final class LogStore implements AutoCloseable {
 
     /**
      * Makes everything written so far durable. Group commit: a caller that finds a commit running
-     * waits for it; the first waiter to wake commits everything appended meanwhile, for all.
+     * waits for it; one force whose records came after it is woken to commit everything appended
+     * meanwhile, for all.
      */
     public void force() throws IOException {
         lock.lock();
@@ -1006,8 +1031,16 @@ public final class LogStore implements AutoCloseable {
             // A checkpoint makes everything before it durable, and moves positions to the other region.
             while (generation == generationAtCall && durableEnd < target) {
                 checkUsable();
-                if (committing || compacting) {
+                if (compacting) {
                     changed.awaitUninterruptibly();
+                } else if (committing) {
+                    // Records in the running commit wait for it; records after it wait for the
+                    // commit of the buffer they are in, which one of them leads when woken by the
+                    // end of the running one.
+                    int buffer = target <= sealedBase + sealedLength ? sealed : current;
+                    forcesWaiting[buffer]++;
+                    committed[buffer].awaitUninterruptibly();
+                    forcesWaiting[buffer]--;
                 } else {
                     commit();
                 }
@@ -1104,7 +1137,7 @@ public final class LogStore implements AutoCloseable {
             longestCompactionNanos = Math.max(longestCompactionNanos, System.nanoTime() - started);
         } finally {
             compacting = false;
-            changed.signalAll();
+            wakeAll();
         }
     }
 
@@ -1279,7 +1312,7 @@ public final class LogStore implements AutoCloseable {
                 }
             }
             closed = true;
-            changed.signalAll();
+            wakeAll();
         } finally {
             lock.unlock();
         }

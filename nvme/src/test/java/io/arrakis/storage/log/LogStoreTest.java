@@ -195,6 +195,62 @@ class LogStoreTest {
         }
     }
 
+    /**
+     * The end of a commit wakes the forces it served and one force of the next buffer to lead;
+     * commits that no force asked for (a full buffer, a checkpoint) must hand over the same way,
+     * or forces waiting behind them would sleep forever (each wait here is bounded).
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"file", "io_uring"})
+    void forcesWaitingBehindFullBufferCommitsAndCheckpointsAreAllServed(String backend) throws Exception {
+        int forcers = 4;
+        int appendsEach = 100;
+        byte[] bulk = pattern(300 << 10, 7);
+        try (LogStore store = Stores.format(backend, image(), BLOCKS)) {
+            List<LogFile> files = new ArrayList<>();
+            for (int t = 0; t < forcers; t++) {
+                files.add(store.open("w" + t, true));
+            }
+            LogFile big = store.open("big", true);
+            ExecutorService pool = Executors.newFixedThreadPool(forcers + 1);
+            try {
+                List<Future<?>> done = new ArrayList<>();
+                done.add(pool.submit(() -> {
+                    for (int i = 0; i < 40; i++) { // never forced: buffers fill, the region wraps
+                        big.write(ByteBuffer.wrap(bulk), 0);
+                    }
+                    return null;
+                }));
+                for (int t = 0; t < forcers; t++) {
+                    LogFile file = files.get(t);
+                    int seed = t;
+                    done.add(pool.submit(() -> {
+                        for (int i = 0; i < appendsEach; i++) {
+                            file.append(ByteBuffer.wrap(pattern(64, seed * 1000 + i)));
+                            file.force(false);
+                        }
+                        return null;
+                    }));
+                }
+                for (Future<?> f : done) {
+                    f.get(60, java.util.concurrent.TimeUnit.SECONDS);
+                }
+            } finally {
+                pool.shutdownNow();
+            }
+            assertTrue(store.stats().compactions() >= 1, store.stats().toString());
+        }
+        try (LogStore store = Stores.open(backend, image(), BLOCKS)) {
+            for (int t = 0; t < forcers; t++) {
+                byte[] all = readAll(store.open("w" + t, false));
+                assertEquals(64 * appendsEach, all.length);
+                for (int i = 0; i < appendsEach; i++) {
+                    assertArrayEquals(pattern(64, t * 1000 + i), java.util.Arrays.copyOfRange(all, i * 64, i * 64 + 64));
+                }
+            }
+        }
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"file", "io_uring"})
     void concurrentForcesAcrossAutomaticCompactionsLoseNothing(String backend) throws Exception {
