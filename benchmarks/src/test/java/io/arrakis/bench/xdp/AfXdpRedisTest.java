@@ -231,7 +231,7 @@ class AfXdpRedisTest {
     /**
      * Both servers at once in the same namespace (the sample with the agent on the dedicated
      * address, the same sample without it on the kernel's), and the grid alternating between
-     * them, {@value #ROUNDS} rounds: per cell the median of each path's requests/s.
+     * them, {@link #ROUNDS} rounds: per cell the median of each path's requests/s.
      */
     @Test
     void figures() throws Exception {
@@ -277,5 +277,6 @@ class AfXdpRedisTest {
         }
     }
 
-    private static final int ROUNDS = 3;
+    /** Rounds of the grid; {@code -Dxdp.figures.rounds=N} for more. */
+    private static final int ROUNDS = Integer.getInteger("xdp.figures.rounds", 3);
 }
