@@ -38,9 +38,12 @@ import org.junit.jupiter.params.provider.ValueSource;
  * TCP {@value #TCP_0} and UDP {@value #UDP_0} (and ARP), the one on queue 1 TCP {@value #TCP_1} and
  * UDP {@value #UDP_1}. An AF_XDP socket only sees frames that arrive on the queue it is bound to, so
  * a flow must be steered to its filter's queue before XDP runs: on a NIC by RSS or ethtool ntuple
- * rules, on a veth by the sender, since a veth delivers on the receive queue numbered as the peer's
- * transmit queue. The peer namespace's egress therefore gets {@code tc flower … skbedit
- * queue_mapping} rules, the veth's equivalent of an ntuple rule. Linux clients in the peer
+ * rules, on a veth by the sender, since in native mode a veth delivers on the receive queue numbered
+ * as the peer's transmit queue. The peer namespace's kernel picks transmit queue i on CPU i ({@code
+ * xps_cpus}), each client runs pinned to its stack's CPU, and so does each stack's thread (the peer
+ * answers our frames in the softirq of the CPU that sent them): the veth's stand-in for an ntuple
+ * rule ({@code tc flower … skbedit queue_mapping} would be direct, but this kernel has no tc
+ * classifiers). Linux clients in the peer
  * namespace talk TCP and UDP to both stacks at once, byte-exact; what no filter claims (ping and a
  * kernel TCP server on the kernel's address, and a UDP port of ours whose frames arrive on a queue
  * other than its filter's) stays with the kernel.
