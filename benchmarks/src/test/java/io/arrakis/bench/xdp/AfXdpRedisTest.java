@@ -9,6 +9,7 @@ import io.arrakis.samples.redis.RedisServer;
 import io.arrakis.testing.NetworkNamespace;
 import java.io.File;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,6 +19,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -53,14 +55,19 @@ class AfXdpRedisTest {
         return Path.of(RedisServer.class.getProtectionDomain().getCodeSource().getLocation().toURI()).toString();
     }
 
-    /** The sample in namespace {@code ours}, with the agent on af_xdp when {@code xdpMode} is not null. */
+    /**
+     * The sample in namespace {@code ours}, with the agent on af_xdp when {@code xdpMode} is not
+     * null: on the dedicated address {@link XdpTestbed#OUR_IP} when {@code bind} is that address,
+     * else on {@code bind} shared with the kernel ({@code claim=none}: only the ports it binds).
+     */
     private Process startServer(XdpTestbed testbed, String xdpMode, String bind, Path log) throws Exception {
         List<String> command = new ArrayList<>(List.of("ip", "netns", "exec", testbed.ours.name(),
                 ProcessHandle.current().info().command().orElseThrow(), "-XX:+UseSerialGC", "-Xmx256m"));
         if (xdpMode != null) {
             command.add("--enable-native-access=ALL-UNNAMED");
             command.add("-javaagent:" + agentJar() + "=banner=false,backend=af_xdp,af_xdp.interface=" + testbed.ourLink
-                    + ",af_xdp.address=" + XdpTestbed.OUR_IP + "/24,af_xdp.xdp-mode=" + xdpMode);
+                    + ",af_xdp.address=" + bind + "/24,af_xdp.xdp-mode=" + xdpMode
+                    + (bind.equals(XdpTestbed.OUR_IP) ? "" : ",af_xdp.claim=none"));
         }
         command.addAll(List.of("-cp", samplesClassPath(), RedisServer.class.getName(), "--port", "6379", "--bind",
                 bind));
@@ -137,9 +144,94 @@ class AfXdpRedisTest {
     }
 
     /**
+     * Shared-address mode: the sample on the kernel's own address 198.18.0.1, where the XDP program
+     * admits only the port it binds (6379); an SSH stand-in (a kernel TCP server on port 22 of the
+     * same address) and ping keep reaching the kernel while {@code redis-benchmark} runs every
+     * command against the sample, and the kernel itself holds no socket on 6379.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"skb", "native"})
+    void onTheKernelsOwnAddressRedisBenchmarkPassesWhileSshAndPingStayWithTheKernel(String xdpMode) throws Exception {
+        try (XdpTestbed testbed = XdpTestbed.create();
+                NetworkNamespace.Background ssh = testbed.ours.start("python3", "-c", """
+                        import socket
+                        s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                        s.bind(('198.18.0.1', 22)); s.listen(8)
+                        while True:
+                            c, _ = s.accept(); c.sendall(b'SSH-2.0-kernel\\r\\n'); c.close()
+                        """)) {
+            Path log = work.resolve("shared-" + xdpMode + ".log");
+            Process server = startServer(testbed, xdpMode, XdpTestbed.KERNEL_IP, log);
+            try {
+                assertTrue(Files.readString(log).contains("io.arrakis.provider.ArrakisSelectorProvider"),
+                        Files.readString(log));
+                assertTrue(testbed.ours.ip("link", "show", "dev", testbed.ourLink).stdout().contains("arrakis_filter"),
+                        "the XDP program is attached");
+                // The sample's listener is ours, not the kernel's.
+                assertEquals("", testbed.ours.exec("ss", "-Htln", "sport = :6379").stdout().strip(),
+                        "the kernel has no listener on 6379");
+                CompletableFuture<String> run = CompletableFuture.supplyAsync(() -> {
+                    try {
+                        return benchmark(testbed, XdpTestbed.KERNEL_IP, "-t", COMMANDS, "-n", "2000", "-c", "10",
+                                "-r", "1000");
+                    } catch (IOException e) {
+                        throw new UncheckedIOException(e);
+                    }
+                });
+                // While it runs, the kernel keeps the rest of its address: SSH's port and ICMP.
+                assertEquals("SSH-2.0-kernel", sshBanner(testbed), "port 22 reaches the kernel");
+                assertEquals(0, testbed.peer.execAllowingFailure("ping", "-c", "2", "-i", "0.2", "-W", "2",
+                        XdpTestbed.KERNEL_IP).exitCode(), "ping reaches the kernel");
+                String output = run.get(BENCHMARK_LIMIT.toSeconds(), TimeUnit.SECONDS);
+                assertEveryCommandFinished(output);
+                assertEquals("SSH-2.0-kernel", sshBanner(testbed), "port 22 still reaches the kernel");
+            } finally {
+                stop(server);
+            }
+            // The sample gone, its port is the kernel's again: nothing listens, so it refuses.
+            assertTrue(ssh.isAlive());
+            assertEquals("refused", connect(testbed, 6379));
+        }
+    }
+
+    private static final String COMMANDS = "set,get,incr,lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,lrange,mset";
+
+    private static void assertEveryCommandFinished(String output) {
+        List<String> names = finished(output).stream().map(line -> line.substring(0, line.indexOf(':'))).toList();
+        for (String test : new String[] {"SET", "GET", "INCR", "LPUSH", "RPUSH", "LPOP", "RPOP", "SADD", "HSET",
+                "SPOP", "ZADD", "LRANGE_100 (first 100 elements)", "LRANGE_600 (first 600 elements)",
+                "MSET (10 keys)"}) {
+            assertTrue(names.contains(test), test + " did not finish:\n" + output);
+        }
+        assertFalse(output.contains("Error"), output);
+    }
+
+    private static String sshBanner(XdpTestbed testbed) throws Exception {
+        String banner = "";
+        for (int attempt = 0; attempt < 50 && !banner.equals("SSH-2.0-kernel"); attempt++) {
+            banner = connect(testbed, 22);
+            if (!banner.equals("SSH-2.0-kernel")) {
+                Thread.sleep(100);
+            }
+        }
+        return banner;
+    }
+
+    /** What the kernel's address sends first on a TCP connection to {@code port}, or "refused". */
+    private static String connect(XdpTestbed testbed, int port) throws IOException {
+        return testbed.peer.execAllowingFailure("python3", "-c", """
+                import socket
+                try:
+                    c = socket.create_connection(('198.18.0.1', %d), timeout=1); print(c.recv(64).decode().strip(), end='')
+                except OSError:
+                    print('refused', end='')
+                """.formatted(port)).stdout();
+    }
+
+    /**
      * Both servers at once in the same namespace (the sample with the agent on the dedicated
      * address, the same sample without it on the kernel's), and the grid alternating between
-     * them, {@value #ROUNDS} rounds: per cell the median of each path's requests/s.
+     * them, {@link #ROUNDS} rounds: per cell the median of each path's requests/s.
      */
     @Test
     void figures() throws Exception {
@@ -185,5 +277,6 @@ class AfXdpRedisTest {
         }
     }
 
-    private static final int ROUNDS = 3;
+    /** Rounds of the grid; {@code -Dxdp.figures.rounds=N} for more. */
+    private static final int ROUNDS = Integer.getInteger("xdp.figures.rounds", 3);
 }

@@ -81,8 +81,21 @@ final class PeerProcess implements AutoCloseable {
      */
     static PeerProcess start(NetworkNamespace namespace, Duration patience, List<String> jvmOptions, Class<?> main,
             String... args) throws IOException {
-        List<String> command = new ArrayList<>(List.of("ip", "netns", "exec", namespace.name(),
-                Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+        return start(namespace, -1, patience, jvmOptions, main, args);
+    }
+
+    /**
+     * As {@link #start(NetworkNamespace, Duration, List, Class, String...)}, the whole JVM pinned to
+     * CPU {@code cpu} ({@code taskset}; -1: not pinned), so that transmit-queue selection by CPU
+     * (XPS) puts its frames on a chosen queue.
+     */
+    static PeerProcess start(NetworkNamespace namespace, int cpu, Duration patience, List<String> jvmOptions,
+            Class<?> main, String... args) throws IOException {
+        List<String> command = new ArrayList<>(List.of("ip", "netns", "exec", namespace.name()));
+        if (cpu >= 0) {
+            command.addAll(List.of("taskset", "-c", Integer.toString(cpu)));
+        }
+        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.addAll(jvmOptions);
         command.addAll(List.of("-cp", classpath(), main.getName()));
         command.addAll(List.of(args));

@@ -60,9 +60,12 @@ final class StackDriver implements AutoCloseable {
     private long polls;
     private long blocks;
 
-    private StackDriver(Vnic vnic, StackConfig config, String name) {
+    private final int queueIndex;
+
+    private StackDriver(Vnic vnic, int queueIndex, StackConfig config, String name) {
         this.vnic = vnic;
-        this.queue = vnic.queue(0);
+        this.queueIndex = queueIndex;
+        this.queue = vnic.queue(queueIndex);
         this.config = config;
         this.thread = Thread.ofPlatform().name("stack-" + name).daemon().unstarted(this::loop);
     }
@@ -72,7 +75,12 @@ final class StackDriver implements AutoCloseable {
      * ARP: the link must be up) and starts polling.
      */
     static StackDriver start(Vnic vnic, StackConfig config) throws IOException {
-        StackDriver driver = new StackDriver(vnic, config, vnic.name());
+        return start(vnic, 0, config);
+    }
+
+    /** As {@link #start(Vnic, StackConfig)}, on queue {@code queueIndex} of {@code vnic}. */
+    static StackDriver start(Vnic vnic, int queueIndex, StackConfig config) throws IOException {
+        StackDriver driver = new StackDriver(vnic, queueIndex, config, vnic.name() + "-q" + queueIndex);
         driver.thread.start();
         try {
             driver.started.get(CALL_TIMEOUT.toNanos(), TimeUnit.NANOSECONDS);
@@ -85,7 +93,7 @@ final class StackDriver implements AutoCloseable {
 
     private void loop() {
         try {
-            stack = new NetworkStack(vnic, 0, config);
+            stack = new NetworkStack(vnic, queueIndex, config);
             stack.start(System.nanoTime());
             started.complete(null);
             long idleSince = -1;
