@@ -12,6 +12,8 @@ import io.arrakis.observe.CounterMBean;
 import io.arrakis.stack.NetworkStack;
 import io.arrakis.stack.StackCounter;
 import io.arrakis.stack.TcpLayer;
+import io.arrakis.stack.link.CaptureVnic;
+import io.arrakis.stack.link.FrameSink;
 import io.arrakis.stack.tcp.TcpConnection;
 import io.arrakis.stack.tcp.TcpCounter;
 import io.arrakis.stack.tcp.TcpCounters;
@@ -27,7 +29,7 @@ import java.util.function.LongSupplier;
  * What a process's user-level stack shows to operators: its {@linkplain StatsFile stats file}
  * (counters and connection table, published at most every
  * {@link StatsPublisher#DEFAULT_INTERVAL_NANOS} by whichever thread polls, and the capture ring
- * that {@link MirroredVnic} fills) and its MBeans ({@code io.arrakis:type=Vnic,name=<vnic>},
+ * that the stack's {@link CaptureVnic} fills through {@link #captureSink}) and its MBeans ({@code io.arrakis:type=Vnic,name=<vnic>},
  * {@code io.arrakis:type=TcpStack,name=<vnic>}).
  *
  * <p>{@link #publish} and {@link #close} run under the stack's lock; the MBeans read counters
@@ -84,6 +86,24 @@ final class StackTelemetry implements AutoCloseable {
                     + path + "): " + e + "; arrakis ss/stat/capture will not see this process");
             return null;
         }
+    }
+
+    /**
+     * The stats file's capture ring as a {@link FrameSink}: frames are wanted only while a tool
+     * ({@code arrakis capture}) asks, so an idle capture costs one read per batch.
+     */
+    static FrameSink captureSink(StatsPublisher publisher) {
+        return new FrameSink() {
+            @Override
+            public boolean wanted() {
+                return publisher.captureWanted();
+            }
+
+            @Override
+            public void frame(long epochNanos, java.lang.foreign.MemorySegment memory, long offset, int length) {
+                publisher.capture(epochNanos, memory, offset, length);
+            }
+        };
     }
 
     /** Starts publishing into {@code publisher} (may be null) and registers the MBeans. */

@@ -222,7 +222,7 @@ final class UserStack implements AutoCloseable {
             }
             publisher = StackTelemetry.openPublisher(vnic);
             if (publisher != null) {
-                driven = new MirroredVnic(driven, publisher); // arrakis capture
+                driven = new CaptureVnic(driven, StackTelemetry.captureSink(publisher), Clock.systemEpoch()); // arrakis capture
             }
             return new UserStack(vnic, driven, capture, publisher, address[0], address[1], address[2],
                     config.spinNanos());

@@ -9,22 +9,22 @@ import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 
 /**
- * A queue of a {@link CaptureVnic}: passes every call to the wrapped queue and writes the frames
- * that crossed it to the capture. Allocation-free once its descriptor scratch has grown to the
+ * A queue of a {@link CaptureVnic}: passes every call to the wrapped queue and gives the frames
+ * that crossed it to the sink, while the sink wants them. Allocation-free once its descriptor scratch has grown to the
  * largest batch transmitted. Owned by the wrapped queue's thread.
  */
 final class CaptureQueue implements VnicQueue {
     private final VnicQueue inner;
-    private final PcapWriter writer;
+    private final FrameSink sink;
     private final Clock clock;
     // Descriptors of the batch being transmitted, kept because an accepted frame leaves the batch.
     private int[] buffers = new int[64];
     private int[] offsets = new int[64];
     private int[] lengths = new int[64];
 
-    CaptureQueue(VnicQueue inner, PcapWriter writer, Clock clock) {
+    CaptureQueue(VnicQueue inner, FrameSink sink, Clock clock) {
         this.inner = inner;
-        this.writer = writer;
+        this.sink = sink;
         this.clock = clock;
     }
 
@@ -52,14 +52,12 @@ final class CaptureQueue implements VnicQueue {
     public int receive(PacketBatch batch) throws IOException {
         int first = batch.size();
         int received = inner.receive(batch);
-        if (received > 0) {
+        if (received > 0 && sink.wanted()) {
             long now = clock.nanos();
             MemorySegment memory = inner.memory();
             long bufferSize = inner.bufferSize();
-            synchronized (writer) {
-                for (int i = first; i < first + received; i++) {
-                    writer.write(now, memory, batch.buffer(i) * bufferSize + batch.offset(i), batch.length(i));
-                }
+            for (int i = first; i < first + received; i++) {
+                sink.frame(now, memory, batch.buffer(i) * bufferSize + batch.offset(i), batch.length(i));
             }
         }
         return received;
@@ -67,6 +65,9 @@ final class CaptureQueue implements VnicQueue {
 
     @Override
     public int transmit(PacketBatch batch) throws IOException {
+        if (!sink.wanted()) {
+            return inner.transmit(batch);
+        }
         int size = batch.size();
         if (size > buffers.length) {
             int capacity = Math.max(size, 2 * buffers.length);
@@ -84,10 +85,8 @@ final class CaptureQueue implements VnicQueue {
             long now = clock.nanos();
             MemorySegment memory = inner.memory();
             long bufferSize = inner.bufferSize();
-            synchronized (writer) {
-                for (int i = 0; i < accepted; i++) {
-                    writer.write(now, memory, buffers[i] * bufferSize + offsets[i], lengths[i]);
-                }
+            for (int i = 0; i < accepted; i++) {
+                sink.frame(now, memory, buffers[i] * bufferSize + offsets[i], lengths[i]);
             }
         }
         return accepted;

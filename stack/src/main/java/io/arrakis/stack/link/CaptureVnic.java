@@ -10,7 +10,8 @@ import java.util.Set;
 
 /**
  * A {@link Vnic} that records every frame its queues receive and every frame the device accepts
- * for transmission to a {@link PcapWriter}, stamped with a {@link Clock} (use
+ * for transmission to a {@link FrameSink} (a {@link PcapWriter}, or the ring a capturing tool
+ * drains), stamped with a {@link Clock} (use
  * {@link Clock#systemEpoch()} on real time, the simulation's {@link VirtualClock} on virtual
  * time): tcpdump for traffic the kernel never sees. Behaviour is unchanged: descriptors pass
  * through untouched, and the only copy is the one into the pcap writer's buffer.
@@ -20,38 +21,44 @@ import java.util.Set;
  * a later attempt succeeds), read from the buffers just given to the device: the buffers cannot
  * have been reused yet, since only the owning thread, which is still inside this call, takes
  * buffers back. Frames the device drops after accepting them (transmit filter) are in the
- * capture, as tcpdump shows what a host sent. Queues of one VNIC share the writer under a lock,
- * so they may be polled by different threads.
+ * capture, as tcpdump shows what a host sent. Queues of one VNIC share the sink, so they may be
+ * polled by different threads only when the sink locks (as {@link FrameSink#of} does).
  *
  * <p>Identity and {@link #control()} are the wrapped VNIC's. {@link #close()} closes the wrapped
  * VNIC, not the writer: whoever made the writer closes it.
  */
 public final class CaptureVnic implements Vnic {
     private final Vnic inner;
-    private final PcapWriter writer;
     private final Clock clock;
     private final CaptureQueue[] queues;
 
+    /** Captures to a pcap file; the queues share the writer under its lock. */
     public CaptureVnic(Vnic inner, PcapWriter writer, Clock clock) {
-        if (inner == null || writer == null || clock == null) {
-            throw new NullPointerException("a capture needs a VNIC, a pcap writer and a clock");
+        this(inner, FrameSink.of(requireWriter(writer)), clock);
+    }
+
+    public CaptureVnic(Vnic inner, FrameSink sink, Clock clock) {
+        if (inner == null || sink == null || clock == null) {
+            throw new NullPointerException("a capture needs a VNIC, a frame sink and a clock");
         }
         this.inner = inner;
-        this.writer = writer;
         this.clock = clock;
         this.queues = new CaptureQueue[inner.queueCount()];
         for (int i = 0; i < queues.length; i++) {
-            queues[i] = new CaptureQueue(inner.queue(i), writer, clock);
+            queues[i] = new CaptureQueue(inner.queue(i), sink, clock);
         }
+    }
+
+    private static PcapWriter requireWriter(PcapWriter writer) {
+        if (writer == null) {
+            throw new NullPointerException("a capture needs a VNIC, a pcap writer and a clock");
+        }
+        return writer;
     }
 
     /** The VNIC being captured. */
     public Vnic inner() {
         return inner;
-    }
-
-    public PcapWriter writer() {
-        return writer;
     }
 
     public Clock clock() {
