@@ -117,11 +117,11 @@ class AgentOptionsTest {
     void anUnknownOptionIsRefusedNamingTheValidOnes() {
         assertEquals("unknown option 'bakend' in the agent arguments (valid: backend, route, loopback, spin, log,"
                 + " banner, capture, storage.mount, storage.vsa, storage.backend, storage.size, config,"
-                + " <backend>.<backend option>; backends: af_xdp, loopback, shm, tap)",
+                + " <backend>.<backend option>; backends: af_xdp, loopback, shm, tap, virtio)",
                 refusal("bakend=shm", new Properties()));
         assertEquals("unknown option 'rout' in system properties (arrakis.*) (valid: backend, route, loopback, spin,"
                 + " log, banner, capture, storage.mount, storage.vsa, storage.backend, storage.size, config,"
-                + " <backend>.<backend option>; backends: af_xdp, loopback, shm, tap)",
+                + " <backend>.<backend option>; backends: af_xdp, loopback, shm, tap, virtio)",
                 refusal(null, properties("arrakis.rout", "203.0.113.0/24")));
     }
 
@@ -135,7 +135,7 @@ class AgentOptionsTest {
                 + " debug or trace", refusal(null, properties("arrakis.log", "loud")));
         assertEquals("option banner=no in the agent arguments: 'no' is not true or false",
                 refusal("banner=no", new Properties()));
-        assertEquals("backend=vfio is not a registered VNIC backend (registered: af_xdp, loopback, shm, tap)",
+        assertEquals("backend=vfio is not a registered VNIC backend (registered: af_xdp, loopback, shm, tap, virtio)",
                 refusal("backend=vfio", new Properties()));
     }
 
@@ -165,7 +165,7 @@ class AgentOptionsTest {
         Path typo = file("spinn=1us\n");
         assertEquals("unknown option 'spinn' in options file " + typo + " (valid: backend, route, loopback, spin,"
                 + " log, banner, capture, storage.mount, storage.vsa, storage.backend, storage.size, config,"
-                + " <backend>.<backend option>; backends: af_xdp, loopback, shm, tap)",
+                + " <backend>.<backend option>; backends: af_xdp, loopback, shm, tap, virtio)",
                 refusal("config=" + typo, new Properties()));
     }
 
