@@ -141,8 +141,8 @@ public final class LogStore implements AutoCloseable {
             throw new IllegalArgumentException("VSA " + vsaName + ": a log store needs 2 queues (writes, reads), the"
                     + " VSIC has " + vsic.queueCount() + "; open it with LogStore.vsicConfig");
         }
-        this.writeIo = new DeviceIo(vsaName, vsic.queue(0));
-        this.readIo = new DeviceIo(vsaName, vsic.queue(1));
+        this.writeIo = new DeviceIo(vsaName, vsic.queue(0), blockSize);
+        this.readIo = new DeviceIo(vsaName, vsic.queue(1), blockSize);
         this.writeMemory = vsic.queue(0).memory();
         this.readMemory = vsic.queue(1).memory();
         this.bufferBytes = writeMemory.byteSize() / 2 / blockSize * blockSize;
@@ -1276,6 +1276,22 @@ public final class LogStore implements AutoCloseable {
     }
 
     // -------------------------------------------------------------------------------------------
+
+    /**
+     * What the store asked of its device since open (both queues): commands, flushes (alone or
+     * after a write), bytes moved (whole blocks) and commands that failed or found the queue full.
+     */
+    public record IoCounters(long reads, long writes, long flushes, long bytesRead, long bytesWritten, long errors) {}
+
+    /** The device counters; lock-free, any thread (each value whole, the set not one instant's). */
+    public IoCounters ioCounters() {
+        return new IoCounters(io(DeviceIo.READS), io(DeviceIo.WRITES), io(DeviceIo.FLUSHES), io(DeviceIo.BYTES_READ),
+                io(DeviceIo.BYTES_WRITTEN), io(DeviceIo.ERRORS));
+    }
+
+    private long io(int index) {
+        return writeIo.counter(index) + readIo.counter(index);
+    }
 
     public Stats stats() {
         lock.lock();
