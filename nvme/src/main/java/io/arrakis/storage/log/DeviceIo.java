@@ -7,44 +7,20 @@ import java.io.IOException;
 
 /**
  * Runs one command at a time on a queue and waits for it: spins briefly on {@code poll}, then
- * blocks in {@code awaitCompletion}, bounded; counts what it did ({@link #counters}). Not
- * thread-safe: one per queue, used under the lock that owns the queue; its counters may be read
- * from any thread (opaque stores and loads: each value whole, no fence on the I/O path).
+ * blocks in {@code awaitCompletion}, bounded. Not thread-safe: one per queue, used under the
+ * lock that owns the queue.
  */
 final class DeviceIo {
-    private static final java.lang.invoke.VarHandle COUNT = java.lang.invoke.MethodHandles.arrayElementVarHandle(
-            long[].class);
-    /** Indexes in {@link #counters}. */
-    static final int READS = 0;
-    static final int WRITES = 1;
-    static final int FLUSHES = 2;
-    static final int BYTES_READ = 3;
-    static final int BYTES_WRITTEN = 4;
-    static final int ERRORS = 5;
-    static final int COUNTERS = 6;
-
     private static final int SPINS = 200;
     private static final long PATIENCE_NANOS = 60_000_000_000L;
 
     private final String vsaName;
     private final VsicQueue queue;
     private final CompletionBatch batch = new CompletionBatch(1);
-    private final int blockSize;
-    private final long[] counters = new long[COUNTERS];
 
-    DeviceIo(String vsaName, VsicQueue queue, int blockSize) {
+    DeviceIo(String vsaName, VsicQueue queue) {
         this.vsaName = vsaName;
         this.queue = queue;
-        this.blockSize = blockSize;
-    }
-
-    /** Counter {@code index} (READS..ERRORS) since open; any thread. */
-    long counter(int index) {
-        return (long) COUNT.getOpaque(counters, index);
-    }
-
-    private void count(int index, long amount) {
-        COUNT.setOpaque(counters, index, counters[index] + amount);
     }
 
     VsicQueue queue() {
@@ -56,8 +32,6 @@ final class DeviceIo {
             throw busy();
         }
         complete("read of " + blocks + " blocks at block " + block);
-        count(READS, 1);
-        count(BYTES_READ, (long) blocks * blockSize);
     }
 
     void write(long block, int blocks, long memoryOffset) throws IOException {
@@ -65,8 +39,6 @@ final class DeviceIo {
             throw busy();
         }
         complete("write of " + blocks + " blocks at block " + block);
-        count(WRITES, 1);
-        count(BYTES_WRITTEN, (long) blocks * blockSize);
     }
 
     void writeThenFlush(long block, int blocks, long memoryOffset) throws IOException {
@@ -74,9 +46,6 @@ final class DeviceIo {
             throw busy();
         }
         complete("durable write of " + blocks + " blocks at block " + block);
-        count(WRITES, 1);
-        count(FLUSHES, 1);
-        count(BYTES_WRITTEN, (long) blocks * blockSize);
     }
 
     void flush() throws IOException {
@@ -84,19 +53,9 @@ final class DeviceIo {
             throw busy();
         }
         complete("flush");
-        count(FLUSHES, 1);
     }
 
     private void complete(String what) throws IOException {
-        try {
-            await(what);
-        } catch (IOException e) {
-            count(ERRORS, 1);
-            throw e;
-        }
-    }
-
-    private void await(String what) throws IOException {
         queue.ring();
         batch.clear();
         long deadline = 0;
@@ -121,7 +80,6 @@ final class DeviceIo {
     }
 
     private IOException busy() {
-        count(ERRORS, 1);
         return new IOException("VSA " + vsaName + " queue " + queue.index() + " is full: a command is still in flight");
     }
 }

@@ -141,8 +141,8 @@ public final class LogStore implements AutoCloseable {
             throw new IllegalArgumentException("VSA " + vsaName + ": a log store needs 2 queues (writes, reads), the"
                     + " VSIC has " + vsic.queueCount() + "; open it with LogStore.vsicConfig");
         }
-        this.writeIo = new DeviceIo(vsaName, vsic.queue(0), blockSize);
-        this.readIo = new DeviceIo(vsaName, vsic.queue(1), blockSize);
+        this.writeIo = new DeviceIo(vsaName, vsic.queue(0));
+        this.readIo = new DeviceIo(vsaName, vsic.queue(1));
         this.writeMemory = vsic.queue(0).memory();
         this.readMemory = vsic.queue(1).memory();
         this.bufferBytes = writeMemory.byteSize() / 2 / blockSize * blockSize;
@@ -1278,19 +1278,22 @@ public final class LogStore implements AutoCloseable {
     // -------------------------------------------------------------------------------------------
 
     /**
-     * What the store asked of its device since open (both queues): commands, flushes (alone or
-     * after a write), bytes moved (whole blocks) and commands that failed or found the queue full.
+     * What the store's device did since open, summed over its two queues (the VSIC's own
+     * {@link io.arrakis.device.VsicCounter}s): commands, flushes (alone or after a write), bytes
+     * moved (whole blocks), and errors (commands that failed, and submissions refused by a full queue).
      */
     public record IoCounters(long reads, long writes, long flushes, long bytesRead, long bytesWritten, long errors) {}
 
     /** The device counters; lock-free, any thread (each value whole, the set not one instant's). */
     public IoCounters ioCounters() {
-        return new IoCounters(io(DeviceIo.READS), io(DeviceIo.WRITES), io(DeviceIo.FLUSHES), io(DeviceIo.BYTES_READ),
-                io(DeviceIo.BYTES_WRITTEN), io(DeviceIo.ERRORS));
+        return new IoCounters(io(io.arrakis.device.VsicCounter.READS), io(io.arrakis.device.VsicCounter.WRITES),
+                io(io.arrakis.device.VsicCounter.FLUSHES), io(io.arrakis.device.VsicCounter.READ_BYTES),
+                io(io.arrakis.device.VsicCounter.WRITE_BYTES), io(io.arrakis.device.VsicCounter.ERRORS)
+                        + io(io.arrakis.device.VsicCounter.QUEUE_FULL));
     }
 
-    private long io(int index) {
-        return writeIo.counter(index) + readIo.counter(index);
+    private long io(io.arrakis.device.VsicCounter counter) {
+        return writeIo.queue().counters().get(counter) + readIo.queue().counters().get(counter);
     }
 
     public Stats stats() {
