@@ -87,7 +87,8 @@ final class StatCommand implements Command {
                 console.out().println(intervalJson(attached, vsas, previous, now, intervalMillis));
             } else {
                 lines = intervalText(console.out(), attached, previous, now, intervalMillis, lines);
-                lines = vsaIntervalText(console.out(), vsas, previous, now, intervalMillis, lines);
+                lines = vsaIntervalText(console.out(), vsas, previous, now, intervalMillis, lines,
+                        !attached.isEmpty());
             }
             console.out().flush();
             previous = now;
@@ -166,12 +167,15 @@ final class StatCommand implements Command {
         return "vsa@" + v.vsa().name() + "/" + v.vsa().pid();
     }
 
-    /** A line per VSA in use with its rates over the interval, under a header of its own. */
+    /**
+     * A line per VSA in use with its rates over the interval, under a header of its own: each
+     * report when VNIC lines come before (their header is another), else every 20 lines.
+     */
     private static long vsaIntervalText(PrintStream out, List<OpsCommands.MountedVsa> vsas,
             Map<String, Map<String, Long>> before, Map<String, Map<String, Long>> after, long intervalMillis,
-            long lines) {
+            long lines, boolean afterVnics) {
         double perSecond = 1000.0 / intervalMillis;
-        boolean header = true;
+        boolean header = afterVnics || lines % HEADER_EVERY == 0;
         for (OpsCommands.MountedVsa v : vsas) {
             if (v.stats() == null) {
                 continue;
@@ -179,7 +183,7 @@ final class StatCommand implements Command {
             if (header) {
                 out.printf("%-16s %9s %9s %9s %11s %11s %7s%n", "vsa", "reads/s", "writes/s", "flush/s", "read B/s",
                         "write B/s", "err/s");
-                lines++;
+                lines = afterVnics ? lines : 0;
                 header = false;
             }
             String key = vsaKey(v);

@@ -9,7 +9,8 @@ import java.util.Set;
 /**
  * {@code arrakis status}: the control plane (pid, socket, subnet, XDP attachments), its VNICs with
  * their owners (pid and main class, from each process's stats file), addresses, listeners,
- * filters, rate limits and counters, and the channels. {@code arrakis control status} is the same
+ * filters, rate limits and counters, and the channels; its VSAs with their holders (pid, main class
+ * and backend from the VSA's stats file) or free. {@code arrakis control status} is the same
  * without the processes' own view. Stateless.
  */
 final class StatusCommand implements Command {
@@ -20,7 +21,8 @@ final class StatusCommand implements Command {
 
     @Override
     public String summary() {
-        return "the control plane, its VNICs and their owners (pid, main class), addresses, filters, rate limits";
+        return "the control plane, its VNICs and their owners (pid, main class), addresses, filters, rate limits;"
+                + " its VSAs (backend, size, holder or free)";
     }
 
     @Override
