@@ -5,6 +5,7 @@ import io.arrakis.control.ControlStatus;
 import io.arrakis.control.stats.StackStats;
 import io.arrakis.control.stats.StatsFile;
 import io.arrakis.control.stats.StatsReader;
+import io.arrakis.control.stats.VsaStats;
 import io.arrakis.device.Ipv4Text;
 import java.io.IOException;
 import java.nio.file.NoSuchFileException;
@@ -26,6 +27,61 @@ final class OpsCommands {
 
     /** A VNIC as the control plane knows it, with its process's published stats (null: it publishes none). */
     record Attached(ControlStatus.VnicStatus vnic, StackStats stats, String whyNoStats) {}
+
+    /** A VSA held by a process, with the counters that process publishes (null: it publishes none). */
+    record MountedVsa(ControlStatus.VsaStatus vsa, StackStats stats, String whyNoStats) {
+        /** The backend the process mounted it with, from its stats file ("" when unknown). */
+        String backend() {
+            if (stats == null) {
+                return "";
+            }
+            String subject = stats.vnic();
+            int colon = subject.lastIndexOf(':');
+            return subject.startsWith(VsaStats.SUBJECT_PREFIX) && colon >= VsaStats.SUBJECT_PREFIX.length()
+                    ? subject.substring(colon + 1) : "";
+        }
+
+        String mainClass() {
+            return stats == null ? "" : stats.mainClass();
+        }
+    }
+
+    /**
+     * The held VSAs (those named, all when {@code names} holds no VSA's name) with the stats
+     * their processes publish ({@link VsaStats}); a stats file of another pid (a holder that died
+     * before this one attached) is not theirs.
+     */
+    static List<MountedVsa> mountedVsas(ControlStatus status, Path socket, List<String> names) {
+        boolean anyNamed = status.vsas().stream().anyMatch(v -> names.contains(v.name()));
+        List<MountedVsa> result = new ArrayList<>();
+        for (ControlStatus.VsaStatus v : status.vsas()) {
+            if (v.free() || anyNamed && !names.contains(v.name()) || !anyNamed && !names.isEmpty()) {
+                continue;
+            }
+            Path file = VsaStats.path(socket, v.name());
+            StackStats stats = null;
+            String why = null;
+            try (StatsReader reader = StatsReader.open(file)) {
+                stats = reader.read();
+                if (stats.pid() != v.pid()) {
+                    why = "its stats file " + file + " belongs to pid " + stats.pid() + ", not the VSA's holder";
+                    stats = null;
+                }
+            } catch (NoSuchFileException e) {
+                why = "publishes no VSA statistics (not mounted through the agent's storage.vsa=control:, or a"
+                        + " version before them)";
+            } catch (IOException e) {
+                why = "VSA stats unreadable: " + e.getMessage();
+            }
+            result.add(new MountedVsa(v, stats, why));
+        }
+        return result;
+    }
+
+    /** {@code names} without those of the control plane's VSAs (what is left must be VNICs). */
+    static List<String> vnicNames(ControlStatus status, List<String> names) {
+        return names.stream().filter(n -> status.vsas().stream().noneMatch(v -> v.name().equals(n))).toList();
+    }
 
     static ControlStatus status(Path socket) throws IOException {
         try (ControlClient client = ControlCommands.connect(socket)) {

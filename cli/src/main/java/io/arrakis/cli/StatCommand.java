@@ -38,13 +38,13 @@ final class StatCommand implements Command {
 
     @Override
     public String summary() {
-        return "counters per VNIC and queue (packets, bytes, drops by reason, ring full, doorbells, spins);"
-                + " --interval S repeats like vmstat";
+        return "counters per VNIC and queue (packets, bytes, drops by reason, ring full, doorbells, spins) and per"
+                + " VSA in use (reads, writes, flushes, bytes, errors); --interval S repeats like vmstat";
     }
 
     @Override
     public String usage() {
-        return "[vnic...] [--interval SECONDS [--count N]] [--socket PATH] [--json]";
+        return "[vnic|vsa...] [--interval SECONDS [--count N]] [--socket PATH] [--json]";
     }
 
     @Override
@@ -60,8 +60,13 @@ final class StatCommand implements Command {
                 throw new UsageException("--count needs --interval");
             }
             ControlStatus status = OpsCommands.status(socket);
-            List<OpsCommands.Attached> attached = OpsCommands.attached(status, socket, arguments.positional());
-            console.out().println(json ? totalsJson(attached) : totalsText(attached));
+            List<OpsCommands.Attached> attached = OpsCommands.attached(status, socket,
+                    OpsCommands.vnicNames(status, arguments.positional()));
+            List<OpsCommands.MountedVsa> vsas = OpsCommands.mountedVsas(status, socket, arguments.positional());
+            if (vsaOnly(status, arguments.positional())) {
+                attached = List.of();
+            }
+            console.out().println(json ? totalsJson(attached, vsas) : totalsText(attached, vsas));
             return 0;
         }
         long intervalMillis = parseInterval(intervalText);
@@ -71,12 +76,19 @@ final class StatCommand implements Command {
         for (long report = 0; report < count; report++) {
             Thread.sleep(intervalMillis);
             ControlStatus status = OpsCommands.status(socket);
-            List<OpsCommands.Attached> attached = OpsCommands.attached(status, socket, arguments.positional());
-            Map<String, Map<String, Long>> now = sample(attached);
+            List<OpsCommands.Attached> attached = OpsCommands.attached(status, socket,
+                    OpsCommands.vnicNames(status, arguments.positional()));
+            if (vsaOnly(status, arguments.positional())) {
+                attached = List.of();
+            }
+            List<OpsCommands.MountedVsa> vsas = OpsCommands.mountedVsas(status, socket, arguments.positional());
+            Map<String, Map<String, Long>> now = sample(attached, vsas);
             if (json) {
-                console.out().println(intervalJson(attached, previous, now, intervalMillis));
+                console.out().println(intervalJson(attached, vsas, previous, now, intervalMillis));
             } else {
                 lines = intervalText(console.out(), attached, previous, now, intervalMillis, lines);
+                lines = vsaIntervalText(console.out(), vsas, previous, now, intervalMillis, lines,
+                        !attached.isEmpty());
             }
             console.out().flush();
             previous = now;
@@ -109,13 +121,29 @@ final class StatCommand implements Command {
         throw new UsageException("--count takes a positive number of reports, not '" + text + "'");
     }
 
-    /** Every counter, keyed "vnic/queue" (queue counters) and "vnic/stack" (the stats file's). */
-    private static Map<String, Map<String, Long>> sample(Path socket, List<String> names) throws Exception {
-        return sample(OpsCommands.attached(OpsCommands.status(socket), socket, names));
+    /** Names given, all of them VSAs': show no VNIC. */
+    private static boolean vsaOnly(ControlStatus status, List<String> names) {
+        return !names.isEmpty() && OpsCommands.vnicNames(status, names).isEmpty();
     }
 
-    private static Map<String, Map<String, Long>> sample(List<OpsCommands.Attached> attached) {
+    /**
+     * Every counter, keyed "vnic/queue" (queue counters), "vnic/stack" (the stats file's) and
+     * "vsa@name" (a VSA's stats file's).
+     */
+    private static Map<String, Map<String, Long>> sample(Path socket, List<String> names) throws Exception {
+        ControlStatus status = OpsCommands.status(socket);
+        return sample(vsaOnly(status, names) ? List.of() : OpsCommands.attached(status, socket,
+                OpsCommands.vnicNames(status, names)), OpsCommands.mountedVsas(status, socket, names));
+    }
+
+    private static Map<String, Map<String, Long>> sample(List<OpsCommands.Attached> attached,
+            List<OpsCommands.MountedVsa> vsas) {
         Map<String, Map<String, Long>> sample = new HashMap<>();
+        for (OpsCommands.MountedVsa v : vsas) {
+            if (v.stats() != null) {
+                sample.put(vsaKey(v), v.stats().counters());
+            }
+        }
         for (OpsCommands.Attached a : attached) {
             for (ControlStatus.QueueStatus q : a.vnic().queues()) {
                 sample.put(a.vnic().name() + "/" + q.index(), q.counters());
@@ -132,6 +160,43 @@ final class StatCommand implements Command {
         long now = after.getOrDefault(key, Map.of()).getOrDefault(counter, 0L);
         long then = before.getOrDefault(key, Map.of()).getOrDefault(counter, 0L);
         return Math.max(0, now - then); // a VNIC that came or went starts from zero
+    }
+
+    /** A VSA's sample key: its name and holder, so a new holder's counters start from zero. */
+    private static String vsaKey(OpsCommands.MountedVsa v) {
+        return "vsa@" + v.vsa().name() + "/" + v.vsa().pid();
+    }
+
+    /**
+     * A line per VSA in use with its rates over the interval, under a header of its own: each
+     * report when VNIC lines come before (their header is another), else every 20 lines.
+     */
+    private static long vsaIntervalText(PrintStream out, List<OpsCommands.MountedVsa> vsas,
+            Map<String, Map<String, Long>> before, Map<String, Map<String, Long>> after, long intervalMillis,
+            long lines, boolean afterVnics) {
+        double perSecond = 1000.0 / intervalMillis;
+        boolean header = afterVnics || lines % HEADER_EVERY == 0;
+        for (OpsCommands.MountedVsa v : vsas) {
+            if (v.stats() == null) {
+                continue;
+            }
+            if (header) {
+                out.printf("%-16s %9s %9s %9s %11s %11s %7s%n", "vsa", "reads/s", "writes/s", "flush/s", "read B/s",
+                        "write B/s", "err/s");
+                lines = afterVnics ? lines : 0;
+                header = false;
+            }
+            String key = vsaKey(v);
+            out.printf(Locale.ROOT, "%-16s %9.0f %9.0f %9.0f %11.0f %11.0f %7.0f%n", v.vsa().name(),
+                    delta(before, after, key, "vsa.READS") * perSecond,
+                    delta(before, after, key, "vsa.WRITES") * perSecond,
+                    delta(before, after, key, "vsa.FLUSHES") * perSecond,
+                    delta(before, after, key, "vsa.BYTES_READ") * perSecond,
+                    delta(before, after, key, "vsa.BYTES_WRITTEN") * perSecond,
+                    delta(before, after, key, "vsa.ERRORS") * perSecond);
+            lines++;
+        }
+        return lines;
     }
 
     private static long drops(Map<String, Long> counters) {
@@ -184,8 +249,8 @@ final class StatCommand implements Command {
         return lines;
     }
 
-    private static String intervalJson(List<OpsCommands.Attached> attached, Map<String, Map<String, Long>> before,
-            Map<String, Map<String, Long>> after, long intervalMillis) {
+    private static String intervalJson(List<OpsCommands.Attached> attached, List<OpsCommands.MountedVsa> vsas,
+            Map<String, Map<String, Long>> before, Map<String, Map<String, Long>> after, long intervalMillis) {
         StringBuilder json = new StringBuilder("{\"intervalMillis\":").append(intervalMillis)
                 .append(",\"timeMillis\":").append(System.currentTimeMillis()).append(",\"vnics\":[");
         for (Iterator<OpsCommands.Attached> it = attached.iterator(); it.hasNext(); ) {
@@ -213,7 +278,30 @@ final class StatCommand implements Command {
                 json.append(',');
             }
         }
+        json.append("],\"vsas\":[");
+        for (Iterator<OpsCommands.MountedVsa> it = vsas.iterator(); it.hasNext(); ) {
+            OpsCommands.MountedVsa v = it.next();
+            vsaHead(json, v).append(",\"deltas\":");
+            if (v.stats() == null) {
+                json.append("null");
+            } else {
+                OpsCommands.counters(json, deltas(before, after, vsaKey(v)));
+            }
+            json.append('}');
+            if (it.hasNext()) {
+                json.append(',');
+            }
+        }
         return json.append("]}").toString();
+    }
+
+    /** A VSA's identity fields, the object left open. */
+    private static StringBuilder vsaHead(StringBuilder json, OpsCommands.MountedVsa v) {
+        return json.append("{\"vsa\":").append(OpsCommands.json(v.vsa().name()))
+                .append(",\"kind\":").append(OpsCommands.json(v.vsa().kind()))
+                .append(",\"backend\":").append(OpsCommands.json(v.backend()))
+                .append(",\"pid\":").append(v.vsa().pid())
+                .append(",\"mainClass\":").append(OpsCommands.json(v.mainClass()));
     }
 
     /** Non-zero differences of every counter under {@code key}. */
@@ -229,9 +317,9 @@ final class StatCommand implements Command {
         return result;
     }
 
-    static String totalsText(List<OpsCommands.Attached> attached) {
+    static String totalsText(List<OpsCommands.Attached> attached, List<OpsCommands.MountedVsa> vsas) {
         StringBuilder text = new StringBuilder();
-        if (attached.isEmpty()) {
+        if (attached.isEmpty() && vsas.isEmpty()) {
             text.append("no VNICs attached");
         }
         for (OpsCommands.Attached a : attached) {
@@ -282,10 +370,29 @@ final class StatCommand implements Command {
                 text.append("  stack drops by reason:").append(stackDrops).append('\n');
             }
         }
+        for (OpsCommands.MountedVsa v : vsas) {
+            text.append("VSA ").append(v.vsa().name()).append("  pid ").append(v.vsa().pid())
+                    .append(v.mainClass().isEmpty() ? "" : " (" + v.mainClass() + ")").append("  ")
+                    .append(v.backend().isEmpty() ? v.vsa().kind() : v.backend()).append(", ")
+                    .append(v.vsa().extent()).append('\n');
+            StackStats s = v.stats();
+            if (s == null) {
+                text.append("  io: ").append(v.whyNoStats()).append('\n');
+                continue;
+            }
+            text.append(String.format(Locale.ROOT,
+                    "  io: reads %,d writes %,d flushes %,d, bytes read %,d written %,d, errors %,d (published %s ago)%n",
+                    s.counter("vsa.READS"), s.counter("vsa.WRITES"), s.counter("vsa.FLUSHES"),
+                    s.counter("vsa.BYTES_READ"), s.counter("vsa.BYTES_WRITTEN"), s.counter("vsa.ERRORS"),
+                    OpsCommands.ageOf(s)));
+            text.append(String.format(Locale.ROOT, "  log: forces %,d, records %,d, compactions %,d, live bytes %,d of"
+                    + " %,d in the region%n", s.counter("vsa.FORCES"), s.counter("vsa.RECORDS"),
+                    s.counter("vsa.COMPACTIONS"), s.counter("vsa.LIVE_BYTES"), s.counter("vsa.REGION_BYTES")));
+        }
         return text.toString().stripTrailing();
     }
 
-    static String totalsJson(List<OpsCommands.Attached> attached) {
+    static String totalsJson(List<OpsCommands.Attached> attached, List<OpsCommands.MountedVsa> vsas) {
         StringBuilder json = new StringBuilder("{\"vnics\":[");
         for (Iterator<OpsCommands.Attached> it = attached.iterator(); it.hasNext(); ) {
             OpsCommands.Attached a = it.next();
@@ -307,6 +414,21 @@ final class StatCommand implements Command {
                 json.append("null");
             } else {
                 OpsCommands.counters(json, a.stats().counters());
+            }
+            json.append('}');
+            if (it.hasNext()) {
+                json.append(',');
+            }
+        }
+        json.append("],\"vsas\":[");
+        for (Iterator<OpsCommands.MountedVsa> it = vsas.iterator(); it.hasNext(); ) {
+            OpsCommands.MountedVsa v = it.next();
+            vsaHead(json, v).append(",\"counters\":");
+            if (v.stats() == null) {
+                json.append("null,\"why\":").append(OpsCommands.json(v.whyNoStats()));
+            } else {
+                OpsCommands.counters(json, v.stats().counters());
+                json.append(",\"publishedAtMillis\":").append(v.stats().publishedAtMillis());
             }
             json.append('}');
             if (it.hasNext()) {

@@ -5,6 +5,7 @@ import io.arrakis.device.FlowFilter;
 import io.arrakis.device.Ipv4Text;
 import io.arrakis.device.RateLimit;
 import java.util.Iterator;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
@@ -24,13 +25,21 @@ import java.util.TreeMap;
  *            "queues":[{"index":0,"counters":{"RX_PACKETS":1}},{"index":1,"counters":{"RX_PACKETS":2}}],
  *            "filters":[{"protocol":"tcp","localAddress":"198.18.0.2","localPort":80,
  *                        "remoteAddress":"0.0.0.0","remotePort":0,"queue":1}]}],
- *  "channels":[{"from":2,"fromQueue":0,"to":3,"toQueue":0,"published":10,"consumed":9}]}
+ *  "channels":[{"from":2,"fromQueue":0,"to":3,"toQueue":0,"published":10,"consumed":9}],
+ *  "xdp":[],
+ *  "vsas":[{"name":"appdata","kind":"file","uid":0,"bytes":1048576,"firstLba":0,"lbaCount":0,
+ *           "free":false,"pid":1234,"backend":"io_uring","mainClass":"io.example.Main"}]}
  * </pre>
  */
 final class StatusJson {
     private StatusJson() {}
 
     static String format(ControlStatus status) {
+        return format(status, List.of());
+    }
+
+    /** With, for the VSAs held by processes that publish, their "backend" and "mainClass". */
+    static String format(ControlStatus status, List<OpsCommands.MountedVsa> mounted) {
         StringBuilder json = new StringBuilder(256);
         json.append("{\"pid\":").append(status.pid())
                 .append(",\"socket\":").append(string(status.socket()))
@@ -123,6 +132,28 @@ final class StatusJson {
                 }
             }
             json.append("]}");
+            if (it.hasNext()) {
+                json.append(',');
+            }
+        }
+        json.append("],\"vsas\":[");
+        for (Iterator<ControlStatus.VsaStatus> it = status.vsas().iterator(); it.hasNext(); ) {
+            ControlStatus.VsaStatus v = it.next();
+            json.append("{\"name\":").append(string(v.name()))
+                    .append(",\"kind\":").append(string(v.kind()))
+                    .append(",\"uid\":").append(v.uid())
+                    .append(",\"bytes\":").append(v.bytes())
+                    .append(",\"firstLba\":").append(v.firstLba())
+                    .append(",\"lbaCount\":").append(v.lbaCount())
+                    .append(",\"free\":").append(v.free())
+                    .append(",\"pid\":").append(v.pid());
+            for (OpsCommands.MountedVsa m : mounted) {
+                if (m.vsa().equals(v) && m.stats() != null) {
+                    json.append(",\"backend\":").append(string(m.backend()))
+                            .append(",\"mainClass\":").append(string(m.mainClass()));
+                }
+            }
+            json.append('}');
             if (it.hasNext()) {
                 json.append(',');
             }

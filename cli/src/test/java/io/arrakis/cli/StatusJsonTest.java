@@ -41,10 +41,18 @@ class StatusJsonTest {
                 + "\"xdp\":[{\"namespace\":\"ns1\",\"interface\":\"veth0\",\"mode\":\"native\",\"processes\":"
                 + "[{\"pid\":4321,\"queue\":0,\"address\":\"198.18.0.1\",\"flows\":[{\"protocol\":\"udp\","
                 + "\"localAddress\":\"198.18.0.1\",\"localPort\":7000,\"remoteAddress\":\"0.0.0.0\","
-                + "\"remotePort\":0}]}]}]}",
+                + "\"remotePort\":0}]}]}],\"vsas\":[]}",
                 StatusJson.format(status));
         assertEquals("{\"pid\":1,\"socket\":\"s\",\"subnet\":\"n\",\"attaches\":0,\"detaches\":0,\"vnics\":[],"
-                + "\"channels\":[],\"xdp\":[]}", StatusJson.format(new ControlStatus(1, "s", "n", 0, 0, List.of(), List.of())));
+                + "\"channels\":[],\"xdp\":[],\"vsas\":[]}", StatusJson.format(new ControlStatus(1, "s", "n", 0, 0, List.of(),
+                List.of())));
+        assertEquals("{\"pid\":1,\"socket\":\"s\",\"subnet\":\"n\",\"attaches\":0,\"detaches\":0,\"vnics\":[],"
+                + "\"channels\":[],\"xdp\":[],\"vsas\":[{\"name\":\"db\",\"kind\":\"nvme\",\"uid\":5,\"bytes\":1048576,"
+                + "\"firstLba\":2048,\"lbaCount\":2048,\"free\":false,\"pid\":42},{\"name\":\"logs\",\"kind\":\"file\","
+                + "\"uid\":5,\"bytes\":65536,\"firstLba\":0,\"lbaCount\":0,\"free\":true,\"pid\":0}]}",
+                StatusJson.format(new ControlStatus(1, "s", "n", 0, 0, List.of(), List.of(), List.of(), List.of(
+                        new ControlStatus.VsaStatus("db", "nvme", 5, 1 << 20, 2048, 2048, 42),
+                        new ControlStatus.VsaStatus("logs", "file", 5, 65536, 0, 0, 0)))));
     }
 
     @Test

@@ -1092,18 +1092,20 @@ public final class ControlPlane implements AutoCloseable {
             }
         }
         return new ControlStatus(pid, socket.toString(), config.subnetText(), attaches, detaches, list, channelList,
-                xdp.status());
+                xdp.status(), vsas.list());
     }
 
     /**
      * Answers STATUS in one datagram: if the whole status does not fit (many VNICs with many
-     * queues), without the channels, and if that does not fit either, a FAILURE saying so, never
+     * queues), without the channels, then without the VSAs too, and if that does not fit either, a FAILURE saying so, never
      * an exception on the control plane's thread.
      */
     private void sendStatus(Client client, int requestId) {
         ControlStatus status = buildStatus();
         for (ControlStatus candidate : List.of(status, new ControlStatus(status.pid(), status.socket(), status.subnet(),
-                status.attaches(), status.detaches(), status.vnics(), List.of(), status.xdp()))) {
+                status.attaches(), status.detaches(), status.vnics(), List.of(), status.xdp(), status.vsas()),
+                new ControlStatus(status.pid(), status.socket(), status.subnet(), status.attaches(), status.detaches(),
+                        status.vnics(), List.of(), status.xdp(), List.of()))) {
             try {
                 Protocol.encode(requestId, new Protocol.StatusReply(candidate));
             } catch (java.nio.BufferOverflowException tooBig) {

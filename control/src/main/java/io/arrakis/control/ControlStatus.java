@@ -20,14 +20,49 @@ import java.util.Map;
  * @param detaches VNICs reclaimed since start (closed sockets: exits and kills alike)
  * @param xdp the interfaces where the control plane holds an XDP filter program, with the
  *     processes admitted to their queues and their flows
+ * @param vsas the virtual storage areas it allocated ({@link VsaRegistry}), held or free
  */
 public record ControlStatus(int pid, String socket, String subnet, long attaches, long detaches,
-        List<VnicStatus> vnics, List<ChannelStatus> channels, List<XdpAttachment> xdp) {
+        List<VnicStatus> vnics, List<ChannelStatus> channels, List<XdpAttachment> xdp, List<VsaStatus> vsas) {
 
     public ControlStatus {
         vnics = List.copyOf(vnics);
         channels = List.copyOf(channels);
         xdp = List.copyOf(xdp);
+        vsas = List.copyOf(vsas);
+    }
+
+    /** A status without VSAs. */
+    public ControlStatus(int pid, String socket, String subnet, long attaches, long detaches, List<VnicStatus> vnics,
+            List<ChannelStatus> channels, List<XdpAttachment> xdp) {
+        this(pid, socket, subnet, attaches, detaches, vnics, channels, xdp, List.of());
+    }
+
+    /**
+     * A VSA the control plane allocated.
+     *
+     * @param kind {@link VsaRegistry#KIND_FILE} (the file and io_uring backends) or {@link VsaRegistry#KIND_NVME}
+     * @param uid the user it belongs to
+     * @param bytes its size
+     * @param firstLba its first LBA on the control plane's NVMe namespace (nvme), else 0
+     * @param lbaCount how many LBAs (nvme), else 0
+     * @param pid the process holding it, 0 when free (never attached since start, or its holder closed or died)
+     */
+    public record VsaStatus(String name, String kind, int uid, long bytes, long firstLba, long lbaCount, int pid) {
+        public boolean free() {
+            return pid == 0;
+        }
+
+        /** Where it is, for people: the size, and an NVMe range's LBAs. */
+        public String extent() {
+            return bytes + " bytes" + (VsaRegistry.KIND_NVME.equals(kind) ? ", LBAs " + firstLba + ".."
+                    + (firstLba + lbaCount - 1) : "");
+        }
+    }
+
+    /** The VSA {@code name} of {@code kind}, or null. */
+    public VsaStatus vsa(String kind, String name) {
+        return vsas.stream().filter(v -> v.kind().equals(kind) && v.name().equals(name)).findFirst().orElse(null);
     }
 
     /** A status without XDP attachments. */
@@ -204,6 +239,10 @@ public record ControlStatus(int pid, String socket, String subnet, long attaches
                     text.append("         flow ").append(flow).append('\n');
                 }
             }
+        }
+        for (VsaStatus v : vsas) {
+            text.append(String.format("  vsa  %-16s %-4s uid %-5d %s: %s%n", v.name(), v.kind(), v.uid(),
+                    v.extent(), v.free() ? "free" : "held by pid " + v.pid()));
         }
         for (ChannelStatus c : channels) {
             text.append("  channel ").append(c.from()).append('.').append(c.fromQueue()).append(" -> ")

@@ -659,6 +659,17 @@ public final class Protocol {
                 }
             }
         }
+        // Appended last, and only when there are VSAs: a status without them is the same bytes as
+        // before VSAs were reported, so older tools keep reading it.
+        if (status.vsas().isEmpty()) {
+            return;
+        }
+        buffer.putInt(status.vsas().size());
+        for (ControlStatus.VsaStatus v : status.vsas()) {
+            putString(buffer, v.name());
+            putString(buffer, v.kind());
+            buffer.putInt(v.uid()).putLong(v.bytes()).putLong(v.firstLba()).putLong(v.lbaCount()).putInt(v.pid());
+        }
     }
 
     private static ControlStatus getStatus(ByteBuffer buffer) throws ProtocolException {
@@ -734,7 +745,14 @@ public final class Protocol {
             }
             xdp.add(new ControlStatus.XdpAttachment(namespace, interfaceName, mode, tenants));
         }
-        return new ControlStatus(pid, socket, subnet, attaches, detaches, vnics, channels, xdp);
+        // No VSAs (or a control plane from before they were reported): the message ends here.
+        int vsaCount = buffer.hasRemaining() ? checkCount(buffer.getInt(), buffer) : 0;
+        List<ControlStatus.VsaStatus> vsas = new ArrayList<>(vsaCount);
+        for (int i = 0; i < vsaCount; i++) {
+            vsas.add(new ControlStatus.VsaStatus(getString(buffer), getString(buffer), buffer.getInt(),
+                    buffer.getLong(), buffer.getLong(), buffer.getLong(), buffer.getInt()));
+        }
+        return new ControlStatus(pid, socket, subnet, attaches, detaches, vnics, channels, xdp, vsas);
     }
 
     private static int checkCount(int count, ByteBuffer buffer) throws ProtocolException {

@@ -99,8 +99,9 @@ public final class VsaRegistry {
     /** What a successful attach gives: the reply, and the descriptor to send with it (-1: none). */
     record Grant(Protocol.VsaGranted message, int fd) {}
 
-    /** Who holds a VSA now. */
-    private record Holder(Object connection, int pid) {}
+    /** Who holds a VSA now, and what it is. */
+    private record Holder(Object connection, int pid, int uid, String name, String kind, long bytes, long firstLba,
+            long lbaCount) {}
 
     /** One NVMe range as remembered: the user and name that own it, and where it is. */
     private record Range(int uid, String name, long firstLba, long lbaCount) {}
@@ -144,13 +145,59 @@ public final class VsaRegistry {
                     + " name");
         }
         Grant grant = KIND_FILE.equals(kind) ? attachFile(uid, name, bytes) : attachNvme(uid, name, bytes);
-        held.put(key, new Holder(connection, pid));
+        Protocol.VsaGranted granted = grant.message();
+        held.put(key, new Holder(connection, pid, uid, name, kind, granted.bytes(), granted.firstLba(),
+                granted.lbaCount()));
         return grant;
     }
 
     /** Frees every VSA {@code connection} held (its process closed the connection or died). */
     void release(Object connection) {
         held.values().removeIf(holder -> holder.connection() == connection);
+    }
+
+    /**
+     * Every VSA this control plane has allocated, held ones with their process, sorted by user,
+     * kind and name: the held ones, the files in the VSA directory and the NVMe ranges remembered.
+     * A file or range list that cannot be read is left out (status must not fail for it).
+     */
+    List<ControlStatus.VsaStatus> list() {
+        TreeMap<String, ControlStatus.VsaStatus> all = new TreeMap<>();
+        try (var users = Files.newDirectoryStream(settings.directory(), Files::isDirectory)) {
+            for (Path user : users) {
+                int uid;
+                try {
+                    uid = Integer.parseInt(user.getFileName().toString());
+                } catch (NumberFormatException notOurs) {
+                    continue;
+                }
+                try (var files = Files.newDirectoryStream(user, "*.vsa")) {
+                    for (Path file : files) {
+                        String name = file.getFileName().toString();
+                        name = name.substring(0, name.length() - ".vsa".length());
+                        all.put(uid + "/" + KIND_FILE + "/" + name, new ControlStatus.VsaStatus(name, KIND_FILE, uid,
+                                Files.size(file), 0, 0, 0));
+                    }
+                }
+            }
+        } catch (IOException | RuntimeException unreadable) {
+            // No directory yet (no file VSA made), or one we cannot list: the held ones still show.
+        }
+        NvmeDevice device = settings.nvme();
+        if (device != null) {
+            try {
+                for (Range range : ranges()) {
+                    all.put(range.uid() + "/" + KIND_NVME + "/" + range.name(), new ControlStatus.VsaStatus(
+                            range.name(), KIND_NVME, range.uid(), range.lbaCount() * device.lbaSize(),
+                            range.firstLba(), range.lbaCount(), 0));
+                }
+            } catch (IOException | RuntimeException unreadable) {
+                // As above.
+            }
+        }
+        held.forEach((key, h) -> all.put(key, new ControlStatus.VsaStatus(h.name(), h.kind(), h.uid(), h.bytes(),
+                h.firstLba(), h.lbaCount(), h.pid())));
+        return new ArrayList<>(all.values());
     }
 
     /** How many VSAs are attached now. */

@@ -299,6 +299,9 @@ class ControlPlaneTest {
                             new ControlStatus.XdpAttachment("ns", "veth0", "NATIVE", List.of(
                                     new ControlStatus.XdpTenant(77, 3, Ipv4Text.parse("198.18.0.9"),
                                             List.of(fiveTuple, arp))))))),
+            new Protocol.StatusReply(new ControlStatus(1, "/s", "198.18.0.0/24", 0, 0, List.of(), List.of(), List.of(),
+                    List.of(new ControlStatus.VsaStatus("db", VsaRegistry.KIND_FILE, 1000, 1 << 20, 0, 0, 4321),
+                            new ControlStatus.VsaStatus("fast", VsaRegistry.KIND_NVME, 0, 1 << 20, 2048, 2048, 0)))),
             new Protocol.XdpAdmit("", "eth0", true, 3, 17, Ipv4Text.parse("198.18.0.9")),
             new Protocol.XdpAdmit("ns", "veth0", false, 0, 4, 1),
             new Protocol.XdpAddFlow("ns", "veth0", fiveTuple, 5), new Protocol.XdpRemoveFlow("", "eth0", arp)};

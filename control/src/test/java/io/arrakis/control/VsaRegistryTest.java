@@ -86,6 +86,39 @@ class VsaRegistryTest {
     }
 
     @Test
+    void theStatusListsEveryVsaWithItsHolderOrFree() throws Exception {
+        VsaRegistry.NvmeDevice device = new VsaRegistry.NvmeDevice("0000:00:04.0", 1, 131072, 512);
+        try (ControlPlane plane = start(device)) {
+            int pid = (int) ProcessHandle.current().pid();
+            try (VsaLease file = VsaLease.acquire(plane.socketPath(), "db", MIB, VsaRegistry.KIND_FILE);
+                    VsaLease nvme = VsaLease.acquire(plane.socketPath(), "fast", 2 * MIB, VsaRegistry.KIND_NVME);
+                    ControlClient client = ControlClient.connect(plane.socketPath())) {
+                ControlStatus status = client.status();
+                assertEquals(new ControlStatus.VsaStatus("db", VsaRegistry.KIND_FILE, uid(), MIB, 0, 0, pid),
+                        status.vsa(VsaRegistry.KIND_FILE, "db"), status.format());
+                assertEquals(new ControlStatus.VsaStatus("fast", VsaRegistry.KIND_NVME, uid(), 2 * MIB,
+                        nvme.firstLba(), nvme.lbaCount(), pid), status.vsa(VsaRegistry.KIND_NVME, "fast"));
+                assertEquals(2, status.vsas().size(), status.format());
+                assertTrue(status.format().contains("held by pid " + pid), status.format());
+            }
+            long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+            ControlStatus status;
+            do {
+                Thread.sleep(20);
+                status = plane.status();
+            } while (!status.vsas().stream().allMatch(ControlStatus.VsaStatus::free) && System.nanoTime() < deadline);
+            assertEquals(2, status.vsas().size(), "free VSAs stay listed: " + status.format());
+            assertTrue(status.vsas().stream().allMatch(v -> v.free() && v.pid() == 0), status.format());
+        }
+        try (ControlPlane restarted = start(device)) {
+            ControlStatus status = restarted.status();
+            assertEquals(2 * MIB, status.vsa(VsaRegistry.KIND_NVME, "fast").bytes(),
+                    "a new control plane lists what its predecessor allocated: " + status.format());
+            assertTrue(status.vsa(VsaRegistry.KIND_FILE, "db").free());
+        }
+    }
+
+    @Test
     void aDeadOwnersVsaCanBeReattachedWithItsData() throws Exception {
         try (ControlPlane plane = start(null)) {
             try (Child holder = Child.startMain(VsaHolder.class.getName(), plane.socketPath().toString(), "orphan",

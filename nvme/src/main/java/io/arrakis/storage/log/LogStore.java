@@ -1277,6 +1277,25 @@ public final class LogStore implements AutoCloseable {
 
     // -------------------------------------------------------------------------------------------
 
+    /**
+     * What the store's device did since open, summed over its two queues (the VSIC's own
+     * {@link io.arrakis.device.VsicCounter}s): commands, flushes (alone or after a write), bytes
+     * moved (whole blocks), and errors (commands that failed, and submissions refused by a full queue).
+     */
+    public record IoCounters(long reads, long writes, long flushes, long bytesRead, long bytesWritten, long errors) {}
+
+    /** The device counters; lock-free, any thread (each value whole, the set not one instant's). */
+    public IoCounters ioCounters() {
+        return new IoCounters(io(io.arrakis.device.VsicCounter.READS), io(io.arrakis.device.VsicCounter.WRITES),
+                io(io.arrakis.device.VsicCounter.FLUSHES), io(io.arrakis.device.VsicCounter.READ_BYTES),
+                io(io.arrakis.device.VsicCounter.WRITE_BYTES), io(io.arrakis.device.VsicCounter.ERRORS)
+                        + io(io.arrakis.device.VsicCounter.QUEUE_FULL));
+    }
+
+    private long io(io.arrakis.device.VsicCounter counter) {
+        return writeIo.queue().counters().get(counter) + readIo.queue().counters().get(counter);
+    }
+
     public Stats stats() {
         lock.lock();
         try {

@@ -60,6 +60,25 @@ class LogStoreTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"file", "io_uring"})
+    void ioCountersCountTheDevicesWritesFlushesAndBytes(String backend) throws IOException {
+        try (LogStore store = Stores.format(backend, image(), BLOCKS)) {
+            LogFile file = store.open("aof", true);
+            store.force();
+            LogStore.IoCounters before = store.ioCounters();
+            file.append(ByteBuffer.wrap(pattern(10_000, 1)));
+            file.force(false);
+            LogStore.IoCounters after = store.ioCounters();
+            assertEquals(before.writes() + 1, after.writes());
+            assertEquals(before.flushes() + 1, after.flushes());
+            long written = after.bytesWritten() - before.bytesWritten();
+            assertTrue(written >= 10_000 && written % BLOCK == 0, "whole blocks holding the 10,000 bytes: " + written);
+            assertEquals(before.reads(), after.reads());
+            assertEquals(0, after.errors());
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"file", "io_uring"})
     void namesSizesAndDataSurviveReopening(String backend) throws IOException {
         try (LogStore store = Stores.format(backend, image(), BLOCKS)) {
             LogFile a = store.open("a", true);
