@@ -67,13 +67,15 @@ class AgentJarTest {
                 List<String> backends = new String(services.readAllBytes(), StandardCharsets.UTF_8).lines()
                         .map(String::strip).filter(line -> !line.isEmpty()).sorted().toList();
                 assertEquals(List.of("io.arrakis.control.ShmVnicBackend", "io.arrakis.device.loopback.LoopbackVnicBackend",
-                        "io.arrakis.device.tap.TapVnicBackend", "io.arrakis.device.xdp.AfXdpVnicBackend"), backends);
+                        "io.arrakis.device.tap.TapVnicBackend", "io.arrakis.device.xdp.AfXdpVnicBackend",
+                        "io.arrakis.vfio.virtio.VirtioNetVnicBackend"), backends);
             }
             try (InputStream services = jar.getInputStream(jar.getEntry("META-INF/services/io.arrakis.device.VsicBackend"))) {
                 List<String> backends = new String(services.readAllBytes(), StandardCharsets.UTF_8).lines()
                         .map(String::strip).filter(line -> !line.isEmpty()).sorted().toList();
-                assertEquals(List.of("io.arrakis.storage.file.FileVsicBackend", "io.arrakis.storage.uring.UringVsicBackend"),
-                        backends, "the storage backends the agent's storage.backend option names");
+                assertEquals(List.of("io.arrakis.nvme.NvmeVsicBackend", "io.arrakis.storage.file.FileVsicBackend",
+                        "io.arrakis.storage.uring.UringVsicBackend"), backends,
+                        "the storage backends registered in the jar (storage.backend names file and io_uring; the NVMe driver's registration comes with the nvme module)");
             }
         }
     }
