@@ -11,16 +11,18 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A VSIC over a real one whose queue {@code gatedQueue} can be made to stop in {@code ring()}
- * once {@link #close gate is closed}: the next command rung there waits (at most 30 s) until
- * {@link #open} is called, so a test can hold a thread inside device I/O at a known point. Queues
- * as the inner VSIC's (one thread each); the gate itself is thread-safe.
+ * A VSIC over a real one whose queue {@code gatedQueue} can be made to hold one command: after
+ * {@link #closeGate}, the next {@code ring()} there (only that one) waits, at most 30 s, until
+ * {@link #open}, before the command reaches the device; later rings pass. A test thus holds one
+ * thread inside one device write (and its flush) or read at a known point. Queues as the inner
+ * VSIC's (one thread each); the gate itself is thread-safe.
  */
 final class GatedVsic implements Vsic {
     private final Vsic inner;
     private final int gatedQueue;
     private final VsicQueue[] queues;
     private volatile CountDownLatch release;
+    private final java.util.concurrent.atomic.AtomicBoolean armed = new java.util.concurrent.atomic.AtomicBoolean();
     private final CountDownLatch entered = new CountDownLatch(1);
 
     GatedVsic(Vsic inner, int gatedQueue) {
@@ -32,9 +34,10 @@ final class GatedVsic implements Vsic {
         }
     }
 
-    /** From now on, the next ring on the gated queue waits for {@link #open}. */
+    /** From now on, the next ring on the gated queue (one only) waits for {@link #open}. */
     void closeGate() {
         release = new CountDownLatch(1);
+        armed.set(true);
     }
 
     /** Waits (bounded) until a thread is held at the gate. */
@@ -43,6 +46,7 @@ final class GatedVsic implements Vsic {
     }
 
     void open() {
+        armed.set(false);
         CountDownLatch latch = release;
         release = null;
         if (latch != null) {
@@ -136,7 +140,7 @@ final class GatedVsic implements Vsic {
         @Override
         public int ring() throws IOException {
             CountDownLatch latch = release;
-            if (latch != null) {
+            if (latch != null && armed.compareAndSet(true, false)) {
                 entered.countDown();
                 try {
                     if (!latch.await(30, TimeUnit.SECONDS)) {

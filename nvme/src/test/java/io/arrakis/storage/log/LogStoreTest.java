@@ -269,6 +269,66 @@ class LogStoreTest {
     }
 
     /**
+     * A force returns only when every commit up to its records is written and flushed: while one
+     * commit's write and flush are held at the device, a force whose records came after it must
+     * not return, even if its own records could be written and flushed meanwhile (a flush covers
+     * only writes completed before it, so the held commit could still be lost, and recovery would
+     * then drop everything after it). Pins the order any overlapping of commits must keep.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"file", "io_uring"})
+    void aForceNeverReturnsBeforeAnEarlierCommitIsFlushed(String backend) throws Exception {
+        try (Vsic vsic = Stores.vsic(backend, image(), BLOCKS)) {
+            LogStore.format(vsic);
+        }
+        GatedVsic gated = new GatedVsic(Stores.vsic(backend, image(), BLOCKS), 0);
+        try (LogStore store = LogStore.open(gated)) {
+            LogFile first = store.open("first", true);
+            LogFile later = store.open("later", true);
+            store.force();
+            first.write(ByteBuffer.wrap(pattern(5000, 1)), 0);
+            gated.closeGate();
+            java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
+            Thread holder = Thread.ofPlatform().start(() -> {
+                try {
+                    first.force(false);
+                } catch (Throwable e) {
+                    failure.set(e);
+                }
+            });
+            assertTrue(gated.awaitHeld(10, java.util.concurrent.TimeUnit.SECONDS), "the first commit never reached the device");
+            long flushesBefore = store.stats().deviceFlushes();
+            java.util.concurrent.atomic.AtomicBoolean laterReturned = new java.util.concurrent.atomic.AtomicBoolean();
+            Thread follower = Thread.ofPlatform().start(() -> {
+                try {
+                    later.write(ByteBuffer.wrap(pattern(3000, 2)), 0);
+                    later.force(false);
+                    laterReturned.set(true);
+                } catch (Throwable e) {
+                    failure.set(e);
+                }
+            });
+            // Give the follower every chance to (wrongly) finish while the first commit is held.
+            follower.join(500);
+            assertFalse(laterReturned.get(), "a force returned while an earlier commit was not yet flushed");
+            assertTrue(holder.isAlive(), "the held commit's force returned before its flush");
+            assertEquals(flushesBefore, store.stats().deviceFlushes(), "a flush was counted while the first was held");
+            gated.open();
+            holder.join(20_000);
+            follower.join(20_000);
+            assertFalse(holder.isAlive() || follower.isAlive(), "a force never returned after the gate opened");
+            if (failure.get() != null) {
+                throw new AssertionError("a force failed", failure.get());
+            }
+            assertTrue(laterReturned.get());
+        }
+        try (LogStore store = Stores.open(backend, image(), BLOCKS)) {
+            assertArrayEquals(pattern(5000, 1), readAll(store.open("first", false)));
+            assertArrayEquals(pattern(3000, 2), readAll(store.open("later", false)));
+        }
+    }
+
+    /**
      * The end of a commit wakes the forces it served and one force of the next buffer to lead;
      * commits that no force asked for (a full buffer, a checkpoint) must hand over the same way,
      * or forces waiting behind them would sleep forever (each wait here is bounded).
