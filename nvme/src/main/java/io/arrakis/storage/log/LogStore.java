@@ -554,8 +554,7 @@ public final class LogStore implements AutoCloseable {
                 if (compacted) {
                     throw full(bytes, limit);
                 }
-                compactFromAppender();
-                compacted = true;
+                compacted = compactFromAppender(generation);
                 continue;
             }
             if (currentFill + bytes <= bufferBytes) {
@@ -1073,8 +1072,15 @@ public final class LogStore implements AutoCloseable {
         }
     }
 
-    /** From {@link #reserve}: give up the lock, take the region lock (readers first), compact. */
-    private void compactFromAppender() throws IOException {
+    /**
+     * From {@link #reserve}, which found generation {@code fullGeneration}'s region full: give up
+     * the lock, take the region lock (readers first), and compact unless another appender that
+     * found the same region full compacted it meanwhile (true if this call compacted). Without
+     * that check every appender that saw the region full while the first one waited for the
+     * region lock compacted again in turn, each copying the live data of a region that was by
+     * then almost empty: 104-184 checkpoints instead of about 26 in the 50-writer benchmark.
+     */
+    private boolean compactFromAppender(long fullGeneration) throws IOException {
         lock.unlock();
         try {
             regionLock.writeLock().lock();
@@ -1082,7 +1088,11 @@ public final class LogStore implements AutoCloseable {
                 lock.lock();
                 try {
                     checkUsable();
+                    if (generation != fullGeneration) {
+                        return false;
+                    }
                     compactLocked();
+                    return true;
                 } finally {
                     lock.unlock();
                 }
