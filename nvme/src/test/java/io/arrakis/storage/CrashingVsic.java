@@ -22,8 +22,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * is what it would hold after a SIGKILL at that instant, without a new JVM per crash. Queues as
  * the inner VSIC's (one thread each); the crash point is shared by all queues.
  */
-public final class CrashingVsic implements Vsic {
-    private final Vsic inner;
+public final class CrashingVsic extends ForwardingVsic {
     private final AtomicLong writesLeft;
     private final boolean tear;
     private final List<CrashingQueue> queues = new ArrayList<>();
@@ -31,7 +30,7 @@ public final class CrashingVsic implements Vsic {
     private volatile String crashDescription = "no crash yet";
 
     public CrashingVsic(Vsic inner, long crashAt, boolean tear) {
-        this.inner = inner;
+        super(inner);
         this.writesLeft = new AtomicLong(crashAt);
         this.tear = tear;
         for (int i = 0; i < inner.queueCount(); i++) {
@@ -49,44 +48,8 @@ public final class CrashingVsic implements Vsic {
     }
 
     @Override
-    public String name() {
-        return inner.name();
-    }
-
-    @Override
-    public String backend() {
-        return inner.backend();
-    }
-
-    @Override
-    public int blockSize() {
-        return inner.blockSize();
-    }
-
-    @Override
-    public long capacityBlocks() {
-        return inner.capacityBlocks();
-    }
-
-    @Override
-    public boolean hasVolatileWriteCache() {
-        return inner.hasVolatileWriteCache();
-    }
-
-    @Override
-    public int queueCount() {
-        return queues.size();
-    }
-
-    @Override
     public VsicQueue queue(int index) {
         return queues.get(index);
-    }
-
-    /** Closes the inner VSIC, which drains what the device still has in flight. */
-    @Override
-    public void close() throws IOException {
-        inner.close();
     }
 
     private final class CrashingQueue implements VsicQueue {

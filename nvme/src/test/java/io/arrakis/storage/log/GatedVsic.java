@@ -3,6 +3,7 @@ package io.arrakis.storage.log;
 import io.arrakis.device.CompletionBatch;
 import io.arrakis.device.Counters;
 import io.arrakis.device.Vsic;
+import io.arrakis.storage.ForwardingVsic;
 import io.arrakis.device.VsicCounter;
 import io.arrakis.device.VsicQueue;
 import java.io.IOException;
@@ -17,8 +18,7 @@ import java.util.concurrent.TimeUnit;
  * thread inside one device write (and its flush) or read at a known point. Queues as the inner
  * VSIC's (one thread each); the gate itself is thread-safe.
  */
-final class GatedVsic implements Vsic {
-    private final Vsic inner;
+final class GatedVsic extends ForwardingVsic {
     private final int gatedQueue;
     private final VsicQueue[] queues;
     private volatile CountDownLatch release;
@@ -26,7 +26,7 @@ final class GatedVsic implements Vsic {
     private final CountDownLatch entered = new CountDownLatch(1);
 
     GatedVsic(Vsic inner, int gatedQueue) {
-        this.inner = inner;
+        super(inner);
         this.gatedQueue = gatedQueue;
         this.queues = new VsicQueue[inner.queueCount()];
         for (int i = 0; i < queues.length; i++) {
@@ -55,36 +55,6 @@ final class GatedVsic implements Vsic {
     }
 
     @Override
-    public String name() {
-        return inner.name();
-    }
-
-    @Override
-    public String backend() {
-        return inner.backend();
-    }
-
-    @Override
-    public int blockSize() {
-        return inner.blockSize();
-    }
-
-    @Override
-    public long capacityBlocks() {
-        return inner.capacityBlocks();
-    }
-
-    @Override
-    public boolean hasVolatileWriteCache() {
-        return inner.hasVolatileWriteCache();
-    }
-
-    @Override
-    public int queueCount() {
-        return queues.length;
-    }
-
-    @Override
     public VsicQueue queue(int index) {
         return queues[index];
     }
@@ -92,7 +62,7 @@ final class GatedVsic implements Vsic {
     @Override
     public void close() throws IOException {
         open();
-        inner.close();
+        super.close();
     }
 
     private final class Gated implements VsicQueue {
