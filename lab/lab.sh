@@ -172,11 +172,11 @@ EOF
 } > "$SHARED/java.args"
 
 # --- Network namespace and TAP; everything started from here is cleaned up on exit ---------------
-QEMU_PID= MAILBOX_PID= CONSOLE_PID=
+QEMU_PID= MAILBOX_PID= CONSOLE_PID= BUDGET_PID=
 cleanup() {
     local status=$?
     trap - EXIT INT TERM
-    for pid in $QEMU_PID $MAILBOX_PID $CONSOLE_PID; do
+    for pid in $QEMU_PID $MAILBOX_PID $CONSOLE_PID $BUDGET_PID; do
         kill "$pid" 2>/dev/null || true
     done
     if [ -n "$QEMU_PID" ]; then
@@ -268,17 +268,20 @@ for attempt in 1 2; do
     tail -n +1 -F --pid="$QEMU_PID" "$RUN/console.log" 2>/dev/null | sed -u 's/\r$//; s/^/  guest| /' &
     CONSOLE_PID=$!
 
+    # Wait for QEMU itself, or for the budget to run out, whichever ends first (bash >= 5.1).
+    remaining=$((TIMEOUT - (SECONDS - BOOT)))
+    [ "$remaining" -gt 0 ] || remaining=1
+    sleep "$remaining" &
+    BUDGET_PID=$!
+    wait -n "$QEMU_PID" "$BUDGET_PID" 2>/dev/null || true
     timed_out=
-    while kill -0 "$QEMU_PID" 2>/dev/null; do
-        if [ $((SECONDS - BOOT)) -ge "$TIMEOUT" ]; then
-            timed_out=1
-            break
-        fi
-        sleep 1
-    done
-    if [ -n "$timed_out" ]; then
+    if kill -0 "$QEMU_PID" 2>/dev/null; then
+        timed_out=1
         kill "$QEMU_PID" 2>/dev/null || true
     fi
+    kill "$BUDGET_PID" 2>/dev/null || true
+    wait "$BUDGET_PID" 2>/dev/null || true
+    BUDGET_PID=
     wait "$QEMU_PID" 2>/dev/null || true
     QEMU_PID=
     wait "$CONSOLE_PID" 2>/dev/null || true

@@ -180,7 +180,12 @@ class VirtioNetLabTest {
                         + "for i in range(5):\n"
                         + "    s.sendto(bytes(range(256))*4,(\"" + guest + "\",9999)); time.sleep(0.2)'",
                         Duration.ofSeconds(150));
-                Thread.sleep(1000); // the last datagram's way through the emulated device
+                // The last datagram's way through the emulated device: wait for the stack to count
+                // all five (its counters are readable from any thread), at most 10 s.
+                long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+                while (poller.stack.counters().get(StackCounter.UDP_DATAGRAMS_IN) < 5 && System.nanoTime() < deadline) {
+                    Thread.sleep(10);
+                }
             }
             assertEquals(0, send.exitCode(), send.output());
             VirtioNetQueue queue = (VirtioNetQueue) vnic.queue(0);
