@@ -18,7 +18,8 @@ import java.util.Random;
  * A disk with a volatile write cache, for power-cut tests: writes land in the cache, a flush
  * moves the cache to the media, and {@link #powerCut} keeps only the media plus, at random, some
  * of the cached writes, in any order, whole or torn (a prefix of their blocks, the last one
- * half-written). Reads see the cache, as a real disk's do. Not thread-safe: one store on it at a time.
+ * half-written). Reads see the cache, as a real disk's do. One store on it at a time; its queues may
+ * be used from different threads at once (the disk's state is guarded by the disk).
  */
 public final class SimulatedDisk {
     private final int blockSize;
@@ -42,7 +43,7 @@ public final class SimulatedDisk {
      * The disk after the power came back: the media, plus each cached write with probability
      * {@code keep}, a quarter of those torn; applied in random order.
      */
-    public SimulatedDisk powerCut(Random random, double keep) {
+    public synchronized SimulatedDisk powerCut(Random random, double keep) {
         byte[] after = media.clone();
         List<Map.Entry<Long, byte[]>> survivors = new ArrayList<>();
         for (Map.Entry<Long, byte[]> write : cached) {
@@ -63,7 +64,7 @@ public final class SimulatedDisk {
     }
 
     /** Bytes of cached (unflushed) writes. */
-    public long cachedBytes() {
+    public synchronized long cachedBytes() {
         long sum = 0;
         for (Map.Entry<Long, byte[]> write : cached) {
             sum += write.getValue().length;
@@ -76,14 +77,14 @@ public final class SimulatedDisk {
         return new SimulatedVsic(name, queues, memoryBytes);
     }
 
-    private void write(long block, byte[] data) {
+    private synchronized void write(long block, byte[] data) {
         cached.add(Map.entry(block, data));
         for (int i = 0; i < data.length / blockSize; i++) {
             cachedLatest.put(block + i, java.util.Arrays.copyOfRange(data, i * blockSize, (i + 1) * blockSize));
         }
     }
 
-    private void flush() {
+    private synchronized void flush() {
         for (Map.Entry<Long, byte[]> write : cached) {
             System.arraycopy(write.getValue(), 0, media, Math.toIntExact(write.getKey() * blockSize),
                     write.getValue().length);
@@ -92,7 +93,7 @@ public final class SimulatedDisk {
         cachedLatest.clear();
     }
 
-    private byte[] read(long block) {
+    private synchronized byte[] read(long block) {
         byte[] cachedBlock = cachedLatest.get(block);
         if (cachedBlock != null) {
             return cachedBlock;

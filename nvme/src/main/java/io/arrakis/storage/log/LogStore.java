@@ -38,12 +38,12 @@ import java.util.function.Consumer;
  * stops at the first record that fails its checks. When the active region fills, live data is
  * copied to the other region and the superblock flips to it ({@link #checkpoint}).
  *
- * <p>Thread-safe. One lock guards the file table and the append buffer and is never held during
- * device I/O except by a checkpoint; queue 0 of the VSIC belongs to whichever thread commits,
- * queue 1 to readers (one at a time).
+ * <p>Thread-safe. One lock guards the file table and the append buffers and is never held during
+ * device I/O except by a checkpoint; each commit lane's queue (0, and 2 when the VSIC has it)
+ * belongs to the thread running a commit on it, queue 1 to readers (one at a time).
  */
 public final class LogStore implements AutoCloseable {
-    /** Queue memory per queue in {@link #vsicConfig}: two 1 MiB append buffers on queue 0. */
+    /** Queue memory per queue in {@link #vsicConfig}: two 1 MiB append buffers on each commit lane's queue. */
     public static final long DEFAULT_QUEUE_MEMORY = 2L << 20;
     private static final int MAX_NAME_BYTES = 4096;
     private static final long DROPPED_SCAN_LIMIT = 256L << 20;
@@ -53,9 +53,19 @@ public final class LogStore implements AutoCloseable {
     private final Vsic vsic;
     private final String vsaName;
     private final int blockSize;
+    /** Queue 0: the first commit lane, and the superblock, erasure and checkpoint writes. */
     private final DeviceIo writeIo;
     private final DeviceIo readIo;
     private final MemorySegment writeMemory;
+    /**
+     * Commit lanes: one queue each (queue 0, and queue 2 when the VSIC has a third queue with room
+     * for two buffers). A commit runs on the lane of its buffer, so commits on different lanes are
+     * in flight together (docs/storage-layout.md, "Overlapping commits").
+     */
+    private final DeviceIo[] laneIo;
+    /** The append buffers, two per lane, used in turn: buffer b lies in the memory of lane b % lanes. */
+    private final MemorySegment[] buffers;
+    private final long[] bufferOffsets;
     private final MemorySegment readMemory;
     private final long bufferBytes;
     /** The largest payload a record may have: one always fits an empty append buffer. */
@@ -72,9 +82,9 @@ public final class LogStore implements AutoCloseable {
      * records sit in the next buffer and would go straight back to sleep), and at most one of
      * those to lead the next commit.
      */
-    private final Condition[] committed = {lock.newCondition(), lock.newCondition()};
+    private final Condition[] committed;
     /** Forces waiting on each buffer's commit, guarded by lock. */
-    private final int[] forcesWaiting = new int[2];
+    private final int[] forcesWaiting;
 
     // The log, guarded by lock
     private long generation;
@@ -86,12 +96,20 @@ public final class LogStore implements AutoCloseable {
     private long nextSequence;
     private int chain;
     private int current;
+    private MemorySegment appendMemory;
     private long currentBase;
     private long currentFill;
-    private boolean committing;
-    private int sealed = -1;
-    private long sealedBase;
-    private long sealedLength;
+    /** Per lane: a commit is running on it (its queue and buffer belong to that commit's thread). */
+    private final boolean[] laneBusy;
+    private int runningCommits;
+    /** Per buffer, from its commit's start until acknowledged: where it lies in the log, and whether its write and flush completed. */
+    private final long[] commitBase;
+    private final long[] commitLength;
+    private final boolean[] running;
+    private final boolean[] written;
+    /** Commits started and not yet acknowledged, in order: buffers oldestUnacked, oldestUnacked + 1, … (mod buffers). */
+    private int oldestUnacked;
+    private int unacked;
     private long durableEnd;
     private boolean compacting;
     private IOException failure;
@@ -153,11 +171,53 @@ public final class LogStore implements AutoCloseable {
         }
         this.maxPayload = bufferBytes - HEADER - 8;
         this.maxData = maxPayload - DATA_PREFIX;
+        boolean secondLane = vsic.queueCount() >= 3 && vsic.queue(2).memory().byteSize() >= 2 * bufferBytes;
+        this.laneIo = secondLane ? new DeviceIo[] {writeIo, new DeviceIo(vsaName, vsic.queue(2))} : new DeviceIo[] {writeIo};
+        int lanes = laneIo.length;
+        this.buffers = new MemorySegment[2 * lanes];
+        this.bufferOffsets = new long[2 * lanes];
+        this.committed = new Condition[2 * lanes];
+        for (int b = 0; b < buffers.length; b++) {
+            bufferOffsets[b] = (long) (b / lanes) * bufferBytes;
+            buffers[b] = vsic.queue(b % lanes == 0 ? 0 : 2).memory().asSlice(bufferOffsets[b], bufferBytes);
+            committed[b] = lock.newCondition();
+        }
+        this.forcesWaiting = new int[buffers.length];
+        this.laneBusy = new boolean[lanes];
+        this.commitBase = new long[buffers.length];
+        this.commitLength = new long[buffers.length];
+        this.running = new boolean[buffers.length];
+        this.written = new boolean[buffers.length];
+        this.appendMemory = buffers[0];
     }
 
-    /** A VSIC configuration fit for a store: 2 queues of depth 4 with {@link #DEFAULT_QUEUE_MEMORY} each. */
+    /** How many commits may be in flight at once: 2 on a VSIC with a third queue ({@link #OPTION_COMMIT_LANES}), else 1. */
+    public int commitLanes() {
+        return laneIo.length;
+    }
+
+    /**
+     * The VSIC option ({@link #vsicConfig}) naming how many commits may be in flight at once: 1
+     * (the default) or 2. Two lanes overlap commit k+1 with commit k (docs/storage-layout.md,
+     * "Overlapping commits"); on the ext4/virtio disk measured there, two fdatasyncs in flight took
+     * 2.5 times as long each and split the groups in two, so one lane is the faster default.
+     */
+    public static final String OPTION_COMMIT_LANES = "commitLanes";
+
+    /**
+     * A VSIC configuration fit for a store: queues of depth 4 with {@link #DEFAULT_QUEUE_MEMORY}
+     * each; queue 0 commits, queue 1 reads, and with {@link #OPTION_COMMIT_LANES}{@code =2} in
+     * {@code options} queue 2 commits too, so two commits can be in flight.
+     */
     public static VsicConfig vsicConfig(String name, long capacityBlocks, Map<String, String> options) {
-        return new VsicConfig(name, capacityBlocks, 2, 4, DEFAULT_QUEUE_MEMORY, options);
+        String lanes = options.getOrDefault(OPTION_COMMIT_LANES, "1");
+        int queues = switch (lanes) {
+            case "1" -> 2;
+            case "2" -> 3;
+            default -> throw new IllegalArgumentException("VSA " + name + ": option " + OPTION_COMMIT_LANES + "='"
+                    + lanes + "' is not a lane count this store has; use 1 (one commit in flight) or 2");
+        };
+        return new VsicConfig(name, capacityBlocks, queues, 4, DEFAULT_QUEUE_MEMORY, options);
     }
 
     // -------------------------------------------------------------------------------------------
@@ -547,7 +607,7 @@ public final class LogStore implements AutoCloseable {
             long end = LogFormat.roundUp(currentBase + currentFill + bytes, blockSize);
             long limit = regionEnd - (shrinking ? 0 : (long) SHRINK_RESERVE_BLOCKS * blockSize);
             if (end > limit) {
-                if (committing) {
+                if (runningCommits > 0) {
                     changed.awaitUninterruptibly();
                     continue;
                 }
@@ -560,7 +620,7 @@ public final class LogStore implements AutoCloseable {
             if (currentFill + bytes <= bufferBytes) {
                 return;
             }
-            if (committing) {
+            if (laneBusy[current % laneIo.length]) {
                 changed.awaitUninterruptibly();
             } else {
                 commit();
@@ -580,25 +640,25 @@ public final class LogStore implements AutoCloseable {
                 + " deletes and truncates); delete or truncate files, or use a larger VSA");
     }
 
-    /** Starts a record in the current buffer; returns its offset in {@link #writeMemory}. */
+    /** Starts a record in the current buffer; returns its offset in {@link #appendMemory}. */
     private long beginRecord(byte type, long payload) {
-        long at = (long) current * bufferBytes + currentFill;
-        writeMemory.set(LogFormat.SHORT, at + LogFormat.R_MAGIC, LogFormat.RECORD_MAGIC);
-        writeMemory.set(ValueLayout.JAVA_BYTE, at + LogFormat.R_TYPE, type);
-        writeMemory.set(ValueLayout.JAVA_BYTE, at + LogFormat.R_TYPE + 1, (byte) 0);
-        writeMemory.set(INT, at + LogFormat.R_PAYLOAD_LENGTH, (int) payload);
-        writeMemory.set(INT, at + LogFormat.R_PREVIOUS_CRC, chain);
-        writeMemory.set(LONG, at + LogFormat.R_SEQUENCE, nextSequence);
-        writeMemory.set(LONG, at + LogFormat.R_GENERATION, generation);
+        long at = currentFill;
+        appendMemory.set(LogFormat.SHORT, at + LogFormat.R_MAGIC, LogFormat.RECORD_MAGIC);
+        appendMemory.set(ValueLayout.JAVA_BYTE, at + LogFormat.R_TYPE, type);
+        appendMemory.set(ValueLayout.JAVA_BYTE, at + LogFormat.R_TYPE + 1, (byte) 0);
+        appendMemory.set(INT, at + LogFormat.R_PAYLOAD_LENGTH, (int) payload);
+        appendMemory.set(INT, at + LogFormat.R_PREVIOUS_CRC, chain);
+        appendMemory.set(LONG, at + LogFormat.R_SEQUENCE, nextSequence);
+        appendMemory.set(LONG, at + LogFormat.R_GENERATION, generation);
         return at;
     }
 
     /** Seals the record begun at {@code at}: padding, checksum, chain. */
     private void endRecord(long at, long payload) {
         long total = LogFormat.recordBytes(payload);
-        writeMemory.asSlice(at + HEADER + payload, total - HEADER - payload).fill((byte) 0);
-        int crc = LogFormat.crc(writeMemory, at + 4, HEADER - 4 + payload);
-        writeMemory.set(INT, at + LogFormat.R_CRC, crc);
+        appendMemory.asSlice(at + HEADER + payload, total - HEADER - payload).fill((byte) 0);
+        int crc = LogFormat.crc(appendMemory, at + 4, HEADER - 4 + payload);
+        appendMemory.set(INT, at + LogFormat.R_CRC, crc);
         chain = crc;
         nextSequence++;
         currentFill += total;
@@ -607,64 +667,111 @@ public final class LogStore implements AutoCloseable {
 
     /** The log position of a byte at {@code memoryOffset} of the current buffer. */
     private long logPosition(long memoryOffset) {
-        return currentBase + memoryOffset - (long) current * bufferBytes;
+        return currentBase + memoryOffset;
     }
 
     /**
-     * Writes the current buffer (padded to a block) and flushes, with the lock released during
-     * the I/O; appenders continue into the other buffer meanwhile. The caller holds the lock,
-     * no commit is running, and the buffer is not empty.
+     * Writes the current buffer (padded to a block) and flushes, on the buffer's lane, with the
+     * lock released during the I/O; appenders continue into the next buffer meanwhile, and a commit
+     * of that buffer may run on the other lane at the same time. The caller holds the lock, the
+     * buffer is not empty and its lane is free. Returns once this commit's I/O ended; its records
+     * are durable (acknowledged) only once every earlier commit's are too: a flush covers only
+     * writes that completed before it, so a later commit's flush says nothing of an earlier one
+     * still in flight (rule 1 of "Overlapping commits" in docs/storage-layout.md).
      */
     private void commit() throws IOException {
-        if (currentFill == 0) {
-            throw new IllegalStateException("VSA " + vsaName + ": commit of an empty buffer (a bug in the caller)");
+        int buffer = current;
+        int lane = buffer % laneIo.length;
+        if (currentFill == 0 || laneBusy[lane]) {
+            throw new IllegalStateException("VSA " + vsaName + ": commit of an empty buffer or on a busy lane (a bug"
+                    + " in the caller)");
         }
         long padded = LogFormat.roundUp(currentFill, blockSize);
-        long memoryOffset = (long) current * bufferBytes;
-        writeMemory.asSlice(memoryOffset + currentFill, padded - currentFill).fill((byte) 0);
-        sealed = current;
-        sealedBase = currentBase;
-        sealedLength = padded;
-        current = 1 - current;
+        appendMemory.asSlice(currentFill, padded - currentFill).fill((byte) 0);
+        long base = currentBase;
+        commitBase[buffer] = base;
+        commitLength[buffer] = padded;
+        running[buffer] = true;
+        written[buffer] = false;
+        laneBusy[lane] = true;
+        runningCommits++;
+        unacked++;
+        // Never share a block: the next commit starts on the block after this one's padding.
+        current = (current + 1) % buffers.length;
+        appendMemory = buffers[current];
         currentBase += padded;
         currentFill = 0;
-        committing = true;
         IOException error = null;
         lock.unlock();
         try {
-            writeIo.writeThenFlush(sealedBase / blockSize, (int) (padded / blockSize), memoryOffset);
+            laneIo[lane].writeThenFlush(base / blockSize, (int) (padded / blockSize), bufferOffsets[buffer]);
         } catch (IOException | RuntimeException e) {
             // Whatever went wrong, waiters must not wait for a commit that will never end.
             error = e instanceof IOException io ? io : new IOException(e.toString(), e);
         } finally {
             lock.lock();
         }
-        committing = false;
-        int written = sealed;
-        sealed = -1;
+        running[buffer] = false;
+        laneBusy[lane] = false;
+        runningCommits--;
         if (error != null) {
-            failure = new IOException("VSA " + vsaName + ": the log write at offset " + sealedBase + " failed, so the"
-                    + " store accepts no more writes; reopen it to recover what was durable", error);
+            // The durable end stays before this commit for good: later commits' completions
+            // cannot acknowledge past it (their records follow a gap replay would stop at).
+            if (failure == null) {
+                failure = new IOException("VSA " + vsaName + ": the log write at offset " + base + " failed, so the"
+                        + " store accepts no more writes; reopen it to recover what was durable", error);
+            }
             wakeAll();
             throw failure;
         }
-        durableEnd = sealedBase + padded;
+        written[buffer] = true;
         deviceFlushes++;
-        committed[written].signalAll();
-        if (forcesWaiting[current] > 0) {
-            // Forces arrived while this commit ran and sleep until the commit of their buffer:
-            // wake one of them to lead it. (Leading it here instead would spare that wake-up but
-            // make this caller wait for a second commit.)
+        acknowledge();
+        int nextLane = current % laneIo.length;
+        if (forcesWaiting[current] > 0 && !laneBusy[nextLane]) {
+            // Forces whose records are in the current buffer sleep until its lane is free: wake
+            // one of them to lead its commit. (Leading it here instead would spare that wake-up
+            // but make this caller wait for a second commit.)
             committed[current].signal();
         }
-        changed.signalAll(); // appenders waiting for a buffer, a checkpoint waiting for the commit
+        changed.signalAll(); // appenders waiting for a buffer, a checkpoint waiting for the commits
+    }
+
+    /**
+     * Advances the durable end over the oldest commits whose write and flush completed, in order,
+     * stopping at the first still running (or failed), and wakes the forces each one served.
+     */
+    private void acknowledge() {
+        while (unacked > 0 && written[oldestUnacked]) {
+            int buffer = oldestUnacked;
+            written[buffer] = false;
+            durableEnd = commitBase[buffer] + commitLength[buffer];
+            committed[buffer].signalAll();
+            oldestUnacked = (buffer + 1) % buffers.length;
+            unacked--;
+        }
+    }
+
+    /** The buffer holding log bytes just before {@code end}, which are not yet durable: the current one or one being committed. */
+    private int bufferHolding(long end) {
+        if (end > currentBase) {
+            return current;
+        }
+        for (int i = 0, buffer = oldestUnacked; i < unacked; i++, buffer = (buffer + 1) % buffers.length) {
+            if (end > commitBase[buffer] && end <= commitBase[buffer] + commitLength[buffer]) {
+                return buffer;
+            }
+        }
+        throw new IllegalStateException("VSA " + vsaName + ": log position " + end + " is neither durable (up to "
+                + durableEnd + ") nor in a buffer (a bug)");
     }
 
     /** Wakes every waiter of every kind: the store failed, closed, or moved to another region. */
     private void wakeAll() {
         changed.signalAll();
-        committed[0].signalAll();
-        committed[1].signalAll();
+        for (Condition condition : committed) {
+            condition.signalAll();
+        }
     }
 
     /** For changes: the store works and is not read-only. */
@@ -705,9 +812,9 @@ public final class LogStore implements AutoCloseable {
                 if (file == null) {
                     file = new FileState(nextFileId++, name);
                     long at = beginRecord(CREATE, 8 + bytes.length);
-                    writeMemory.set(INT, at + HEADER, file.id);
-                    writeMemory.set(INT, at + HEADER + 4, bytes.length);
-                    MemorySegment.copy(MemorySegment.ofArray(bytes), 0, writeMemory, at + HEADER + 8, bytes.length);
+                    appendMemory.set(INT, at + HEADER, file.id);
+                    appendMemory.set(INT, at + HEADER + 4, bytes.length);
+                    MemorySegment.copy(MemorySegment.ofArray(bytes), 0, appendMemory, at + HEADER + 8, bytes.length);
                     endRecord(at, 8 + bytes.length);
                     byName.put(name, file);
                     byId.put(file.id, file);
@@ -748,7 +855,7 @@ public final class LogStore implements AutoCloseable {
                 throw new NoSuchFileException(name, null, "deleted meanwhile");
             }
             long at = beginRecord(DELETE, 4);
-            writeMemory.set(INT, at + HEADER, file.id);
+            appendMemory.set(INT, at + HEADER, file.id);
             endRecord(at, 4);
             byName.remove(name);
             byId.remove(file.id);
@@ -770,9 +877,9 @@ public final class LogStore implements AutoCloseable {
                 throw new FileAlreadyExistsException(to, null, "the log store on VSA " + vsaName + " has one already");
             }
             long at = beginRecord(RENAME, 8 + bytes.length);
-            writeMemory.set(INT, at + HEADER, file.id);
-            writeMemory.set(INT, at + HEADER + 4, bytes.length);
-            MemorySegment.copy(MemorySegment.ofArray(bytes), 0, writeMemory, at + HEADER + 8, bytes.length);
+            appendMemory.set(INT, at + HEADER, file.id);
+            appendMemory.set(INT, at + HEADER + 4, bytes.length);
+            MemorySegment.copy(MemorySegment.ofArray(bytes), 0, appendMemory, at + HEADER + 8, bytes.length);
             endRecord(at, 8 + bytes.length);
             byName.remove(from);
             file.name = to;
@@ -873,11 +980,11 @@ public final class LogStore implements AutoCloseable {
                 firstOffset[0] = offset;
             }
             long at = beginRecord(DATA, payload);
-            writeMemory.set(INT, at + HEADER, file.id);
-            writeMemory.set(INT, at + HEADER + 4, 0);
-            writeMemory.set(LONG, at + HEADER + 8, offset);
+            appendMemory.set(INT, at + HEADER, file.id);
+            appendMemory.set(INT, at + HEADER + 4, 0);
+            appendMemory.set(LONG, at + HEADER + 8, offset);
             long data = at + HEADER + DATA_PREFIX;
-            MemorySegment.copy(MemorySegment.ofBuffer(src), 0, writeMemory, data, chunk);
+            MemorySegment.copy(MemorySegment.ofBuffer(src), 0, appendMemory, data, chunk);
             src.position(src.position() + chunk);
             endRecord(at, payload);
             file.extents.put(offset, chunk, logPosition(data));
@@ -906,13 +1013,13 @@ public final class LogStore implements AutoCloseable {
             checkLive(file);
             long offset = file.size;
             long at = beginRecord(DATA, payload);
-            writeMemory.set(INT, at + HEADER, file.id);
-            writeMemory.set(INT, at + HEADER + 4, 0);
-            writeMemory.set(LONG, at + HEADER + 8, offset);
+            appendMemory.set(INT, at + HEADER, file.id);
+            appendMemory.set(INT, at + HEADER + 4, 0);
+            appendMemory.set(LONG, at + HEADER + 8, offset);
             long data = at + HEADER + DATA_PREFIX;
             // beginRecord changed no state: if the filler throws, the half-built record is simply
             // overwritten by the next one, and nothing of it is applied.
-            filler.accept(writeMemory.asSlice(data, length));
+            filler.accept(appendMemory.asSlice(data, length));
             endRecord(at, payload);
             file.extents.put(offset, length, logPosition(data));
             file.size = offset + length;
@@ -939,9 +1046,9 @@ public final class LogStore implements AutoCloseable {
                 return;
             }
             long at = beginRecord(SET_SIZE, 16);
-            writeMemory.set(INT, at + HEADER, file.id);
-            writeMemory.set(INT, at + HEADER + 4, 0);
-            writeMemory.set(LONG, at + HEADER + 8, size);
+            appendMemory.set(INT, at + HEADER, file.id);
+            appendMemory.set(INT, at + HEADER + 4, 0);
+            appendMemory.set(LONG, at + HEADER + 8, size);
             endRecord(at, 16);
             setSize(file, size);
         } finally {
@@ -970,12 +1077,10 @@ public final class LogStore implements AutoCloseable {
                 for (Extents.Extent extent : file.extents.overlapping(position, position + count)) {
                     long to = extent.fileOffset() - position;
                     long log = extent.logPosition();
-                    if (committing && log >= sealedBase && log < sealedBase + sealedLength) {
-                        MemorySegment.copy(writeMemory, (long) sealed * bufferBytes + log - sealedBase, out, to,
-                                extent.length());
-                    } else if (log >= currentBase) {
-                        MemorySegment.copy(writeMemory, (long) current * bufferBytes + log - currentBase, out, to,
-                                extent.length());
+                    int buffer = bufferStillWriting(log);
+                    if (buffer >= 0) {
+                        MemorySegment.copy(buffers[buffer], log - (buffer == current ? currentBase : commitBase[buffer]),
+                                out, to, extent.length());
                     } else {
                         onDevice.add(new Extents.Extent(to, extent.length(), log));
                     }
@@ -1000,6 +1105,23 @@ public final class LogStore implements AutoCloseable {
         }
     }
 
+    /**
+     * The buffer holding log position {@code log} whose bytes may not be on the device yet (the
+     * current one, or one whose commit is running, on any lane); -1 if the device has them (a
+     * commit whose write completed, even if not yet acknowledged, reads back from the device).
+     */
+    private int bufferStillWriting(long log) {
+        if (log >= currentBase) {
+            return current;
+        }
+        for (int buffer = 0; buffer < buffers.length; buffer++) {
+            if (running[buffer] && log >= commitBase[buffer] && log < commitBase[buffer] + commitLength[buffer]) {
+                return buffer;
+            }
+        }
+        return -1;
+    }
+
     /** Copies device bytes [log, log + length) to {@code out} at {@code to}; the caller owns the read queue. */
     private void readFromDevice(long log, long length, MemorySegment out, long to) throws IOException {
         long chunkLimit = readMemory.byteSize() - blockSize;
@@ -1016,9 +1138,10 @@ public final class LogStore implements AutoCloseable {
     }
 
     /**
-     * Makes everything written so far durable. Group commit: a caller that finds a commit running
-     * waits for it; one force whose records came after it is woken to commit everything appended
-     * meanwhile, for all.
+     * Makes everything written so far durable. Group commit: a caller whose records are in a
+     * commit already running waits for it (and for every earlier one); a caller whose records are
+     * in the current buffer commits it if its lane is free, otherwise waits until one of them is
+     * woken to commit everything appended meanwhile, for all.
      */
     public void force() throws IOException {
         lock.lock();
@@ -1032,16 +1155,17 @@ public final class LogStore implements AutoCloseable {
                 checkUsable();
                 if (compacting) {
                     changed.awaitUninterruptibly();
-                } else if (committing) {
-                    // Records in the running commit wait for it; records after it wait for the
-                    // commit of the buffer they are in, which one of them leads when woken by the
-                    // end of the running one.
-                    int buffer = target <= sealedBase + sealedLength ? sealed : current;
+                    continue;
+                }
+                int buffer = bufferHolding(target);
+                if (buffer == current && !laneBusy[buffer % laneIo.length]) {
+                    commit();
+                } else {
+                    // Records in a commit already started wait for its acknowledgement; records in
+                    // the current buffer wait for its lane, which one of them is woken to lead.
                     forcesWaiting[buffer]++;
                     committed[buffer].awaitUninterruptibly();
                     forcesWaiting[buffer]--;
-                } else {
-                    commit();
                 }
             }
         } finally {
@@ -1105,19 +1229,27 @@ public final class LogStore implements AutoCloseable {
     }
 
     private void compactLocked() throws IOException {
-        while (committing || compacting) {
+        while (runningCommits > 0 || compacting) {
+            checkUsable();
             changed.awaitUninterruptibly();
         }
         compacting = true;
         long started = System.nanoTime();
         try {
             // Everything so far goes to the old region first: it stays the truth until the flip.
-            while (currentFill > 0 || committing) {
-                if (committing) {
-                    changed.awaitUninterruptibly();
-                } else {
+            // Nothing moves under a commit in flight: wait for every one, on every lane.
+            while (currentFill > 0 || runningCommits > 0) {
+                checkUsable();
+                if (currentFill > 0 && !laneBusy[current % laneIo.length]) {
                     commit(); // appenders wait meanwhile: they see compacting
+                } else {
+                    changed.awaitUninterruptibly();
                 }
+            }
+            checkUsable();
+            if (unacked != 0) {
+                throw new IllegalStateException("VSA " + vsaName + ": " + unacked + " commits unacknowledged with none"
+                        + " running (a bug)");
             }
             Compactor compactor = new Compactor(generation + 1, otherStart, otherEnd);
             List<FileState> files = new ArrayList<>(byId.values());
@@ -1138,6 +1270,8 @@ public final class LogStore implements AutoCloseable {
             currentBase = compactor.end();
             currentFill = 0;
             current = 0;
+            appendMemory = buffers[0];
+            oldestUnacked = 0;
             durableEnd = currentBase;
             for (FileState file : files) {
                 file.extents = relocated.get(file);
@@ -1151,7 +1285,7 @@ public final class LogStore implements AutoCloseable {
         }
     }
 
-    /** Writes the new region's records through buffer 0; runs under the lock with nothing else in flight. */
+    /** Writes the new region's records through buffer 0 (queue 0); runs under the lock with nothing else in flight. */
     private final class Compactor {
         final long generation;
         final long start;
@@ -1288,7 +1422,7 @@ public final class LogStore implements AutoCloseable {
     // -------------------------------------------------------------------------------------------
 
     /**
-     * What the store's device did since open, summed over its two queues (the VSIC's own
+     * What the store's device did since open, summed over its queues (the VSIC's own
      * {@link io.arrakis.device.VsicCounter}s): commands, flushes (alone or after a write), bytes
      * moved (whole blocks), and errors (commands that failed, and submissions refused by a full queue).
      */
@@ -1303,7 +1437,11 @@ public final class LogStore implements AutoCloseable {
     }
 
     private long io(io.arrakis.device.VsicCounter counter) {
-        return writeIo.queue().counters().get(counter) + readIo.queue().counters().get(counter);
+        long sum = readIo.queue().counters().get(counter);
+        for (DeviceIo lane : laneIo) {
+            sum += lane.queue().counters().get(counter);
+        }
+        return sum;
     }
 
     public Stats stats() {

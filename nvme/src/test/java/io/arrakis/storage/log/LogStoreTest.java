@@ -11,7 +11,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.arrakis.device.Vsic;
-import io.arrakis.device.VsicCounter;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
@@ -46,15 +45,14 @@ class LogStoreTest {
         try (LogStore store = Stores.format(backend, image(), BLOCKS)) {
             LogFile file = store.open("aof", true);
             store.force();
-            var counters = storeVsic(store).queue(0).counters();
-            long writes = counters.get(VsicCounter.WRITES);
-            long flushes = counters.get(VsicCounter.FLUSHES);
+            long writes = store.ioCounters().writes();
+            long flushes = store.ioCounters().flushes();
             file.append(ByteBuffer.wrap(pattern(100, 1)));
             file.force(false);
-            assertEquals(writes + 1, counters.get(VsicCounter.WRITES));
-            assertEquals(flushes + 1, counters.get(VsicCounter.FLUSHES));
+            assertEquals(writes + 1, store.ioCounters().writes());
+            assertEquals(flushes + 1, store.ioCounters().flushes());
             file.force(true);
-            assertEquals(flushes + 1, counters.get(VsicCounter.FLUSHES), "nothing pending, nothing to flush");
+            assertEquals(flushes + 1, store.ioCounters().flushes(), "nothing pending, nothing to flush");
         }
     }
 
@@ -289,10 +287,10 @@ class LogStoreTest {
 
     /**
      * A force returns only when every commit up to its records is written and flushed: while one
-     * commit's write and flush are held at the device, a force whose records came after it must
-     * not return, even if its own records could be written and flushed meanwhile (a flush covers
-     * only writes completed before it, so the held commit could still be lost, and recovery would
-     * then drop everything after it). Pins the order any overlapping of commits must keep.
+     * commit's write and flush are held at the device, a later commit runs on the other lane and
+     * completes (the overlap), yet its force must not return (a flush covers only writes completed
+     * before it, so the held commit could still be lost, and recovery would then drop everything
+     * after it). Pins rule 1 of "Overlapping commits" (docs/storage-layout.md).
      */
     @ParameterizedTest
     @ValueSource(strings = {"file", "io_uring"})
@@ -300,8 +298,9 @@ class LogStoreTest {
         try (Vsic vsic = Stores.vsic(backend, image(), BLOCKS)) {
             LogStore.format(vsic);
         }
-        GatedVsic gated = new GatedVsic(Stores.vsic(backend, image(), BLOCKS), 0);
+        GatedVsic gated = GatedVsic.onCommits(Stores.vsic(backend, image(), BLOCKS));
         try (LogStore store = LogStore.open(gated)) {
+            assertEquals(2, store.commitLanes());
             LogFile first = store.open("first", true);
             LogFile later = store.open("later", true);
             store.force();
@@ -316,7 +315,7 @@ class LogStoreTest {
                 }
             });
             assertTrue(gated.awaitHeld(10, java.util.concurrent.TimeUnit.SECONDS), "the first commit never reached the device");
-            long flushesBefore = store.stats().deviceFlushes();
+            long deviceFlushesBefore = store.ioCounters().flushes();
             java.util.concurrent.atomic.AtomicBoolean laterReturned = new java.util.concurrent.atomic.AtomicBoolean();
             Thread follower = Thread.ofPlatform().start(() -> {
                 try {
@@ -327,11 +326,12 @@ class LogStoreTest {
                     failure.set(e);
                 }
             });
+            assertTrue(awaitDeviceFlushes(store, deviceFlushesBefore + 1),
+                    "the later commit was not written and flushed on the other lane while the first was held");
             // Give the follower every chance to (wrongly) finish while the first commit is held.
-            follower.join(500);
+            follower.join(300);
             assertFalse(laterReturned.get(), "a force returned while an earlier commit was not yet flushed");
             assertTrue(holder.isAlive(), "the held commit's force returned before its flush");
-            assertEquals(flushesBefore, store.stats().deviceFlushes(), "a flush was counted while the first was held");
             gated.open();
             holder.join(20_000);
             follower.join(20_000);
@@ -345,6 +345,207 @@ class LogStoreTest {
             assertArrayEquals(pattern(5000, 1), readAll(store.open("first", false)));
             assertArrayEquals(pattern(3000, 2), readAll(store.open("later", false)));
         }
+    }
+
+    /**
+     * Commit k fails at the device after commit k+1, on the other lane, was written and flushed:
+     * the store fails, k+1's force fails too (its records follow a gap replay stops at, so they
+     * were never durable in the log's sense), and the next open drops and reports them.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"file", "io_uring"})
+    void aFailedCommitFailsTheStoreAndALaterCompletedCommitIsNotAcknowledged(String backend) throws Exception {
+        try (Vsic vsic = Stores.vsic(backend, image(), BLOCKS)) {
+            LogStore.format(vsic);
+        }
+        GatedVsic gated = GatedVsic.onCommits(Stores.vsic(backend, image(), BLOCKS));
+        LogStore store = LogStore.open(gated);
+        try {
+            LogFile first = store.open("first", true);
+            LogFile later = store.open("later", true);
+            later.write(ByteBuffer.wrap(pattern(2000, 7)), 0);
+            store.force();
+            first.write(ByteBuffer.wrap(pattern(5000, 1)), 0);
+            gated.closeGate();
+            java.util.concurrent.atomic.AtomicReference<Throwable> holderOutcome = new java.util.concurrent.atomic.AtomicReference<>();
+            java.util.concurrent.atomic.AtomicReference<Throwable> followerOutcome = new java.util.concurrent.atomic.AtomicReference<>();
+            Thread holder = Thread.ofPlatform().start(() -> holderOutcome.set(forceOutcome(first)));
+            assertTrue(gated.awaitHeld(10, java.util.concurrent.TimeUnit.SECONDS), "the first commit never reached the device");
+            long deviceFlushesBefore = store.ioCounters().flushes();
+            Thread follower = Thread.ofPlatform().start(() -> {
+                try {
+                    later.write(ByteBuffer.wrap(pattern(3000, 2)), 4000);
+                } catch (IOException e) {
+                    followerOutcome.set(e);
+                    return;
+                }
+                followerOutcome.set(forceOutcome(later));
+            });
+            assertTrue(awaitDeviceFlushes(store, deviceFlushesBefore + 1), "the later commit never completed on the other lane");
+            follower.join(200);
+            assertTrue(follower.isAlive(), "the later force returned while the earlier commit was held");
+            gated.failHeld();
+            holder.join(20_000);
+            follower.join(20_000);
+            assertFalse(holder.isAlive() || follower.isAlive(), "a force never returned after the failure");
+            assertTrue(holderOutcome.get() instanceof IOException, "the failed commit's force: " + holderOutcome.get());
+            assertTrue(followerOutcome.get() instanceof IOException,
+                    "the force of a commit after a failed one must fail, not return: " + followerOutcome.get());
+            assertThrows(IOException.class, () -> later.write(ByteBuffer.wrap(pattern(10, 3)), 0), "the store is failed");
+        } finally {
+            try {
+                store.close();
+            } catch (IOException expected) {
+                // the store failed: close reports it
+            }
+        }
+        try (LogStore reopened = Stores.open(backend, image(), BLOCKS)) {
+            assertArrayEquals(pattern(2000, 7), readAll(reopened.open("later", false)), "what was acknowledged");
+            assertEquals(0, reopened.open("first", false).size(), "the failed commit never reached the device");
+            assertTrue(reopened.recovery().droppedRecords() >= 1,
+                    "the later commit's records lie past the gap and are dropped: " + reopened.recovery());
+        }
+    }
+
+    /**
+     * A checkpoint waits for every commit in flight, not only the latest: with commit k held at
+     * the device and commit k+1 already completed on the other lane, a checkpoint must not start
+     * copying (it would move data, and reuse buffer memory, under the held commit).
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"file", "io_uring"})
+    void aCheckpointWaitsForEveryCommitInFlight(String backend) throws Exception {
+        try (Vsic vsic = Stores.vsic(backend, image(), BLOCKS)) {
+            LogStore.format(vsic);
+        }
+        GatedVsic gated = GatedVsic.onCommits(Stores.vsic(backend, image(), BLOCKS));
+        try (LogStore store = LogStore.open(gated)) {
+            LogFile first = store.open("first", true);
+            LogFile later = store.open("later", true);
+            store.force();
+            first.write(ByteBuffer.wrap(pattern(5000, 1)), 0);
+            gated.closeGate();
+            java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
+            Thread holder = Thread.ofPlatform().start(() -> failure.compareAndSet(null, forceOutcome(first)));
+            assertTrue(gated.awaitHeld(10, java.util.concurrent.TimeUnit.SECONDS), "the first commit never reached the device");
+            long deviceFlushesBefore = store.ioCounters().flushes();
+            later.write(ByteBuffer.wrap(pattern(3000, 2)), 0);
+            Thread follower = Thread.ofPlatform().start(() -> failure.compareAndSet(null, forceOutcome(later)));
+            assertTrue(awaitDeviceFlushes(store, deviceFlushesBefore + 1), "the later commit never completed on the other lane");
+            Thread checkpointer = Thread.ofPlatform().start(() -> {
+                try {
+                    store.checkpoint();
+                } catch (Throwable e) {
+                    failure.compareAndSet(null, e);
+                }
+            });
+            checkpointer.join(300);
+            assertTrue(checkpointer.isAlive(), "the checkpoint ended while a commit was held");
+            assertEquals(0, store.stats().compactions(), "a checkpoint ran under a commit in flight");
+            gated.open();
+            for (Thread thread : List.of(holder, follower, checkpointer)) {
+                thread.join(20_000);
+                assertFalse(thread.isAlive(), "a thread never finished after the gate opened");
+            }
+            if (failure.get() != null) {
+                throw new AssertionError("a force or the checkpoint failed", failure.get());
+            }
+            assertEquals(1, store.stats().compactions());
+            assertArrayEquals(pattern(5000, 1), readAll(first));
+            assertArrayEquals(pattern(3000, 2), readAll(later));
+        }
+        try (LogStore store = Stores.open(backend, image(), BLOCKS)) {
+            assertArrayEquals(pattern(5000, 1), readAll(store.open("first", false)));
+            assertArrayEquals(pattern(3000, 2), readAll(store.open("later", false)));
+        }
+    }
+
+    /**
+     * Reads see the bytes of every buffer whose commit is still in flight: two commits held at the
+     * device, one on each lane, plus records in the current buffer; none of them is on the device.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"file", "io_uring"})
+    void readsSeeTheBytesOfEveryBufferStillInFlight(String backend) throws Exception {
+        try (Vsic vsic = Stores.vsic(backend, image(), BLOCKS)) {
+            LogStore.format(vsic);
+        }
+        GatedVsic gated = GatedVsic.onCommits(Stores.vsic(backend, image(), BLOCKS));
+        try (LogStore store = LogStore.open(gated)) {
+            LogFile a = store.open("a", true);
+            LogFile b = store.open("b", true);
+            LogFile c = store.open("c", true);
+            a.write(ByteBuffer.wrap(pattern(9000, 1)), 0); // on the device before the gate closes
+            store.force();
+            gated.closeGate(2);
+            a.write(ByteBuffer.wrap(pattern(3000, 2)), 4000); // over part of the durable bytes
+            java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
+            Thread holdA = Thread.ofPlatform().start(() -> failure.compareAndSet(null, forceOutcome(a)));
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while (gated.held() < 1 && System.nanoTime() < deadline) {
+                Thread.sleep(1);
+            }
+            assertEquals(1, gated.held(), "the first commit never reached the device");
+            b.write(ByteBuffer.wrap(pattern(5000, 3)), 0);
+            Thread holdB = Thread.ofPlatform().start(() -> failure.compareAndSet(null, forceOutcome(b)));
+            assertTrue(gated.awaitHeld(10, java.util.concurrent.TimeUnit.SECONDS), "two commits never reached the device");
+            c.write(ByteBuffer.wrap(pattern(2000, 4)), 0); // stays in the current buffer
+            byte[] expectedA = pattern(9000, 1);
+            System.arraycopy(pattern(3000, 2), 0, expectedA, 4000, 3000);
+            assertArrayEquals(expectedA, readAll(a), "bytes of the first held commit over durable ones");
+            assertArrayEquals(pattern(5000, 3), readAll(b), "bytes of the second held commit");
+            assertArrayEquals(pattern(2000, 4), readAll(c), "bytes of the current buffer");
+            gated.open();
+            holdA.join(20_000);
+            holdB.join(20_000);
+            assertFalse(holdA.isAlive() || holdB.isAlive(), "a force never returned after the gate opened");
+            if (failure.get() != null) {
+                throw new AssertionError("a force failed", failure.get());
+            }
+            store.force();
+            assertArrayEquals(expectedA, readAll(a));
+            assertArrayEquals(pattern(5000, 3), readAll(b));
+        }
+    }
+
+    @Test
+    void oneCommitLaneByDefaultTwoOnRequestAndAnyOtherCountIsRefused() throws IOException {
+        assertEquals(2, LogStore.vsicConfig("v", BLOCKS, java.util.Map.of()).queues());
+        assertEquals(3, LogStore.vsicConfig("v", BLOCKS, java.util.Map.of(LogStore.OPTION_COMMIT_LANES, "2")).queues());
+        IllegalArgumentException refused = assertThrows(IllegalArgumentException.class,
+                () -> LogStore.vsicConfig("v", BLOCKS, java.util.Map.of(LogStore.OPTION_COMMIT_LANES, "3")));
+        assertTrue(refused.getMessage().contains("commitLanes='3'"), refused.getMessage());
+        java.util.Map<String, String> options = java.util.Map.of(io.arrakis.storage.VsaFile.OPTION_PATH, image().toString());
+        try (Vsic vsic = io.arrakis.device.DeviceBackends.vsicBackend("file").open(LogStore.vsicConfig("v", BLOCKS, options))) {
+            LogStore.format(vsic);
+        }
+        try (LogStore store = LogStore.open(io.arrakis.device.DeviceBackends.vsicBackend("file")
+                .open(LogStore.vsicConfig("v", BLOCKS, options)))) {
+            assertEquals(1, store.commitLanes());
+            LogFile file = store.open("f", true);
+            file.write(ByteBuffer.wrap(pattern(5000, 1)), 0);
+            file.force(false);
+            assertArrayEquals(pattern(5000, 1), readAll(file));
+        }
+    }
+
+    /** Null if {@code file}'s force returned, else what it threw. */
+    private static Throwable forceOutcome(LogFile file) {
+        try {
+            file.force(false);
+            return null;
+        } catch (Throwable e) {
+            return e;
+        }
+    }
+
+    /** Waits (bounded, 10 s) until the store's device has done {@code flushes} flushes in all. */
+    private static boolean awaitDeviceFlushes(LogStore store, long flushes) throws InterruptedException {
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (store.ioCounters().flushes() < flushes && System.nanoTime() < deadline) {
+            Thread.sleep(1);
+        }
+        return store.ioCounters().flushes() >= flushes;
     }
 
     /**
@@ -656,14 +857,5 @@ class LogStoreTest {
         }
     }
 
-    private static Vsic storeVsic(LogStore store) {
-        try {
-            var field = LogStore.class.getDeclaredField("vsic");
-            field.setAccessible(true);
-            return (Vsic) field.get(store);
-        } catch (ReflectiveOperationException e) {
-            throw new AssertionError(e);
-        }
-    }
 
 }

@@ -26,10 +26,10 @@ class PowerCutTest {
     void afterAPowerCutTheStoreHoldsAStateNoOlderThanTheLastForce(@ForAll long seed) throws IOException {
         Random random = new Random(seed);
         SimulatedDisk disk = new SimulatedDisk(BLOCK, BLOCKS);
-        try (var vsic = disk.attach("sim", 2, LogStore.DEFAULT_QUEUE_MEMORY)) {
+        try (var vsic = disk.attach("sim", 3, LogStore.DEFAULT_QUEUE_MEMORY)) {
             LogStore.format(vsic);
         }
-        LogStore store = LogStore.open(disk.attach("sim", 2, LogStore.DEFAULT_QUEUE_MEMORY));
+        LogStore store = LogStore.open(disk.attach("sim", 3, LogStore.DEFAULT_QUEUE_MEMORY));
         TreeMap<String, byte[]> model = new TreeMap<>();
         List<TreeMap<String, byte[]>> sinceForce = new ArrayList<>();
         sinceForce.add(copy(model));
@@ -81,7 +81,7 @@ class PowerCutTest {
                 trace.add("power cut (" + cached + " bytes cached)");
                 disk = disk.powerCut(random, 0.5);
                 // The old store's process is gone: nothing of it runs again.
-                store = LogStore.open(disk.attach("sim", 2, LogStore.DEFAULT_QUEUE_MEMORY));
+                store = LogStore.open(disk.attach("sim", 3, LogStore.DEFAULT_QUEUE_MEMORY));
                 TreeMap<String, byte[]> recovered = new TreeMap<>();
                 for (String file : store.list()) {
                     recovered.put(file, Stores.readAll(store.open(file, false)));

@@ -14,9 +14,10 @@ final class Stores {
 
     private Stores() {}
 
+    /** A VSIC with two commit lanes, so that every test on it can overlap commits (the store's riskier mode). */
     static Vsic vsic(String backend, Path image, long blocks) throws IOException {
         return DeviceBackends.vsicBackend(backend).open(LogStore.vsicConfig("log-" + backend, blocks,
-                Map.of(VsaFile.OPTION_PATH, image.toString())));
+                Map.of(VsaFile.OPTION_PATH, image.toString(), LogStore.OPTION_COMMIT_LANES, "2")));
     }
 
     static LogStore format(String backend, Path image, long blocks) throws IOException {
