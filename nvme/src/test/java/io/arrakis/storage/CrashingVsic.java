@@ -55,6 +55,13 @@ public final class CrashingVsic extends ForwardingVsic {
     private final class CrashingQueue implements VsicQueue {
         private final VsicQueue queue;
         private final ArrayDeque<Long> failedHere = new ArrayDeque<>();
+        /**
+         * Tags staged on the device queue and not yet rung. If another queue's thread crashes the
+         * VSIC before this one rings, they never reach the device and complete with -EIO here;
+         * otherwise (with two commit lanes) the thread waiting for them would wait for a command
+         * nobody handed over, until its 60 s patience ran out.
+         */
+        private final ArrayDeque<Long> stagedHere = new ArrayDeque<>();
         private final CompletionBatch scratch = new CompletionBatch(64);
 
         CrashingQueue(VsicQueue queue) {
@@ -82,7 +89,7 @@ public final class CrashingVsic extends ForwardingVsic {
                 failedHere.add(tag);
                 return true;
             }
-            return queue.submitRead(block, blocks, memoryOffset, tag);
+            return staged(queue.submitRead(block, blocks, memoryOffset, tag), tag);
         }
 
         @Override
@@ -101,8 +108,8 @@ public final class CrashingVsic extends ForwardingVsic {
                 return true;
             }
             if (writesLeft.decrementAndGet() != 0) {
-                return flush ? queue.submitWriteThenFlush(block, blocks, memoryOffset, tag)
-                        : queue.submitWrite(block, blocks, memoryOffset, tag);
+                return staged(flush ? queue.submitWriteThenFlush(block, blocks, memoryOffset, tag)
+                        : queue.submitWrite(block, blocks, memoryOffset, tag), tag);
             }
             crashed = true;
             if (tear && blocks >= 2) {
@@ -131,12 +138,25 @@ public final class CrashingVsic extends ForwardingVsic {
                 failedHere.add(tag);
                 return true;
             }
-            return queue.submitFlush(tag);
+            return staged(queue.submitFlush(tag), tag);
+        }
+
+        private boolean staged(boolean accepted, long tag) {
+            if (accepted) {
+                stagedHere.add(tag);
+            }
+            return accepted;
         }
 
         @Override
         public int ring() throws IOException {
-            return crashed ? 0 : queue.ring();
+            if (crashed) {
+                failedHere.addAll(stagedHere);
+                stagedHere.clear();
+                return 0;
+            }
+            stagedHere.clear();
+            return queue.ring();
         }
 
         @Override
