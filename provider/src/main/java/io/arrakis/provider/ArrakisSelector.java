@@ -311,6 +311,9 @@ final class ArrakisSelector extends AbstractSelector {
                 stack.spinWasted();
             }
         }
+        if (budget == 0 && stack != null) {
+            stack.spinSkipped();
+        }
         int epoll = innerEpoll;
         if (stack != null && epoll >= 0 && !changes.movedSince(seen)) {
             int led = stack.leadWatching(this, epoll, io.arrakis.linux.Epoll.EPOLLIN, changes, seen, deadline, false);
@@ -319,6 +322,7 @@ final class ArrakisSelector extends AbstractSelector {
             }
         }
         if (stack != null) {
+            stack.parked();
             stack.handToPoller(); // it covers the queue while we sleep in the JDK's selector
         }
         blockedInInner = true;

@@ -98,7 +98,19 @@ final class UserStack implements AutoCloseable {
         /** Sleeps in epoll on the queue's readiness (the poller's and the leaders'). */
         EPOLL_SLEEPS,
         /** Sleeps that ended by their safety net while a signalled frame waited ({@link #missedWakeups()}). */
-        MISSED_WAKEUPS
+        MISSED_WAKEUPS,
+        /** Waits that did not spin at all: the adaptive budget had fallen to 0. */
+        SPINS_SKIPPED,
+        /** Sleeps of a leader in epoll that an event ended: one wake-up of a waiting thread each. */
+        LEADER_WAKEUPS,
+        /** Sleeps of the poller in epoll that an event ended: one wake-up of the poller each. */
+        POLLER_WAKEUPS,
+        /** Times the poller woke on its clock to look whether application threads still poll. */
+        POLLER_LOOKS,
+        /** Polls by the poller that found frames: work done on the poller's thread, not the application's. */
+        POLLER_FRAMES,
+        /** Waits that parked (no spin paid and another thread led, or a virtual thread). */
+        PARKS
     }
 
     /**
@@ -594,6 +606,8 @@ final class UserStack implements AutoCloseable {
             }
             if (budget > 0) {
                 spinWasted();
+            } else if (!me.isVirtual()) {
+                spinSkipped();
             }
             if (readiness.movedSince(seen)) {
                 return true;
@@ -616,6 +630,7 @@ final class UserStack implements AutoCloseable {
         if (leader == null) {
             handToPoller(); // nobody else may poll while we park
         }
+        pollCounters[PollCounter.PARKS.ordinal()]++;
         readiness.park(me);
         try {
             while (!readiness.movedSince(seen)) {
@@ -665,6 +680,18 @@ final class UserStack implements AutoCloseable {
 
     void spinEnded() {
         spinners.decrementAndGet();
+    }
+
+    /** A wait that would have spun did not: the adaptive budget had fallen to 0. */
+    void spinSkipped() {
+        if (spinNanos > 0) {
+            pollCounters[PollCounter.SPINS_SKIPPED.ordinal()]++;
+        }
+    }
+
+    /** A selector sleeps in its inner JDK selector, not on the stack: counted with the parks. */
+    void parked() {
+        pollCounters[PollCounter.PARKS.ordinal()]++;
     }
 
     void spinPaid() {
@@ -886,6 +913,7 @@ final class UserStack implements AutoCloseable {
         }
         if (n > 0) {
             sleeper.wakeups.incrementAndGet();
+            pollCounters[(sleeper == pollerSleeper ? PollCounter.POLLER_WAKEUPS : PollCounter.LEADER_WAKEUPS).ordinal()]++;
         }
         if (n > 0 || closed) {
             boolean watched = false;
@@ -943,6 +971,8 @@ final class UserStack implements AutoCloseable {
             }
             if (budget > 0) {
                 spinWasted();
+            } else if (spinFirst) {
+                spinSkipped();
             }
             if (readiness.movedSince(seen)) {
                 return 1;
@@ -1109,6 +1139,7 @@ final class UserStack implements AutoCloseable {
                         LockSupport.parkNanos(this, recheck);
                         recheck = Math.min(2 * recheck, POLLER_RECHECK_MAX_NANOS);
                     }
+                    pollCounters[PollCounter.POLLER_LOOKS.ordinal()]++;
                     continue;
                 }
                 long appPoll = lastAppPoll;
@@ -1126,6 +1157,7 @@ final class UserStack implements AutoCloseable {
                         recheck = Math.min(2 * recheck, POLLER_RECHECK_MAX_NANOS);
                     }
                     LockSupport.parkNanos(this, recheck - appPolledAgo);
+                    pollCounters[PollCounter.POLLER_LOOKS.ordinal()]++;
                     continue;
                 }
                 recheck = POLLER_RECHECK_NANOS; // nobody polls: cover the queue, and look often next time
@@ -1134,6 +1166,7 @@ final class UserStack implements AutoCloseable {
                 lock.lock();
                 try {
                     if (pollLocked() > 0) {
+                        pollCounters[PollCounter.POLLER_FRAMES.ordinal()]++;
                         continue;
                     }
                     outputPending = stack.outputPending();
