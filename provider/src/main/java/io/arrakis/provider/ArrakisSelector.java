@@ -306,8 +306,13 @@ final class ArrakisSelector extends AbstractSelector {
             // The same adaptive budget as the stack's own waits: a spin that keeps finding
             // nothing (a loaded machine, where it takes the CPU the peer needs) shrinks.
             if (changes.movedSince(seen)) {
+                // Back to the caller's loop, without handing the queue to the poller: this thread
+                // polls again at its next select. (Handing over here unparked the poller once per
+                // request, and its wake-ups took the CPU from the spinners.)
                 stack.spinPaid();
-            } else if (!Thread.currentThread().isInterrupted()) {
+                return;
+            }
+            if (!Thread.currentThread().isInterrupted()) {
                 stack.spinWasted();
             }
         }

@@ -1067,6 +1067,11 @@ final class UserStack implements AutoCloseable {
         return leaderSleeper.wakeups.get();
     }
 
+    /** One of the waiting machinery's {@link PollCounter}s (racy: see {@link #pollCounters}). */
+    long pollCounter(PollCounter counter) {
+        return pollCounters[counter.ordinal()];
+    }
+
     /**
      * For tests: sets the longest sleeps of the leader and the poller, so that a wake-up that
      * does not come shows as a long stall rather than one hidden by the safety net; wakes the
