@@ -132,6 +132,18 @@ final class UserStack implements AutoCloseable {
     private final AtomicInteger spinners = new AtomicInteger();
     /** Racy on purpose: a heuristic several threads nudge (see {@link #spinBudget()}). */
     private long adaptiveSpin;
+    /**
+     * How long the last leader's sleep in epoll lasted that a frame or a wake-up ended
+     * ({@link #spinBudget()}); racy, as {@link #adaptiveSpin}. Long until one is seen.
+     */
+    private long lastSleepNanos = Long.MAX_VALUE;
+    /**
+     * A sleep in epoll shorter than this ended because the peer ran as soon as this thread gave
+     * up its CPU (a handoff on one vCPU costs 5–8 µs here; waking an idle vCPU 30–60 µs).
+     */
+    private static final long SHORT_SLEEP_NANOS = 15_000;
+    /** The probe after short sleeps spins this fraction of the budget (50 µs / 8 ≈ 6 µs by default). */
+    private static final long SHORT_PROBE_DIVISOR = 8;
     private int waits;
     private final int readinessFd;
     private final Sleeper pollerSleeper;
@@ -656,14 +668,21 @@ final class UserStack implements AutoCloseable {
     /**
      * The spin budget adapts: halved each time spinning found nothing (on a loaded machine, the
      * peer we wait for may need the very CPU we spin on), restored in full when it pays; every
-     * 64th wait spins the full budget, so a quiet machine finds its way back to spinning.
+     * 64th wait is a probe, so a quiet machine finds its way back to spinning. The probe spins
+     * the full budget unless the last sleep in epoll ended within {@link #SHORT_SLEEP_NANOS}:
+     * then the peer answered as soon as this thread gave up its CPU, so it shares that CPU, and a
+     * full probe would only hold it off for the whole budget (one request in 64 on each side paid
+     * it: the p99 of a 1-connection exchange on a loaded machine was the budget, 57 µs). A short
+     * probe still finds a peer that spins on another CPU; a quiet machine's sleeps are long (a
+     * wake-up that crosses to an idle vCPU costs 30–60 µs here), so its probes stay full.
      */
     long spinBudget() {
         if (spinNanos == 0) {
             return 0;
         }
         if ((++waits & 63) == 0) {
-            return spinNanos;
+            long probe = lastSleepNanos < SHORT_SLEEP_NANOS ? spinNanos / SHORT_PROBE_DIVISOR : spinNanos;
+            return Math.max(adaptiveSpin, probe);
         }
         return adaptiveSpin;
     }
@@ -697,6 +716,11 @@ final class UserStack implements AutoCloseable {
     void spinPaid() {
         pollCounters[PollCounter.SPINS_PAID.ordinal()]++;
         adaptiveSpin = spinNanos; // spinning found the event: keep the whole budget
+    }
+
+    /** A leader's sleep in epoll that an event ended lasted {@code nanos} (see {@link #spinBudget()}). */
+    void leaderSlept(long nanos) {
+        lastSleepNanos = nanos;
     }
 
     void spinWasted() {
@@ -906,12 +930,16 @@ final class UserStack implements AutoCloseable {
     private boolean sleepInEpoll(Sleeper sleeper, int timeoutMillis) throws IOException {
         pollCounters[PollCounter.EPOLL_SLEEPS.ordinal()]++;
         int n;
+        long asleep = System.nanoTime();
         try {
             n = Epoll.wait(sleeper.epoll, sleeper.events, timeoutMillis);
         } finally {
             sleeper.awake();
         }
         if (n > 0) {
+            if (sleeper == leaderSleeper) {
+                leaderSlept(System.nanoTime() - asleep);
+            }
             sleeper.wakeups.incrementAndGet();
             pollCounters[(sleeper == pollerSleeper ? PollCounter.POLLER_WAKEUPS : PollCounter.LEADER_WAKEUPS).ordinal()]++;
         }
