@@ -109,7 +109,7 @@ final class UserStack implements AutoCloseable {
         POLLER_LOOKS,
         /** Polls by the poller that found frames: work done on the poller's thread, not the application's. */
         POLLER_FRAMES,
-        /** Waits that parked (no spin paid and another thread led, or a virtual thread). */
+        /** Waits that parked (another thread led, or a virtual thread), and selects that slept in their inner JDK selector. */
         PARKS
     }
 
