@@ -306,10 +306,18 @@ final class ArrakisSelector extends AbstractSelector {
             // The same adaptive budget as the stack's own waits: a spin that keeps finding
             // nothing (a loaded machine, where it takes the CPU the peer needs) shrinks.
             if (changes.movedSince(seen)) {
+                // Back to the caller's loop, without handing the queue to the poller: this thread
+                // polls again at its next select. (Handing over here unparked the poller once per
+                // request, and its wake-ups took the CPU from the spinners.)
                 stack.spinPaid();
-            } else if (!Thread.currentThread().isInterrupted()) {
+                return;
+            }
+            if (!Thread.currentThread().isInterrupted()) {
                 stack.spinWasted();
             }
+        }
+        if (budget == 0 && stack != null) {
+            stack.spinSkipped();
         }
         int epoll = innerEpoll;
         if (stack != null && epoll >= 0 && !changes.movedSince(seen)) {
@@ -319,6 +327,7 @@ final class ArrakisSelector extends AbstractSelector {
             }
         }
         if (stack != null) {
+            stack.parked();
             stack.handToPoller(); // it covers the queue while we sleep in the JDK's selector
         }
         blockedInInner = true;

@@ -98,7 +98,19 @@ final class UserStack implements AutoCloseable {
         /** Sleeps in epoll on the queue's readiness (the poller's and the leaders'). */
         EPOLL_SLEEPS,
         /** Sleeps that ended by their safety net while a signalled frame waited ({@link #missedWakeups()}). */
-        MISSED_WAKEUPS
+        MISSED_WAKEUPS,
+        /** Waits that did not spin at all: the adaptive budget had fallen to 0. */
+        SPINS_SKIPPED,
+        /** Sleeps of a leader in epoll that an event ended: one wake-up of a waiting thread each. */
+        LEADER_WAKEUPS,
+        /** Sleeps of the poller in epoll that an event ended: one wake-up of the poller each. */
+        POLLER_WAKEUPS,
+        /** Times the poller woke on its clock to look whether application threads still poll. */
+        POLLER_LOOKS,
+        /** Polls by the poller that found frames: work done on the poller's thread, not the application's. */
+        POLLER_FRAMES,
+        /** Waits that parked (another thread led, or a virtual thread), and selects that slept in their inner JDK selector. */
+        PARKS
     }
 
     /**
@@ -120,6 +132,18 @@ final class UserStack implements AutoCloseable {
     private final AtomicInteger spinners = new AtomicInteger();
     /** Racy on purpose: a heuristic several threads nudge (see {@link #spinBudget()}). */
     private long adaptiveSpin;
+    /**
+     * How long the last leader's sleep in epoll lasted that a frame or a wake-up ended
+     * ({@link #spinBudget()}); racy, as {@link #adaptiveSpin}. Long until one is seen.
+     */
+    private long lastSleepNanos = Long.MAX_VALUE;
+    /**
+     * A sleep in epoll shorter than this ended because the peer ran as soon as this thread gave
+     * up its CPU (a handoff on one vCPU costs 5–8 µs here; waking an idle vCPU 30–60 µs).
+     */
+    private static final long SHORT_SLEEP_NANOS = 15_000;
+    /** The probe after short sleeps spins this fraction of the budget (50 µs / 8 ≈ 6 µs by default). */
+    private static final long SHORT_PROBE_DIVISOR = 8;
     private int waits;
     private final int readinessFd;
     private final Sleeper pollerSleeper;
@@ -594,6 +618,8 @@ final class UserStack implements AutoCloseable {
             }
             if (budget > 0) {
                 spinWasted();
+            } else if (!me.isVirtual()) {
+                spinSkipped();
             }
             if (readiness.movedSince(seen)) {
                 return true;
@@ -616,6 +642,7 @@ final class UserStack implements AutoCloseable {
         if (leader == null) {
             handToPoller(); // nobody else may poll while we park
         }
+        pollCounters[PollCounter.PARKS.ordinal()]++;
         readiness.park(me);
         try {
             while (!readiness.movedSince(seen)) {
@@ -641,14 +668,21 @@ final class UserStack implements AutoCloseable {
     /**
      * The spin budget adapts: halved each time spinning found nothing (on a loaded machine, the
      * peer we wait for may need the very CPU we spin on), restored in full when it pays; every
-     * 64th wait spins the full budget, so a quiet machine finds its way back to spinning.
+     * 64th wait is a probe, so a quiet machine finds its way back to spinning. The probe spins
+     * the full budget unless the last sleep in epoll ended within {@link #SHORT_SLEEP_NANOS}:
+     * then the peer answered as soon as this thread gave up its CPU, so it shares that CPU, and a
+     * full probe would only hold it off for the whole budget (one request in 64 on each side paid
+     * it: the p99 of a 1-connection exchange on a loaded machine was the budget, 57 µs). A short
+     * probe still finds a peer that spins on another CPU; a quiet machine's sleeps are long (a
+     * wake-up that crosses to an idle vCPU costs 30–60 µs here), so its probes stay full.
      */
     long spinBudget() {
         if (spinNanos == 0) {
             return 0;
         }
         if ((++waits & 63) == 0) {
-            return spinNanos;
+            long probe = lastSleepNanos < SHORT_SLEEP_NANOS ? spinNanos / SHORT_PROBE_DIVISOR : spinNanos;
+            return Math.max(adaptiveSpin, probe);
         }
         return adaptiveSpin;
     }
@@ -667,9 +701,26 @@ final class UserStack implements AutoCloseable {
         spinners.decrementAndGet();
     }
 
+    /** A wait that would have spun did not: the adaptive budget had fallen to 0. */
+    void spinSkipped() {
+        if (spinNanos > 0) {
+            pollCounters[PollCounter.SPINS_SKIPPED.ordinal()]++;
+        }
+    }
+
+    /** A selector sleeps in its inner JDK selector, not on the stack: counted with the parks. */
+    void parked() {
+        pollCounters[PollCounter.PARKS.ordinal()]++;
+    }
+
     void spinPaid() {
         pollCounters[PollCounter.SPINS_PAID.ordinal()]++;
         adaptiveSpin = spinNanos; // spinning found the event: keep the whole budget
+    }
+
+    /** A leader's sleep in epoll that an event ended lasted {@code nanos} (see {@link #spinBudget()}). */
+    void leaderSlept(long nanos) {
+        lastSleepNanos = nanos;
     }
 
     void spinWasted() {
@@ -879,13 +930,18 @@ final class UserStack implements AutoCloseable {
     private boolean sleepInEpoll(Sleeper sleeper, int timeoutMillis) throws IOException {
         pollCounters[PollCounter.EPOLL_SLEEPS.ordinal()]++;
         int n;
+        long asleep = System.nanoTime();
         try {
             n = Epoll.wait(sleeper.epoll, sleeper.events, timeoutMillis);
         } finally {
             sleeper.awake();
         }
         if (n > 0) {
+            if (sleeper == leaderSleeper) {
+                leaderSlept(System.nanoTime() - asleep);
+            }
             sleeper.wakeups.incrementAndGet();
+            pollCounters[(sleeper == pollerSleeper ? PollCounter.POLLER_WAKEUPS : PollCounter.LEADER_WAKEUPS).ordinal()]++;
         }
         if (n > 0 || closed) {
             boolean watched = false;
@@ -943,6 +999,8 @@ final class UserStack implements AutoCloseable {
             }
             if (budget > 0) {
                 spinWasted();
+            } else if (spinFirst) {
+                spinSkipped();
             }
             if (readiness.movedSince(seen)) {
                 return 1;
@@ -1037,6 +1095,11 @@ final class UserStack implements AutoCloseable {
         return leaderSleeper.wakeups.get();
     }
 
+    /** One of the waiting machinery's {@link PollCounter}s (racy: see {@link #pollCounters}). */
+    long pollCounter(PollCounter counter) {
+        return pollCounters[counter.ordinal()];
+    }
+
     /**
      * For tests: sets the longest sleeps of the leader and the poller, so that a wake-up that
      * does not come shows as a long stall rather than one hidden by the safety net; wakes the
@@ -1109,6 +1172,7 @@ final class UserStack implements AutoCloseable {
                         LockSupport.parkNanos(this, recheck);
                         recheck = Math.min(2 * recheck, POLLER_RECHECK_MAX_NANOS);
                     }
+                    pollCounters[PollCounter.POLLER_LOOKS.ordinal()]++;
                     continue;
                 }
                 long appPoll = lastAppPoll;
@@ -1126,6 +1190,7 @@ final class UserStack implements AutoCloseable {
                         recheck = Math.min(2 * recheck, POLLER_RECHECK_MAX_NANOS);
                     }
                     LockSupport.parkNanos(this, recheck - appPolledAgo);
+                    pollCounters[PollCounter.POLLER_LOOKS.ordinal()]++;
                     continue;
                 }
                 recheck = POLLER_RECHECK_NANOS; // nobody polls: cover the queue, and look often next time
@@ -1134,6 +1199,7 @@ final class UserStack implements AutoCloseable {
                 lock.lock();
                 try {
                     if (pollLocked() > 0) {
+                        pollCounters[PollCounter.POLLER_FRAMES.ordinal()]++;
                         continue;
                     }
                     outputPending = stack.outputPending();

@@ -38,13 +38,16 @@ public final class LoadGenerator {
         }
         long start = System.nanoTime() + 20_000_000;
         long measureStart = start + (long) (config.warmupSeconds * 1e9);
-        long measureEnd = measureStart + (long) (config.durationSeconds * 1e9);
+        long duration = (long) (config.durationSeconds * 1e9);
+        // With a warm-up, nobody measures until the warm-up is over and this JVM's JIT compiler
+        // has settled (see awaitCompilerSettled): the window is set then.
+        long notYet = start + (long) (3650 * 86_400e9);
         List<Thread> threads = new ArrayList<>();
         for (int t = 0; t < workers.size(); t++) {
             LoadWorker worker = workers.get(t);
             worker.startNanos = start;
-            worker.measureStartNanos = measureStart;
-            worker.measureEndNanos = measureEnd;
+            worker.measureStartNanos = config.warmupSeconds > 0 ? notYet : measureStart;
+            worker.measureEndNanos = config.warmupSeconds > 0 ? notYet : measureStart + duration;
             threads.add(Thread.ofPlatform().name("loadgen-" + t).start(() -> {
                 long delay = start - System.nanoTime();
                 if (delay > 0) {
@@ -52,6 +55,14 @@ public final class LoadGenerator {
                 }
                 worker.run();
             }));
+        }
+        double extraWarmup = 0;
+        if (config.warmupSeconds > 0) {
+            long settled = awaitCompilerSettled(measureStart, (long) (EXTRA_WARMUP_FACTOR * config.warmupSeconds * 1e9));
+            extraWarmup = (settled - measureStart) / 1e9;
+            for (LoadWorker worker : workers) {
+                worker.measure(settled, settled + duration);
+            }
         }
         for (Thread thread : threads) {
             thread.join();
@@ -68,7 +79,48 @@ public final class LoadGenerator {
                 firstFailure = worker.firstFailure;
             }
         }
-        return new LoadResult(config, gets, sets, failures, firstFailure);
+        return new LoadResult(config, gets, sets, failures, firstFailure, extraWarmup);
+    }
+
+    /** The warm-up goes on at most this many times its length while the JIT compiler works. */
+    static final double EXTRA_WARMUP_FACTOR = 3;
+    /** How often the compiler's progress is looked at after the warm-up. */
+    private static final long SETTLE_STEP_NANOS = 200_000_000;
+    /** A step in which the compiler worked less than this (ms) ends the warm-up. */
+    private static final long SETTLED_COMPILE_MILLIS = 4;
+
+    /**
+     * Waits until {@code warmupEnd}, then while this JVM's JIT compiler keeps working (more than
+     * {@link #SETTLED_COMPILE_MILLIS} of compilation in a {@link #SETTLE_STEP_NANOS} step), at most
+     * {@code maxExtraNanos} more; returns when measurement starts. A fresh JVM's C2 compiler still
+     * took 10–26% of a CPU 2–5 s after start, on a 2-CPU machine the CPU of the very threads being
+     * measured, and doubled the p99 of a 1-connection run; the JVM reports compilation time where
+     * it can ({@code CompilationMXBean}), and without it the warm-up is as configured.
+     */
+    static long awaitCompilerSettled(long warmupEnd, long maxExtraNanos) throws InterruptedException {
+        sleepUntil(warmupEnd);
+        java.lang.management.CompilationMXBean jit = java.lang.management.ManagementFactory.getCompilationMXBean();
+        if (jit == null || !jit.isCompilationTimeMonitoringSupported()) {
+            return System.nanoTime();
+        }
+        long limit = warmupEnd + maxExtraNanos;
+        long compiled = jit.getTotalCompilationTime();
+        while (System.nanoTime() - limit < 0) {
+            sleepUntil(Math.min(System.nanoTime() + SETTLE_STEP_NANOS, limit));
+            long now = jit.getTotalCompilationTime();
+            if (now - compiled < SETTLED_COMPILE_MILLIS) {
+                break;
+            }
+            compiled = now;
+        }
+        return System.nanoTime();
+    }
+
+    private static void sleepUntil(long deadline) throws InterruptedException {
+        long left;
+        while ((left = deadline - System.nanoTime()) > 0) {
+            Thread.sleep(left / 1_000_000, (int) (left % 1_000_000));
+        }
     }
 
     /** SETs every key once, pipelined in batches on one connection, checking every reply. */

@@ -37,9 +37,15 @@ public final class LoadResult {
     static final double[] CURVE_PERCENTILES = {0, 10, 20, 30, 40, 50, 60, 70, 75, 80, 85, 90, 95, 97.5, 99, 99.5, 99.75,
             99.9, 99.95, 99.99, 99.995, 99.999, 100};
 
-    LoadResult(LoadConfig config, OperationStats gets, OperationStats sets, int connectionFailures, String firstFailure) {
+    /** Seconds the warm-up went on past the configured one while the JIT compiler worked. */
+    private final double extraWarmupSeconds;
+
+    LoadResult(LoadConfig config, OperationStats gets, OperationStats sets, int connectionFailures, String firstFailure,
+            double extraWarmupSeconds) {
         this.config = config;
-        this.description = config.describe();
+        this.extraWarmupSeconds = extraWarmupSeconds;
+        this.description = config.describe() + (extraWarmupSeconds > 0
+                ? String.format(Locale.ROOT, " (+%.1f s while the JIT compiler worked)", extraWarmupSeconds) : "");
         double seconds = config.durationSeconds;
         this.get = Row.of("GET", gets, seconds);
         this.set = Row.of("SET", sets, seconds);
@@ -132,6 +138,7 @@ public final class LoadResult {
         out.append(", \"rate\": ").append(config.rate);
         out.append(", \"warmupSeconds\": ").append(number(config.warmupSeconds));
         out.append(", \"durationSeconds\": ").append(number(config.durationSeconds));
+        out.append(", \"extraWarmupSeconds\": ").append(number(extraWarmupSeconds));
         out.append(", \"keys\": ").append(config.keys);
         out.append(", \"valueSize\": ").append(config.valueSize);
         out.append(", \"getWeight\": ").append(config.getWeight);

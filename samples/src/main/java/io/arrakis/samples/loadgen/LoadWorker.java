@@ -32,8 +32,9 @@ final class LoadWorker implements Runnable {
     int connectionFailures;
     String firstFailure;
     long startNanos;
-    long measureStartNanos;
-    long measureEndNanos;
+    /** The measured window; moved later by {@link #measure} while the JIT compiler settles. */
+    volatile long measureStartNanos;
+    volatile long measureEndNanos;
 
     LoadWorker(LoadConfig config, WireProtocol protocol, int firstConnection, int connectionCount, long seed)
             throws IOException {
@@ -65,6 +66,13 @@ final class LoadWorker implements Runnable {
             close();
             throw e;
         }
+    }
+
+    /** From another thread: measure from {@code start} to {@code end} ({@link System#nanoTime}), not before. */
+    void measure(long start, long end) {
+        measureStartNanos = start;
+        measureEndNanos = end;
+        selector.wakeup(); // a select sleeping towards the old end looks again
     }
 
     @Override

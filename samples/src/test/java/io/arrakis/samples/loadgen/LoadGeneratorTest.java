@@ -160,4 +160,14 @@ class LoadGeneratorTest {
         assertEquals(100, ok.rate);
         assertEquals(4, ok.setWeight);
     }
+
+    @Test
+    void measurementStartsAfterTheWarmUpAndNoLaterThanItsCap() throws Exception {
+        long warmupEnd = System.nanoTime() + 50_000_000;
+        long maxExtra = 300_000_000;
+        long start = LoadGenerator.awaitCompilerSettled(warmupEnd, maxExtra);
+        assertTrue(start - warmupEnd >= 0, "measurement began " + (warmupEnd - start) / 1e6 + " ms before the warm-up ended");
+        assertTrue(start - (warmupEnd + maxExtra) < 150_000_000L,
+                "measurement began " + (start - warmupEnd) / 1e6 + " ms after the warm-up, past its 300 ms cap");
+    }
 }
