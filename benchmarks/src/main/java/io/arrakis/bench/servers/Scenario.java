@@ -66,8 +66,8 @@ record Scenario(String name, String title, List<DataPath> paths, List<Case> case
      * Where a durable server keeps its append-only file. The kernel's path always keeps it on
      * /tmp (ext4 here); on our path {@link #TMP} keeps it there too (only the network differs),
      * and the store placements mount the server's AOF directory on our storage stack with the
-     * agent's {@code storage.mount}, on a VSA image of {@link #VSA_BYTES} next to it that the
-     * benchmark checks and deletes when the server stops ({@code ServerRunner}).
+     * agent's {@code storage.mount}, on a fresh VSA image next to it that the benchmark checks and
+     * deletes when the server stops ({@code ServerRunner}).
      */
     enum AofPlacement {
         TMP("tmp", "AOF on /tmp (kernel file system on both paths)", null),
@@ -76,8 +76,8 @@ record Scenario(String name, String title, List<DataPath> paths, List<Case> case
                 "io_uring");
 
         /**
-         * The VSA's size: the log grows by at least a block per commit (≈5k commits/s), so a
-         * server's ≈15 s of cases fill ≈300 MB; at this size no checkpoint stalls a measurement.
+         * The VSA's size by default: the log grows by at least a block per commit (≈5k commits/s),
+         * so a server's ≈15 s of cases fill ≈300 MB; at this size no checkpoint stalls a measurement.
          */
         static final String VSA_BYTES = "1g";
 
@@ -103,12 +103,12 @@ record Scenario(String name, String title, List<DataPath> paths, List<Case> case
         }
 
         /** Extra agent arguments ({@code key=value,...}) for the server on our path, or empty. */
-        String agentArguments(java.nio.file.Path aofDirectory) {
+        String agentArguments(java.nio.file.Path aofDirectory, String vsaBytes) {
             if (!onStore()) {
                 return "";
             }
             return "storage.mount=" + aofDirectory + ",storage.vsa=" + image(aofDirectory) + ",storage.backend="
-                    + storageBackend + ",storage.size=" + VSA_BYTES;
+                    + storageBackend + ",storage.size=" + vsaBytes;
         }
     }
 

@@ -98,6 +98,7 @@ final class ServerRunner {
     private final ChildProcesses children;
     private final ControlClient control;
     private int serial;
+    private String vsaBytes = Scenario.AofPlacement.VSA_BYTES;
 
     ServerRunner(Setup setup, ChildProcesses children, ControlClient control) {
         this.setup = setup;
@@ -107,6 +108,11 @@ final class ServerRunner {
 
     Setup setup() {
         return setup;
+    }
+
+    /** The size of the VSA image a server with the AOF on our storage gets (agent syntax: 64m, 1g). */
+    void vsaBytes(String size) {
+        vsaBytes = size;
     }
 
     ChildProcesses children() {
@@ -135,7 +141,7 @@ final class ServerRunner {
         Path aof = spec.durable() == null ? null : aofDirectory(spec, stem);
         switch (spec.kind()) {
             case REDIS_JAVA -> {
-                command.addAll(setup.jvm(agent, aof == null || !agent ? "" : spec.durable().agentArguments(aof)));
+                command.addAll(setup.jvm(agent, aof == null || !agent ? "" : spec.durable().agentArguments(aof, vsaBytes)));
                 command.addAll(List.of("-cp", setup.samplesClassPath(), REDIS_MAIN, "--port", "0"));
                 if (aof != null) {
                     command.addAll(List.of("--appendonly", "yes", "--appendfsync", "always", "--dir",

@@ -107,6 +107,7 @@ class ServerBenchmarkTest {
                     io.arrakis.control.ControlClient control = io.arrakis.control.ControlClient.connect(
                             setup.controlSocket())) {
                 ServerRunner runner = new ServerRunner(setup, children, control);
+                runner.vsaBytes("64m"); // zero-filled at creation: small, for a test
                 ServerRunner.RunningServer server = runner.start(c.server(), DataPath.AGENT);
                 ServerRunner.StoredAof stored;
                 try {
