@@ -162,7 +162,6 @@ final class Report {
         return out;
     }
 
-    /** A line's name in the plots: the path for our servers, the program for the C ones. */
     /** For a durable case's line: where our path's AOF was (the kernel's path always has it on /tmp). */
     private static String durableLabel(ServerSpec server, DataPath path) {
         if (server.durable() == null) {
@@ -173,6 +172,7 @@ final class Report {
                 : server.durable().onStore() ? " (vs AOF on our storage, " + server.durable().storageBackend + ")" : "");
     }
 
+    /** A line's name in the plots: the path for our servers, the program for the C ones. */
     private static String label(ServerSpec server, DataPath path) {
         return server.kind().java() ? path.description : server.kind().description;
     }

@@ -141,7 +141,8 @@ final class ServerRunner {
         Path aof = spec.durable() == null ? null : aofDirectory(spec, stem);
         switch (spec.kind()) {
             case REDIS_JAVA -> {
-                command.addAll(setup.jvm(agent, aof == null || !agent ? "" : spec.durable().agentArguments(aof, vsaBytes)));
+                command.addAll(setup.jvm(agent, aof == null || !agent ? ""
+                        : spec.durable().agentArguments(aof, vsaBytes)));
                 command.addAll(List.of("-cp", setup.samplesClassPath(), REDIS_MAIN, "--port", "0"));
                 if (aof != null) {
                     command.addAll(List.of("--appendonly", "yes", "--appendfsync", "always", "--dir",
@@ -239,7 +240,7 @@ final class ServerRunner {
     /**
      * Opens the VSA image of a stopped server read-only (as {@code arrakis vsa fsck} does: nothing
      * written) and checks that the AOF is there and not empty and that the log recovers clean:
-     * the proof that the server's appends went to our storage stack. Prints what it found.
+     * the proof that the server's appends went to our storage stack. Returns what it found.
      */
     StoredAof inspectStoredAof(RunningServer server) throws IOException {
         Path image = Scenario.AofPlacement.image(server.aofDirectory());
@@ -267,6 +268,7 @@ final class ServerRunner {
             return found;
         }
     }
+
     /**
      * Warms a freshly started Java server up (its JIT, and with the agent its stack's): one load
      * generator run of {@code sizes.warmupSeconds()}, GET:SET 1:1 at 10 connections x pipeline
