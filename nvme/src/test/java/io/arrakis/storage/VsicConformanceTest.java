@@ -276,6 +276,35 @@ class VsicConformanceTest {
         }
     }
 
+    /**
+     * {@code zeroFill=true}: a new file's extents are written ones (FIEMAP, as {@code filefrag -v}
+     * shows them), so a commit's first write into a block changes no metadata; without the option
+     * {@code fallocate} leaves them unwritten. Needs a file system with unwritten extents (ext4,
+     * xfs: the temporary directory here).
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"file", "io_uring"})
+    void aZeroFilledAreaHasNoUnwrittenExtentsAndReadsZeros(String backend) throws Exception {
+        Path plain = directory.resolve("plain.vsa");
+        Path zeroed = directory.resolve("zeroed.vsa");
+        try (Vsic vsic = TestAreas.open(backend, plain, 256, 1, 4, BLOCK)) {
+            assertEquals(256, vsic.capacityBlocks());
+        }
+        org.junit.jupiter.api.Assumptions.assumeTrue(run("filefrag", "-v", plain.toString()).contains("unwritten"),
+                "the temporary directory's file system leaves fallocate'd extents written; nothing to compare");
+        try (Vsic vsic = TestAreas.open(backend, zeroed, 256, 1, 4, BLOCK, VsaFile.OPTION_ZERO_FILL, "true")) {
+            VsicQueue queue = vsic.queue(0);
+            queue.submitRead(255, 1, 0, 0);
+            TestAreas.expectSuccess(queue);
+            for (int i = 0; i < BLOCK; i++) {
+                assertEquals(0, queue.memory().get(ValueLayout.JAVA_BYTE, i), "byte " + i + " of the last block");
+            }
+        }
+        String extents = run("filefrag", "-v", zeroed.toString());
+        assertFalse(extents.contains("unwritten"), extents);
+        assertEquals(256L * BLOCK, Files.size(zeroed));
+    }
+
     static void fill(MemorySegment memory, long offset, long bytes, int seed) {
         for (long i = 0; i < bytes; i++) {
             memory.set(ValueLayout.JAVA_BYTE, offset + i, (byte) (seed + i % BLOCK));

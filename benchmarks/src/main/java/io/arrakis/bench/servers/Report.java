@@ -148,7 +148,7 @@ final class Report {
                             : c.c().load().operation()
                                     + (c.c().load().pipeline() == 1 ? "" : ", pipeline " + c.c().load().pipeline())
                                     + (c.c().server().kind().resp() ? "" : ", " + c.c().server().threads() + " workers")
-                                    + (c.c().server().durable() == null ? "" : ", appendfsync always"));
+                                    + durableLabel(c.c().server(), path));
                     lines.computeIfAbsent(family, f -> new ArrayList<>())
                             .add(new Charts.Throughput.Point(c.c().load().connections(), summary.opsPerSecond()));
                 }
@@ -160,6 +160,16 @@ final class Report {
             out.add(new Charts.Throughput(label, points));
         });
         return out;
+    }
+
+    /** For a durable case's line: where our path's AOF was (the kernel's path always has it on /tmp). */
+    private static String durableLabel(ServerSpec server, DataPath path) {
+        if (server.durable() == null) {
+            return "";
+        }
+        return ", appendfsync always" + (path.agent() && server.durable().onStore()
+                ? ", AOF on our storage (" + server.durable().storageBackend + ")"
+                : server.durable().onStore() ? " (vs AOF on our storage, " + server.durable().storageBackend + ")" : "");
     }
 
     /** A line's name in the plots: the path for our servers, the program for the C ones. */
@@ -283,7 +293,8 @@ final class Report {
 
     private static String matchKey(Case c, ServerKind kind) {
         ServerSpec s = c.server();
-        return kind + "/" + s.threads() + "/" + s.durable() + "/" + c.load();
+        // Every durable Java case (wherever its AOF is) against the C server's durable case (/tmp).
+        return kind + "/" + s.threads() + "/" + (s.durable() != null) + "/" + c.load();
     }
 
     private static String spread(Spread s, String format) {

@@ -63,22 +63,52 @@ record Scenario(String name, String title, List<DataPath> paths, List<Case> case
     }
 
     /**
-     * Where a durable server keeps its append-only file: the hook for issue 7's storage stack.
-     * Only {@link #TMP} exists now. A placement on our storage names the agent arguments that put
-     * the server's AOF directory on it (they are added to the server's {@code -javaagent} on our
-     * path; the kernel's path keeps the AOF on /tmp), and scenario {@code durable} then runs once
-     * per placement, its cases named after it.
+     * Where a durable server keeps its append-only file. The kernel's path always keeps it on
+     * /tmp (ext4 here); on our path {@link #TMP} keeps it there too (only the network differs),
+     * and the store placements mount the server's AOF directory on our storage stack with the
+     * agent's {@code storage.mount}, on a fresh VSA image next to it that the benchmark checks and
+     * deletes when the server stops ({@code ServerRunner}).
      */
     enum AofPlacement {
-        TMP("AOF on /tmp (kernel file system on both paths)", "");
+        TMP("tmp", "AOF on /tmp (kernel file system on both paths)", null),
+        STORE_FILE("store-file", "AOF on our storage stack (file backend) on our path, /tmp on the kernel's", "file"),
+        STORE_URING("store-uring", "AOF on our storage stack (io_uring backend) on our path, /tmp on the kernel's",
+                "io_uring");
 
+        /**
+         * The VSA's size by default: the log grows by at least a block per commit (≈5k commits/s),
+         * so a server's ≈15 s of cases fill ≈300 MB; at this size no checkpoint stalls a measurement.
+         */
+        static final String VSA_BYTES = "1g";
+
+        /** In case names and JSON. */
+        final String key;
         final String description;
-        /** Extra agent arguments for the server on our path ({@code key=value,...}), or empty. */
-        final String agentArguments;
+        /** The VSIC backend of the server's VSA on our path, or null when the AOF stays on /tmp. */
+        final String storageBackend;
 
-        AofPlacement(String description, String agentArguments) {
+        AofPlacement(String key, String description, String storageBackend) {
+            this.key = key;
             this.description = description;
-            this.agentArguments = agentArguments;
+            this.storageBackend = storageBackend;
+        }
+
+        boolean onStore() {
+            return storageBackend != null;
+        }
+
+        /** The VSA image of a server whose AOF directory is {@code aofDirectory}. */
+        static java.nio.file.Path image(java.nio.file.Path aofDirectory) {
+            return aofDirectory.resolveSibling(aofDirectory.getFileName() + ".vsa");
+        }
+
+        /** Extra agent arguments ({@code key=value,...}) for the server on our path, or empty. */
+        String agentArguments(java.nio.file.Path aofDirectory, String vsaBytes) {
+            if (!onStore()) {
+                return "";
+            }
+            return "storage.mount=" + aofDirectory + ",storage.vsa=" + image(aofDirectory) + ",storage.backend="
+                    + storageBackend + ",storage.size=" + vsaBytes;
         }
     }
 
@@ -125,7 +155,7 @@ record Scenario(String name, String title, List<DataPath> paths, List<Case> case
             String name = (op.startsWith("GET:SET") ? "mix" + load.gets() + "-" + load.sets() : op.toLowerCase(Locale.ROOT))
                     + "-c" + load.connections() + "-p" + load.pipeline()
                     + (server.kind().resp() ? "" : "-t" + server.threads())
-                    + (server.durable() == null ? "" : "-aof-" + server.durable().name().toLowerCase(Locale.ROOT));
+                    + (server.durable() == null ? "" : "-aof-" + server.durable().key);
             return new Case(name, title, server, load);
         }
     }

@@ -213,14 +213,15 @@ public final class ServerBenchmark {
                     result.failures().putIfAbsent(path, cannotStart.get(key));
                     continue;
                 }
-                log.printf(Locale.ROOT, "  r%d %-10s %-48s ", repetition, path.key, c.title());
+                log.printf(Locale.ROOT, "  r%d %-10s %-48s ", repetition, path.key, c.title()
+                        + (spec.durable() == null ? "" : ", AOF " + spec.durable().key));
                 log.flush();
                 try {
                     if (session == null || !session.alive()) {
                         closeQuietly(session, log);
                         session = null;
                         try {
-                            session = open(runner, scenario, spec, path, sizes);
+                            session = open(runner, scenario, spec, path, sizes, log);
                         } catch (IOException e) {
                             cannotStart.put(key, e.getMessage());
                             throw e;
@@ -241,8 +242,8 @@ public final class ServerBenchmark {
         }
     }
 
-    private static Session open(ServerRunner runner, Scenario scenario, ServerSpec spec, DataPath path, Sizes sizes)
-            throws IOException, InterruptedException {
+    private static Session open(ServerRunner runner, Scenario scenario, ServerSpec spec, DataPath path, Sizes sizes,
+            PrintStream log) throws IOException, InterruptedException {
         if (scenario.realClients()) {
             return RealClients.open(runner, spec, path, sizes);
         }
@@ -266,7 +267,12 @@ public final class ServerBenchmark {
 
             @Override
             public void close() throws IOException, InterruptedException {
-                runner.stop(server, false);
+                ServerRunner.StoredAof stored = runner.stop(server, false);
+                if (stored != null) {
+                    log.printf(Locale.ROOT, "  (AOF on our storage, read back from the VSA after the stop: %,d bytes in"
+                            + " %,d log records, log end at %,d bytes, recovers clean)%n", stored.aofBytes(),
+                            stored.records(), stored.logBytes());
+                }
             }
         };
     }

@@ -8,7 +8,12 @@ import io.arrakis.bench.servers.Scenario.ServerSpec;
 import io.arrakis.bench.servers.Scenario.Sizes;
 import io.arrakis.control.ControlClient;
 import io.arrakis.control.ControlStatus;
+import io.arrakis.device.DeviceBackends;
 import io.arrakis.device.VnicCounter;
+import io.arrakis.device.Vsic;
+import io.arrakis.storage.VsaFile;
+import io.arrakis.storage.log.LogStore;
+import io.arrakis.storage.log.RecoveryReport;
 import java.io.File;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -19,6 +24,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -39,6 +45,8 @@ final class ServerRunner {
             "memcached: ready on [^:]+:(\\d+) .*selector ([\\w.$]+)\\)");
     private static final Pattern REDIS_C_READY = Pattern.compile("Ready to accept connections");
     private static final long SERVER_START_SECONDS = 30;
+    /** The Redis-like server's AOF file name (its {@code AppendOnlyFile.FILE_NAME}, package-private there). */
+    static final String AOF_FILE = "appendonly.aof";
 
     /**
      * Where things are: the agent jar, the class paths of the servers and of the load generator,
@@ -73,14 +81,24 @@ final class ServerRunner {
         }
     }
 
-    /** A started server: its process, port, log, selector provider (Java servers) and VNIC (with the agent). */
+    /**
+     * A started server: its process, port, log, selector provider (Java servers), VNIC (with the
+     * agent), and its AOF directory (durable servers; else null).
+     */
     record RunningServer(ServerSpec spec, DataPath path, Process process, int port, Path log, String selectorProvider,
-            ControlStatus.VnicStatus vnic) {}
+            ControlStatus.VnicStatus vnic, Path aofDirectory) {
+
+        /** Whether this server's AOF is on our storage stack (a store placement, on our path). */
+        boolean aofOnStore() {
+            return spec.durable() != null && spec.durable().onStore() && path == DataPath.AGENT;
+        }
+    }
 
     private final Setup setup;
     private final ChildProcesses children;
     private final ControlClient control;
     private int serial;
+    private String vsaBytes = Scenario.AofPlacement.VSA_BYTES;
 
     ServerRunner(Setup setup, ChildProcesses children, ControlClient control) {
         this.setup = setup;
@@ -90,6 +108,11 @@ final class ServerRunner {
 
     Setup setup() {
         return setup;
+    }
+
+    /** The size of the VSA image a server with the AOF on our storage gets (agent syntax: 64m, 1g). */
+    void vsaBytes(String size) {
+        vsaBytes = size;
     }
 
     ChildProcesses children() {
@@ -115,13 +138,15 @@ final class ServerRunner {
         List<String> command = new ArrayList<>();
         Pattern ready;
         int port = 0;
+        Path aof = spec.durable() == null ? null : aofDirectory(spec, stem);
         switch (spec.kind()) {
             case REDIS_JAVA -> {
-                command.addAll(setup.jvm(agent, spec.durable() == null ? "" : spec.durable().agentArguments));
+                command.addAll(setup.jvm(agent, aof == null || !agent ? ""
+                        : spec.durable().agentArguments(aof, vsaBytes)));
                 command.addAll(List.of("-cp", setup.samplesClassPath(), REDIS_MAIN, "--port", "0"));
-                if (spec.durable() != null) {
+                if (aof != null) {
                     command.addAll(List.of("--appendonly", "yes", "--appendfsync", "always", "--dir",
-                            aofDirectory(spec, stem).toString()));
+                            aof.toString()));
                 }
                 ready = REDIS_READY;
             }
@@ -135,7 +160,7 @@ final class ServerRunner {
                 port = freePort();
                 command.addAll(List.of("redis-server", "--port", Integer.toString(port), "--bind", "127.0.0.1",
                         "--save", "", "--protected-mode", "no", "--daemonize", "no", "--dir",
-                        aofDirectory(spec, stem).toString()));
+                        (aof != null ? aof : aofDirectory(spec, stem)).toString()));
                 command.addAll(spec.durable() != null ? List.of("--appendonly", "yes", "--appendfsync", "always")
                         : List.of("--appendonly", "no"));
                 ready = REDIS_C_READY;
@@ -180,7 +205,7 @@ final class ServerRunner {
                 throw new IOException(what + " attached a VNIC without the agent: the kernel path is not the kernel's");
             }
             ok = true;
-            return new RunningServer(spec, path, process, port, log, provider, vnic);
+            return new RunningServer(spec, path, process, port, log, provider, vnic, aof);
         } finally {
             if (!ok) {
                 ChildProcesses.stop(process, spec.kind().description, log, false);
@@ -188,10 +213,60 @@ final class ServerRunner {
         }
     }
 
-    /** Ends a server by its PID; one that died during the cases is an error. */
-    void stop(RunningServer server, boolean completed) throws IOException, InterruptedException {
-        ChildProcesses.stop(server.process(), server.spec().kind().description + " (" + server.path().description + ")",
-                server.log(), completed);
+    /**
+     * Ends a server by its PID; one that died during the cases is an error. A server whose AOF
+     * was on our storage then has its VSA image inspected ({@link #inspectStoredAof}) and deleted,
+     * with its lock file and mount directory, whatever the inspection found; returns what it
+     * found, or null for every other server.
+     */
+    StoredAof stop(RunningServer server, boolean completed) throws IOException, InterruptedException {
+        try {
+            ChildProcesses.stop(server.process(), server.spec().kind().description + " (" + server.path().description
+                    + ")", server.log(), completed);
+            return server.aofOnStore() ? inspectStoredAof(server) : null;
+        } finally {
+            if (server.aofOnStore()) {
+                Path image = Scenario.AofPlacement.image(server.aofDirectory());
+                Files.deleteIfExists(image);
+                Files.deleteIfExists(image.resolveSibling(image.getFileName() + ".lock"));
+                ChildProcesses.deleteRecursively(server.aofDirectory());
+            }
+        }
+    }
+
+    /** What a stopped server left in its VSA: the AOF's size and the log's records, blocks and state. */
+    record StoredAof(long aofBytes, long records, long logBytes, boolean clean) {}
+
+    /**
+     * Opens the VSA image of a stopped server read-only (as {@code arrakis vsa fsck} does: nothing
+     * written) and checks that the AOF is there and not empty and that the log recovers clean:
+     * the proof that the server's appends went to our storage stack. Returns what it found.
+     */
+    StoredAof inspectStoredAof(RunningServer server) throws IOException {
+        Path image = Scenario.AofPlacement.image(server.aofDirectory());
+        if (!Files.isRegularFile(image)) {
+            throw new IOException("the server's AOF was to be on our storage, but its VSA image " + image
+                    + " does not exist: the agent did not mount " + server.aofDirectory() + "; its output:\n"
+                    + ChildProcesses.tail(server.log()));
+        }
+        long blocks = Files.size(image) / VsaFile.DEFAULT_BLOCK_SIZE;
+        try (Vsic vsic = DeviceBackends.vsicBackend("file").open(LogStore.vsicConfig(image.toString(), blocks,
+                Map.of(VsaFile.OPTION_PATH, image.toString(), VsaFile.OPTION_CREATE, "false")));
+                LogStore store = LogStore.openReadOnly(vsic)) {
+            if (!store.list().contains(AOF_FILE)) {
+                throw new IOException("the VSA image " + image + " holds no " + AOF_FILE + " (files: " + store.list()
+                        + "): the server's AOF did not go to our storage");
+            }
+            long size = store.open(AOF_FILE, false).size();
+            RecoveryReport recovery = store.recovery();
+            StoredAof found = new StoredAof(size, recovery.recordsReplayed(), recovery.endOffset(), recovery.clean());
+            if (size == 0 || !found.clean()) {
+                throw new IOException("the VSA image " + image + " holds " + AOF_FILE + " of " + size + " bytes and"
+                        + " recovers " + (found.clean() ? "clean" : "not clean: " + recovery) + "; expected a non-empty"
+                        + " AOF and a clean log after the server's orderly stop");
+            }
+            return found;
+        }
     }
 
     /**
@@ -239,6 +314,11 @@ final class ServerRunner {
             throw new IOException("the load generator (" + stem + ") failed with exit status " + load.exitValue()
                     + " (1: wrong or failed replies); its output:\n" + ChildProcesses.tail(log)
                     + "\nthe server's output:\n" + ChildProcesses.tail(server.log()));
+        }
+        if (server.aofOnStore() && Files.exists(server.aofDirectory().resolve(AOF_FILE))) {
+            throw new IOException("the server's AOF was to be on our storage, but " + server.aofDirectory()
+                    .resolve(AOF_FILE) + " is on the kernel's file system after " + stem + ": the agent did not mount"
+                    + " the directory; the server's output:\n" + ChildProcesses.tail(server.log()));
         }
         if (!server.process().isAlive()) {
             throw new IOException("the server (pid " + server.process().pid() + ") ended during " + stem

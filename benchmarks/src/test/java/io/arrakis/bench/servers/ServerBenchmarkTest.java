@@ -1,6 +1,7 @@
 package io.arrakis.bench.servers;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -83,6 +84,50 @@ class ServerBenchmarkTest {
         String summary = Files.readString(out.resolve(Report.SUMMARY));
         assertTrue(summary.contains("| GET, 1 conn x pipeline 1 | Redis-like (Java) | agent, shm switch | "), summary);
         assertTrue(summary.contains("| | | **ours/kernel** | **"), summary);
+    }
+
+    /**
+     * The durable scenario's AOF on our storage stack: the server with the agent mounts its AOF
+     * directory on a VSA, SETs reach the store (read back from the image after the stop) and
+     * not the kernel's directory, and the stop deletes the image, its lock file and the directory.
+     */
+    @Test
+    @Timeout(120)
+    void theAofOnOurStorageIsWrittenToTheVsaAndTheImageIsDeletedAtTheStop(@TempDir Path work) throws Exception {
+        Path agentJar = Path.of(System.getProperty("arrakis.agent.jar", "../agent/target/arrakis-agent.jar"))
+                .toAbsolutePath().normalize();
+        assertTrue(Files.isRegularFile(agentJar), "no agent jar at " + agentJar + "; run mvn verify, which builds it");
+        Path samples = Path.of(RedisServer.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+        Scenario.Case c = Scenario.suite().stream().filter(s -> s.name().equals("durable")).findFirst().orElseThrow()
+                .cases().stream().filter(k -> k.name().equals("set-c1-p1-aof-store-file")).findFirst().orElseThrow();
+        try (io.arrakis.bench.child.ChildProcesses children = new io.arrakis.bench.child.ChildProcesses()) {
+            ServerRunner.Setup setup = ServerRunner.Setup.of(agentJar, samples, work.resolve("control.sock"), work);
+            try (io.arrakis.control.ControlPlane plane = io.arrakis.control.ControlPlane.startEmbedded(
+                    setup.controlSocket());
+                    io.arrakis.control.ControlClient control = io.arrakis.control.ControlClient.connect(
+                            setup.controlSocket())) {
+                ServerRunner runner = new ServerRunner(setup, children, control);
+                runner.vsaBytes("64m"); // zero-filled at creation: small, for a test
+                ServerRunner.RunningServer server = runner.start(c.server(), DataPath.AGENT);
+                ServerRunner.StoredAof stored;
+                try {
+                    assertTrue(server.aofOnStore());
+                    Path image = Scenario.AofPlacement.image(server.aofDirectory());
+                    assertTrue(Files.isRegularFile(image), "the VSA image " + image + " exists while the server runs");
+                    Measurement m = runner.runLoadGenerator(server, c, 1, Scenario.Sizes.TINY);
+                    assertTrue(m.operations() > 0, "SETs acknowledged: " + m);
+                    assertFalse(Files.exists(server.aofDirectory().resolve(ServerRunner.AOF_FILE)),
+                            "no AOF on the kernel's file system");
+                } finally {
+                    stored = runner.stop(server, false);
+                }
+                // Each SET is a RESP command of more than 32 bytes (the value) in the AOF.
+                assertTrue(stored.aofBytes() > 32, "the AOF in the VSA holds the SETs: " + stored);
+                assertTrue(stored.records() > 1, "log records for the AOF's writes: " + stored);
+                assertFalse(Files.exists(Scenario.AofPlacement.image(server.aofDirectory())), "the image is deleted");
+                assertFalse(Files.exists(server.aofDirectory()), "the mount directory is deleted");
+            }
+        }
     }
 
     private static Path single(Path directory, String prefix, String suffix) throws Exception {

@@ -87,8 +87,8 @@ public final class StorageMount implements AutoCloseable {
 
     /**
      * Mounts {@code directory} (absolute, normalised) on the VSA image {@code image}, opened with
-     * the VSIC backend {@code backend} ("file" or "io_uring"); formats the image when it does not
-     * exist yet ({@code sizeBytes}, a multiple of 4 KiB). {@code kernel} is the JDK's own provider,
+     * the VSIC backend {@code backend} ("file" or "io_uring"); creates the image when it does not
+     * exist yet ({@code sizeBytes}, a multiple of 4 KiB, written with zeros once) and formats it. {@code kernel} is the JDK's own provider,
      * used for the image's lock file whatever the default file system is.
      */
     public static StorageMount open(Path directory, Path image, String backend, long sizeBytes,
@@ -119,7 +119,10 @@ public final class StorageMount implements AutoCloseable {
                 long present = kernel.readAttributes(image, java.nio.file.attribute.BasicFileAttributes.class).size();
                 blocks = Math.max(blocks, present / VsaFile.DEFAULT_BLOCK_SIZE);
             }
-            Map<String, String> options = Map.of(VsaFile.OPTION_PATH, image.toString());
+            // A new image is written with zeros once (VsaFile.OPTION_ZERO_FILL): its blocks then behave as a
+            // device's do, and no commit pays the file system's journal for converting unwritten extents.
+            Map<String, String> options = Map.of(VsaFile.OPTION_PATH, image.toString(), VsaFile.OPTION_ZERO_FILL,
+                    "true");
             if (fresh) {
                 try (Vsic vsic = DeviceBackends.vsicBackend(backend).open(LogStore.vsicConfig(image.toString(), blocks,
                         options))) {
