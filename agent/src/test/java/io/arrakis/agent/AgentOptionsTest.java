@@ -47,6 +47,7 @@ class AgentOptionsTest {
                         "arrakis.route", "198.18.0.0/15",
                         "arrakis.loopback", "true",
                         "arrakis.spin", "50us",
+                        "arrakis.queues", "1",
                         "arrakis.log", "warning",
                         "arrakis.banner", "true",
                         "arrakis.storage.backend", "file",
@@ -115,12 +116,12 @@ class AgentOptionsTest {
 
     @Test
     void anUnknownOptionIsRefusedNamingTheValidOnes() {
-        assertEquals("unknown option 'bakend' in the agent arguments (valid: backend, route, loopback, spin, log,"
-                + " banner, capture, storage.mount, storage.vsa, storage.backend, storage.size, config,"
+        assertEquals("unknown option 'bakend' in the agent arguments (valid: backend, route, loopback, spin, queues,"
+                + " log, banner, capture, storage.mount, storage.vsa, storage.backend, storage.size, config,"
                 + " <backend>.<backend option>; backends: af_xdp, loopback, shm, tap, virtio)",
                 refusal("bakend=shm", new Properties()));
         assertEquals("unknown option 'rout' in system properties (arrakis.*) (valid: backend, route, loopback, spin,"
-                + " log, banner, capture, storage.mount, storage.vsa, storage.backend, storage.size, config,"
+                + " queues, log, banner, capture, storage.mount, storage.vsa, storage.backend, storage.size, config,"
                 + " <backend>.<backend option>; backends: af_xdp, loopback, shm, tap, virtio)",
                 refusal(null, properties("arrakis.rout", "203.0.113.0/24")));
     }
@@ -166,7 +167,7 @@ class AgentOptionsTest {
                 refusal(null, properties("arrakis.config", nested.toString())));
         Path typo = file("spinn=1us\n");
         assertEquals("unknown option 'spinn' in options file " + typo + " (valid: backend, route, loopback, spin,"
-                + " log, banner, capture, storage.mount, storage.vsa, storage.backend, storage.size, config,"
+                + " queues, log, banner, capture, storage.mount, storage.vsa, storage.backend, storage.size, config,"
                 + " <backend>.<backend option>; backends: af_xdp, loopback, shm, tap, virtio)",
                 refusal("config=" + typo, new Properties()));
     }
