@@ -405,6 +405,20 @@ class QueueStacksTest {
     }
 
     @Test
+    void shutdownStopsEveryQueuesPollerAndTheFilterThread() throws Exception {
+        stacks();
+        String vnic = server.userStack().vnic().name();
+        assertTrue(threadsOf(vnic) >= 3, "two pollers and the filter thread run");
+        server.shutdown();
+        await("no thread of " + vnic + " left", () -> threadsOf(vnic) == 0);
+    }
+
+    private static long threadsOf(String vnic) {
+        return Thread.getAllStackTraces().keySet().stream()
+                .filter(t -> t.isAlive() && t.getName().startsWith("arrakis-") && t.getName().contains(vnic)).count();
+    }
+
+    @Test
     void aBadQueueCountIsRefusedNamingTheOption() {
         Properties bad = TwoProviders.properties(directory);
         bad.setProperty("arrakis.queues", "0");
