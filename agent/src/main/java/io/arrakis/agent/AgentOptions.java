@@ -40,7 +40,7 @@ final class AgentOptions {
     private static final String DEFAULT_BACKEND = "shm";
 
     /** What an option accepts. (A switch, not lambdas: the first lambda costs milliseconds of every JVM's start.) */
-    private enum Kind { NAME, PREFIXES, BOOLEAN, DURATION, LEVEL, PATH, PATHS, STORAGE_BACKEND, SIZE }
+    private enum Kind { NAME, PREFIXES, BOOLEAN, DURATION, LEVEL, PATH, PATHS, STORAGE_BACKEND, SIZE, QUEUES }
 
     /** One option: its name, default (null: none), what it accepts, and how to say so. */
     private record Option(String name, String defaultValue, Kind kind, String expected) {
@@ -52,6 +52,7 @@ final class AgentOptions {
             return switch (kind) {
                 case NAME, PATH, PATHS -> !text.isEmpty();
                 case STORAGE_BACKEND -> text.equals("file") || text.equals("io_uring");
+                case QUEUES -> text.matches("\\d{1,2}") && Integer.parseInt(text) >= 1 && Integer.parseInt(text) <= 16;
                 case SIZE -> SIZE.matcher(text).matches() && parseSize(text) >= MIN_STORAGE_SIZE
                         && parseSize(text) % 4096 == 0;
                 case PREFIXES -> isIpv4Prefix(text);
@@ -74,6 +75,7 @@ final class AgentOptions {
             new Option("route", "198.18.0.0/15", Kind.PREFIXES, "IPv4 prefixes like 198.18.0.0/15"),
             new Option("loopback", "true", Kind.BOOLEAN, "true or false"),
             new Option("spin", "50us", Kind.DURATION, "a duration like 50us, 2ms, 1000ns or 0"),
+            new Option("queues", "1", Kind.QUEUES, "a number of VNIC queues from 1 to 16 (one stack each; selectors share them out)"),
             new Option("log", "warning", Kind.LEVEL, "off, error, warning, info, debug or trace"),
             new Option("banner", "true", Kind.BOOLEAN, "true or false"),
             new Option("capture", null, Kind.PATH, "the path of a pcap file to write"),

@@ -47,6 +47,7 @@ class AgentOptionsTest {
                         "arrakis.route", "198.18.0.0/15",
                         "arrakis.loopback", "true",
                         "arrakis.spin", "50us",
+                        "arrakis.queues", "1",
                         "arrakis.log", "warning",
                         "arrakis.banner", "true",
                         "arrakis.storage.backend", "file",
@@ -115,12 +116,12 @@ class AgentOptionsTest {
 
     @Test
     void anUnknownOptionIsRefusedNamingTheValidOnes() {
-        assertEquals("unknown option 'bakend' in the agent arguments (valid: backend, route, loopback, spin, log,"
-                + " banner, capture, storage.mount, storage.vsa, storage.backend, storage.size, config,"
+        assertEquals("unknown option 'bakend' in the agent arguments (valid: backend, route, loopback, spin, queues,"
+                + " log, banner, capture, storage.mount, storage.vsa, storage.backend, storage.size, config,"
                 + " <backend>.<backend option>; backends: af_xdp, loopback, shm, tap, virtio)",
                 refusal("bakend=shm", new Properties()));
         assertEquals("unknown option 'rout' in system properties (arrakis.*) (valid: backend, route, loopback, spin,"
-                + " log, banner, capture, storage.mount, storage.vsa, storage.backend, storage.size, config,"
+                + " queues, log, banner, capture, storage.mount, storage.vsa, storage.backend, storage.size, config,"
                 + " <backend>.<backend option>; backends: af_xdp, loopback, shm, tap, virtio)",
                 refusal(null, properties("arrakis.rout", "203.0.113.0/24")));
     }
@@ -133,6 +134,8 @@ class AgentOptionsTest {
                 + " like 198.18.0.0/15", refusal("route=203.0.113.0/24,route=300.1.1.1", new Properties()));
         assertEquals("option log=loud in system properties (arrakis.*): 'loud' is not off, error, warning, info,"
                 + " debug or trace", refusal(null, properties("arrakis.log", "loud")));
+        assertEquals("option queues=0 in the agent arguments: '0' is not a number of VNIC queues from 1 to 16"
+                + " (one stack each; selectors share them out)", refusal("queues=0", new Properties()));
         assertEquals("option banner=no in the agent arguments: 'no' is not true or false",
                 refusal("banner=no", new Properties()));
         assertEquals("backend=vfio is not a registered VNIC backend (registered: af_xdp, loopback, shm, tap, virtio)",
@@ -142,7 +145,7 @@ class AgentOptionsTest {
     @Test
     void malformedArgumentsAreRefused() {
         assertEquals("'spin' in the agent arguments is not name=value (valid names: backend, route, loopback, spin,"
-                + " log, banner, capture, storage.mount, storage.vsa, storage.backend, storage.size, config,"
+                + " queues, log, banner, capture, storage.mount, storage.vsa, storage.backend, storage.size, config,"
                 + " <backend>.<backend option>)", refusal("spin", new Properties()));
         assertEquals("option spin is given twice in the agent arguments", refusal("spin=1us,spin=2us", new Properties()));
     }
@@ -164,7 +167,7 @@ class AgentOptionsTest {
                 refusal(null, properties("arrakis.config", nested.toString())));
         Path typo = file("spinn=1us\n");
         assertEquals("unknown option 'spinn' in options file " + typo + " (valid: backend, route, loopback, spin,"
-                + " log, banner, capture, storage.mount, storage.vsa, storage.backend, storage.size, config,"
+                + " queues, log, banner, capture, storage.mount, storage.vsa, storage.backend, storage.size, config,"
                 + " <backend>.<backend option>; backends: af_xdp, loopback, shm, tap, virtio)",
                 refusal("config=" + typo, new Properties()));
     }

@@ -55,6 +55,14 @@ final class ArrakisSelector extends AbstractSelector {
     private volatile boolean blockedInInner;
     private volatile boolean wakeupPending;
     private boolean inSelect;
+    /**
+     * The stack this selector spins and sleeps on when the process runs several (one per queue):
+     * given when the first TCP connection registers ({@link #home}); null until then, and with
+     * one stack (the selector then uses the process's stack).
+     */
+    private volatile UserStack home;
+    /** Keys whose channel lives on another stack than the one judged under: judged after it, under their own. */
+    private final ArrayList<ArrakisSelectionKey> foreign = new ArrayList<>();
 
     ArrakisSelector(ArrakisSelectorProvider provider) {
         super(provider);
@@ -81,7 +89,29 @@ final class ArrakisSelector extends AbstractSelector {
             throw new IllegalStateException("cannot register the kernel side of " + channel, e);
         }
         keyChanged(key, false); // judged at the next select; a blocked one is not woken (as the JDK's)
+        arrakis.place(this, routed); // several stacks: its connection moves to ours
         return key;
+    }
+
+    /** This selector's stack among {@code stacks}, given now (round robin) if it has none. */
+    UserStack home(QueueStacks stacks) {
+        UserStack h = home;
+        if (h == null) {
+            synchronized (dirtyLock) {
+                h = home;
+                if (h == null) {
+                    h = stacks.nextHome();
+                    home = h;
+                }
+            }
+        }
+        return h;
+    }
+
+    /** The stack to spin and sleep on: this selector's own, else the process's (queue 0's). */
+    private UserStack selectStack() {
+        UserStack h = home;
+        return h != null ? h : arrakis.userStackIfOpen();
     }
 
     /** Registers the key's kernel side (if its channel has one now) with the inner JDK selector. */
@@ -214,7 +244,7 @@ final class ArrakisSelector extends AbstractSelector {
     private int doSelect(Consumer<SelectionKey> action, long timeoutMillis) throws IOException {
         processCancelled();
         long deadline = timeoutMillis > 0 ? System.nanoTime() + timeoutMillis * 1_000_000L : Long.MAX_VALUE;
-        UserStack stack = arrakis.userStackIfOpen();
+        UserStack stack = selectStack();
         int n = collect(action, stack, true);
         boolean woken = consumeWakeup(); // selectNow consumes an earlier wakeup too
         if (n > 0 || timeoutMillis == 0 || woken) {
@@ -390,6 +420,11 @@ final class ArrakisSelector extends AbstractSelector {
                     if (!key.isValid() || !key.routed().hasUserSide()) {
                         continue;
                     }
+                    UserStack on = key.routed().userStack();
+                    if (on != stack && on != null && stack != null) {
+                        foreign.add(key); // several stacks: judged under its own stack's lock, below
+                        continue;
+                    }
                     int ready = key.routed().readyOps(key.interest()) & key.interest();
                     if (ready != 0) {
                         key.judged = ready;
@@ -402,6 +437,9 @@ final class ArrakisSelector extends AbstractSelector {
                 }
             }
             batch.clear();
+            if (!foreign.isEmpty()) {
+                judgeForeign();
+            }
             // Reported outside the stack lock: an action may take its time.
             for (int i = 0; i < wasReady.size(); i++) {
                 ArrakisSelectionKey key = wasReady.get(i);
@@ -436,6 +474,36 @@ final class ArrakisSelector extends AbstractSelector {
             }
         }
         return n;
+    }
+
+    /**
+     * Judges the keys {@link #collect} set aside because their channels live on another stack
+     * than this selector's (a listener on queue 0's stack, a connection whose move was refused),
+     * each under its own stack's lock, taken after the selector's was released (two stack locks
+     * are only ever held together in queue order, by a move).
+     */
+    private void judgeForeign() {
+        for (int i = 0; i < foreign.size(); i++) {
+            ArrakisSelectionKey key = foreign.get(i);
+            while (true) {
+                UserStack on = key.routed().userStack();
+                on.lock().lock();
+                try {
+                    if (key.routed().userStack() != on) {
+                        continue; // it moved meanwhile: judge it where it is now
+                    }
+                    int ready = key.routed().readyOps(key.interest()) & key.interest();
+                    if (ready != 0) {
+                        key.judged = ready;
+                        wasReady.add(key);
+                    }
+                } finally {
+                    on.unlock();
+                }
+                break;
+            }
+        }
+        foreign.clear();
     }
 
     /** The JDK's rules for a ready key: set or add its ready ops, add it to the selected set or run the action. */
@@ -516,7 +584,9 @@ final class ArrakisSelector extends AbstractSelector {
         if (in != null) {
             UserStack stack = arrakis.userStackIfOpen();
             if (stack != null) {
-                stack.dropKeptDescriptor(this); // left in the leader's epoll set by our last sleep
+                for (UserStack s : stack.stacksOfQueues()) {
+                    s.dropKeptDescriptor(this); // left in the leader's epoll set by our last sleep
+                }
             }
             in.close();
         }

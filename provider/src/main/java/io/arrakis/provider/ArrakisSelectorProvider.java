@@ -33,6 +33,8 @@ public class ArrakisSelectorProvider extends SelectorProvider {
     private final ProviderConfig config;
     private final Object stackLock = new Object();
     private volatile UserStack stack;
+    /** The stacks of every queue when {@code arrakis.queues} > 1, else null. */
+    private volatile QueueStacks queueStacks;
     private volatile IOException stackFailure;
     /** A tool connection to the control plane for loopback lookups before we attach (guarded by stackLock). */
     private ControlClient lookups;
@@ -69,8 +71,13 @@ public class ArrakisSelectorProvider extends SelectorProvider {
                     throw new IOException(stackFailure.getMessage(), stackFailure);
                 }
                 try {
-                    stack = UserStack.open(config);
-                    log(System.Logger.Level.DEBUG, "attached " + stack);
+                    java.util.List<UserStack> stacks = UserStack.openQueues(config);
+                    if (stacks.size() > 1) {
+                        queueStacks = new QueueStacks(stacks);
+                    }
+                    stack = stacks.get(0);
+                    log(System.Logger.Level.DEBUG, "attached " + stack
+                            + (stacks.size() > 1 ? " and " + (stacks.size() - 1) + " more queue(s)" : ""));
                 } catch (IOException | RuntimeException e) {
                     stackFailure = e instanceof IOException io ? io
                             : new IOException("Arrakis: cannot attach a VNIC (backend " + config.backend() + "): "
@@ -89,6 +96,36 @@ public class ArrakisSelectorProvider extends SelectorProvider {
 
     UserStack userStackIfOpen() {
         return stack;
+    }
+
+    /** The stacks of every queue when the process drives several (null otherwise, or before attaching). */
+    QueueStacks queueStacks() {
+        return queueStacks;
+    }
+
+    /**
+     * {@code channel} was registered with {@code selector}: with several stacks, a TCP connection
+     * moves to the selector's stack (which the selector gets now if it has none).
+     */
+    void place(ArrakisSelector selector, RoutedChannel channel) {
+        QueueStacks qs = queueStacks;
+        if (qs == null || !(channel instanceof ArrakisSocketChannel socket) || socket.userConnection() == null) {
+            return;
+        }
+        qs.move(socket, selector.home(qs));
+    }
+
+    /** A channel that registered before it connected: to the stack of the (first) selector it is registered with. */
+    void placeRegistered(ArrakisSocketChannel channel) {
+        if (queueStacks == null) {
+            return;
+        }
+        for (ArrakisSelectionKey key : channel.readiness().keys()) {
+            if (key.isValid() && key.selector() instanceof ArrakisSelector selector) {
+                place(selector, channel);
+                return;
+            }
+        }
     }
 
     long spinNanos() {
@@ -234,6 +271,11 @@ public class ArrakisSelectorProvider extends SelectorProvider {
             closeLookups();
             UserStack s = stack;
             stack = null;
+            QueueStacks qs = queueStacks;
+            queueStacks = null;
+            if (qs != null) {
+                qs.close();
+            }
             if (s != null) {
                 s.close();
             }

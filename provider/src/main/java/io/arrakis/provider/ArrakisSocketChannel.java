@@ -139,6 +139,33 @@ final class ArrakisSocketChannel extends SocketChannel implements RoutedChannel 
         return net;
     }
 
+    /**
+     * Locks the stack this channel's connection lives on and returns it: with several stacks
+     * (one per queue) the connection may move to the stack of the selector it is registered with
+     * ({@link QueueStacks#move}), which changes {@link #net} under both stacks' locks, so a
+     * stack read before the lock is checked again under it.
+     */
+    private UserStack lockNet() {
+        while (true) {
+            UserStack s = net;
+            s.lock().lock();
+            if (s == net) {
+                return s;
+            }
+            s.lock().unlock();
+        }
+    }
+
+    /** The user-level connection, or null (unconnected, or kernel-backed). */
+    TcpConnection userConnection() {
+        return connection;
+    }
+
+    /** Under both stacks' locks ({@link QueueStacks#move}): the connection now lives on {@code stack}. */
+    void movedTo(UserStack stack) {
+        net = stack;
+    }
+
     /** Under the stack lock: the operations that would not block now. */
     @Override
     public int readyOps(int interest) {
@@ -385,6 +412,7 @@ final class ArrakisSocketChannel extends SocketChannel implements RoutedChannel 
                 state = PENDING;
             }
             if (!blocking) {
+                arrakis.placeRegistered(this); // registered before connecting: to its selector's stack
                 return false;
             }
             completed = awaitConnected(c, deadline);
@@ -405,7 +433,7 @@ final class ArrakisSocketChannel extends SocketChannel implements RoutedChannel 
         UserStack stack = net;
         while (true) {
             int seen;
-            stack.lock().lock();
+            stack = lockNet();
             try {
                 if (finishedHandshake(c)) {
                     return true;
@@ -476,7 +504,7 @@ final class ArrakisSocketChannel extends SocketChannel implements RoutedChannel 
                     boolean blocking = isBlocking();
                     if (!blocking) {
                         UserStack stack = net;
-                        stack.lock().lock();
+                        stack = lockNet();
                         try {
                             if (finishedHandshake(c)) {
                                 return true;
@@ -581,7 +609,7 @@ final class ArrakisSocketChannel extends SocketChannel implements RoutedChannel 
                         return 0; // closed under us: end(false) throws AsynchronousCloseException
                     }
                     int seen;
-                    stack.lock().lock();
+                    stack = lockNet();
                     try {
                         n = readLocked(c, dsts, offset, length);
                         if (n == 0 && hasRoom(dsts, offset, length) && !polled) {
@@ -714,7 +742,7 @@ final class ArrakisSocketChannel extends SocketChannel implements RoutedChannel 
                 TcpConnection c = connection;
                 while (true) {
                     int seen;
-                    stack.lock().lock();
+                    stack = lockNet();
                     try {
                         total += writeLocked(c, srcs, offset, length);
                         if (!hasRoom(srcs, offset, length)) {
@@ -847,7 +875,7 @@ final class ArrakisSocketChannel extends SocketChannel implements RoutedChannel 
             if (!outputShutdown) {
                 outputShutdown = true;
                 UserStack stack = net;
-                stack.lock().lock();
+                stack = lockNet();
                 try {
                     stack.tcp().shutdownOutput(connection, System.nanoTime());
                 } finally {
@@ -905,7 +933,7 @@ final class ArrakisSocketChannel extends SocketChannel implements RoutedChannel 
         }
         UserStack stack = net;
         TcpConnection c = connection;
-        stack.lock().lock();
+        stack = lockNet();
         try {
             int queued = c.receiveQueueBytes();
             if (queued == 0) {
@@ -954,7 +982,7 @@ final class ArrakisSocketChannel extends SocketChannel implements RoutedChannel 
             TcpConnection c = connection;
             if (c != null) {
                 UserStack stack = net;
-                stack.lock().lock();
+                stack = lockNet();
                 try {
                     options.applyTo(c);
                 } finally {
@@ -1001,7 +1029,7 @@ final class ArrakisSocketChannel extends SocketChannel implements RoutedChannel 
             TcpConnection c = connection;
             UserStack stack = net;
             if (c != null && stack != null) {
-                stack.lock().lock();
+                stack = lockNet();
                 try {
                     if (was == PENDING) {
                         stack.tcp().abort(c, System.nanoTime());

@@ -16,9 +16,14 @@ import java.util.Properties;
  * @param loopback whether connections to 127.0.0.1 go through the switch when a user-level listener exists
  * @param spinNanos how long a waiting thread polls the stack itself before it parks
  * @param capture the pcap file every frame of the VNIC is written to ({@code arrakis.capture}), or null
+ * @param queues how many queues of the VNIC the process drives, one stack each ({@code arrakis.queues},
+ *     1 by default): a selector is affine to one stack and the connections registered with it move there
  */
 record ProviderConfig(String backend, Map<String, String> backendOptions, List<int[]> routes, boolean loopback,
-        long spinNanos, String capture) {
+        long spinNanos, String capture, int queues) {
+    /** The most queues a process asks for (the shm switch's limit). */
+    static final int MAX_QUEUES = 16;
+
     static final String PREFIX = "arrakis.";
     static final String DEFAULT_ROUTE = "198.18.0.0/15";
 
@@ -47,7 +52,21 @@ record ProviderConfig(String backend, Map<String, String> backendOptions, List<i
         if (capture != null && capture.isBlank()) {
             capture = null;
         }
-        return new ProviderConfig(backend, Map.copyOf(options), List.copyOf(routes), loopback, spin, capture);
+        int queues = parseQueues(properties.getProperty(PREFIX + "queues", "1"));
+        return new ProviderConfig(backend, Map.copyOf(options), List.copyOf(routes), loopback, spin, capture, queues);
+    }
+
+    static int parseQueues(String text) {
+        try {
+            int n = Integer.parseInt(text.strip());
+            if (n >= 1 && n <= MAX_QUEUES) {
+                return n;
+            }
+        } catch (NumberFormatException e) {
+            // said below
+        }
+        throw new IllegalArgumentException(PREFIX + "queues: '" + text + "' is not a number of queues from 1 to "
+                + MAX_QUEUES + " (one user-level stack per queue; 1 runs one stack for the whole process)");
     }
 
     boolean routes(int address) {

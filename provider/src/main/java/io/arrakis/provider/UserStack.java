@@ -119,7 +119,18 @@ final class UserStack implements AutoCloseable {
      * contention.
      */
     private final long[] pollCounters = new long[PollCounter.values().length];
+    /** Null on the stacks of queues other than 0 ({@code arrakis stat} and the MBeans show queue 0's). */
     private final StackTelemetry telemetry;
+    /** The queue this stack drives. */
+    private final int queueIndex;
+    /**
+     * The stack of queue 0 when this one drives another queue of the same VNIC, else null: it
+     * owns the VNIC and the process's port reservations (ports are the address's, not a queue's).
+     */
+    private final UserStack primary;
+    /** Segments another stack of this process received for a connection this one holds ({@link #divertHere}). */
+    private final java.util.concurrent.ConcurrentLinkedQueue<Diverted> diverted = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    private final java.util.concurrent.atomic.AtomicLong divertedIn = new java.util.concurrent.atomic.AtomicLong();
     private final Vnic vnic;
     /** The pcap writer of {@code arrakis.capture}, or null. */
     private final PcapWriter capture;
@@ -182,18 +193,21 @@ final class UserStack implements AutoCloseable {
      * {@code capture} (closed with the stack).
      */
     private UserStack(Vnic vnic, Vnic driven, PcapWriter capture, io.arrakis.control.stats.StatsPublisher publisher,
-            int address, int prefixLength, int gateway, long spinNanos) throws IOException {
+            int address, int prefixLength, int gateway, long spinNanos, int queueIndex, UserStack primary)
+            throws IOException {
         this.vnic = vnic;
         this.capture = capture;
-        this.queue = driven.queue(0);
+        this.queueIndex = queueIndex;
+        this.primary = primary;
+        this.queue = driven.queue(queueIndex);
         this.address = address;
         this.prefixLength = prefixLength;
         this.spinNanos = spinNanos;
         this.adaptiveSpin = spinNanos;
         StackConfig config = new StackConfig(address, prefixLength, gateway, vnic.mtu(), 30_000_000_000L,
                 1_000_000_000L, 3, 30_000_000_000L, 64);
-        this.stack = new NetworkStack(driven, 0, config);
-        this.sharedPorts = new SharedAddressPorts(vnic, address);
+        this.stack = new NetworkStack(driven, queueIndex, config);
+        this.sharedPorts = primary != null ? primary.sharedPorts : new SharedAddressPorts(vnic, address);
         stack.setGleanNeighbours(sharedPorts.shared()); // our ARP requests' replies go to the kernel
         stack.setNeighbourSource(sharedPorts.kernelNeighbours()); // null (ARP) unless shared
         this.tcp = new TcpLayer(stack, TcpConfig.DEFAULT, System.nanoTime() ^ ProcessHandle.current().pid() << 32);
@@ -216,10 +230,16 @@ final class UserStack implements AutoCloseable {
             lock.unlock();
         }
         // Last before the poller: nothing after this can fail and leave the MBeans registered.
-        this.telemetry = StackTelemetry.start(vnic, stack, tcp, pollCounters, address, publisher);
-        telemetry.listenersFrom(() -> listeners.forEach((port, group) ->
-                telemetry.publishListener(port, group.listener.acceptQueueLength())));
-        this.poller = Thread.ofPlatform().daemon().name("arrakis-poller-" + vnic.name()).unstarted(this::pollerLoop);
+        if (primary == null) {
+            this.telemetry = StackTelemetry.start(vnic, stack, tcp, pollCounters, address, publisher);
+            telemetry.listenersFrom(() -> listeners.forEach((port, group) ->
+                    telemetry.publishListener(port, group.listener.acceptQueueLength())));
+        } else {
+            this.telemetry = null;
+        }
+        this.poller = Thread.ofPlatform().daemon()
+                .name("arrakis-poller-" + vnic.name() + (queueIndex == 0 ? "" : "-q" + queueIndex))
+                .unstarted(this::pollerLoop);
         poller.start();
     }
 
@@ -231,10 +251,20 @@ final class UserStack implements AutoCloseable {
      * is also written to that pcap file (one write per frame: a debugging aid, not free).
      */
     static UserStack open(ProviderConfig config) throws IOException {
+        return openQueues(config).get(0);
+    }
+
+    /**
+     * {@link #open}, with one stack per queue: {@link ProviderConfig#queues} of them over one VNIC
+     * (fewer when the backend gives fewer; a warning says so). The first (queue 0) owns the VNIC,
+     * the telemetry and the port reservations, and closes the others when it closes; every
+     * stack has its own lock and poller.
+     */
+    static java.util.List<UserStack> openQueues(ProviderConfig config) throws IOException {
         String name = "jvm" + ProcessHandle.current().pid();
         Vnic vnic = DeviceBackends.vnicBackend(config.backend())
-                .open(new VnicConfig(name, 1, VnicConfig.DEFAULT_BUFFERS_PER_QUEUE, VnicConfig.DEFAULT_BUFFER_SIZE,
-                        config.backendOptions()));
+                .open(new VnicConfig(name, config.queues(), VnicConfig.DEFAULT_BUFFERS_PER_QUEUE,
+                        VnicConfig.DEFAULT_BUFFER_SIZE, config.backendOptions()));
         PcapWriter capture = null;
         io.arrakis.control.stats.StatsPublisher publisher = null;
         try {
@@ -248,8 +278,39 @@ final class UserStack implements AutoCloseable {
             if (publisher != null) {
                 driven = new CaptureVnic(driven, StackTelemetry.captureSink(publisher), Clock.systemEpoch()); // arrakis capture
             }
-            return new UserStack(vnic, driven, capture, publisher, address[0], address[1], address[2],
-                    config.spinNanos());
+            UserStack first = new UserStack(vnic, driven, capture, publisher, address[0], address[1], address[2],
+                    config.spinNanos(), 0, null);
+            if (config.queues() == 1) {
+                return java.util.List.of(first); // what the process ran before there could be several
+            }
+            java.util.List<UserStack> stacks = new java.util.ArrayList<>();
+            stacks.add(first);
+            int queues = Math.min(config.queues(), vnic.queueCount());
+            if (queues < config.queues()) {
+                System.getLogger(UserStack.class.getName()).log(System.Logger.Level.WARNING,
+                        "arrakis: VNIC " + vnic.name() + " (backend " + vnic.backend() + ") has " + vnic.queueCount()
+                                + " queue(s), not the " + config.queues() + " asked for; running " + queues
+                                + " stack(s)");
+            }
+            try {
+                for (int q = 1; q < queues; q++) {
+                    // The other queues go uncaptured: the capture sinks are written by one thread.
+                    stacks.add(new UserStack(vnic, vnic, null, null, address[0], address[1], address[2],
+                            config.spinNanos(), q, first));
+                }
+            } catch (IOException | RuntimeException e) {
+                first.siblings = java.util.List.copyOf(stacks);
+                try {
+                    first.close(); // the others, then the VNIC, the telemetry and the capture
+                } catch (IOException suppressed) {
+                    e.addSuppressed(suppressed);
+                }
+                throw new StacksFailed(e);
+            }
+            first.siblings = java.util.List.copyOf(stacks);
+            return first.siblings;
+        } catch (StacksFailed failed) {
+            throw failed.cause;
         } catch (IOException | RuntimeException e) {
             if (publisher != null) {
                 publisher.close();
@@ -264,6 +325,29 @@ final class UserStack implements AutoCloseable {
             vnic.close();
             throw e;
         }
+    }
+
+    /** Carries a failure past {@link #openQueues}'s own clean-up once the first stack owns everything. */
+    private static final class StacksFailed extends RuntimeException {
+        final IOException cause;
+
+        StacksFailed(Exception e) {
+            super(e.getMessage(), e, false, false);
+            this.cause = e instanceof IOException io ? io : new IOException(e.getMessage(), e);
+        }
+    }
+
+    /** The stacks of every queue, this one first; set on the stack of queue 0 only (closed with it). */
+    private java.util.List<UserStack> siblings = java.util.List.of();
+
+    /** Every stack of the VNIC (one per queue), this one first; just this one when the process runs one. */
+    java.util.List<UserStack> stacksOfQueues() {
+        return siblings.isEmpty() ? java.util.List.of(this) : siblings;
+    }
+
+    /** The queue of the VNIC this stack drives. */
+    int queueIndex() {
+        return queueIndex;
     }
 
     /** {address, prefix length, gateway} of the stack on {@code vnic}. */
@@ -372,6 +456,9 @@ final class UserStack implements AutoCloseable {
      * throws {@code BindException} as Linux would when it is taken (or none is free).
      */
     int reservePort(int port) throws java.net.BindException {
+        if (primary != null) {
+            return primary.reservePort(port);
+        }
         int reserved = takeTcpPort(port);
         try {
             sharedPorts.claim(io.arrakis.device.FlowFilter.Protocol.TCP, reserved);
@@ -485,6 +572,10 @@ final class UserStack implements AutoCloseable {
     }
 
     void releasePort(int port) {
+        if (primary != null) {
+            primary.releasePort(port);
+            return;
+        }
         sharedPorts.release(io.arrakis.device.FlowFilter.Protocol.TCP, port);
         synchronized (boundTcpPorts) {
             boundTcpPorts.clear(port);
@@ -505,6 +596,9 @@ final class UserStack implements AutoCloseable {
      * throws {@code BindException} as Linux would when it is taken (or none is free).
      */
     int reserveUdpPort(int port) throws java.net.BindException {
+        if (primary != null) {
+            return primary.reserveUdpPort(port);
+        }
         int reserved = takeUdpPort(port);
         try {
             sharedPorts.claim(io.arrakis.device.FlowFilter.Protocol.UDP, reserved);
@@ -539,6 +633,10 @@ final class UserStack implements AutoCloseable {
     }
 
     void releaseUdpPort(int port) {
+        if (primary != null) {
+            primary.releaseUdpPort(port);
+            return;
+        }
         sharedPorts.release(io.arrakis.device.FlowFilter.Protocol.UDP, port);
         synchronized (boundUdpPorts) {
             boundUdpPorts.clear(port);
@@ -566,6 +664,39 @@ final class UserStack implements AutoCloseable {
         return (other & mask) == (address & mask);
     }
 
+    /** A TCP segment another stack of this process received for a connection of this one (a copy). */
+    private record Diverted(java.lang.foreign.MemorySegment segment, int source, int destination) {
+    }
+
+    /**
+     * From another stack's poll (which holds that stack's lock, not ours): a copy of a TCP
+     * segment of a connection that lives here now (it moved while its frames were on the way, or
+     * a peer steered by a filter table older than the move). Handled at our next poll, as if it
+     * had arrived on our queue; the poller and the leader are woken for it (rare: only during a
+     * move).
+     */
+    void divertHere(java.lang.foreign.MemorySegment packet, long at, int length, int source, int destination) {
+        java.lang.foreign.MemorySegment copy = java.lang.foreign.Arena.ofAuto().allocate(length, 8);
+        java.lang.foreign.MemorySegment.copy(packet, at, copy, 0, length);
+        diverted.add(new Diverted(copy, source, destination));
+        divertedIn.incrementAndGet();
+        pollerSleeper.wake(poller);
+        wakeLeader();
+    }
+
+    /** How many segments other stacks of this process handed to this one ({@link #divertHere}). */
+    long divertedSegments() {
+        return divertedIn.get();
+    }
+
+    /** Under {@link #lock()}: the segments other stacks handed over, to TCP as if they came from our queue. */
+    private void receiveDiverted(long now) {
+        Diverted d;
+        while ((d = diverted.poll()) != null) {
+            tcp.received(d.segment(), 0, (int) d.segment().byteSize(), d.source(), d.destination(), now);
+        }
+    }
+
     /**
      * Under {@link #lock()}: receives and handles what waits, runs due timers, transmits. Returns
      * the frames received. A failing queue (a peer wrote garbage the backend could not contain)
@@ -581,8 +712,13 @@ final class UserStack implements AutoCloseable {
             if (Thread.currentThread() != poller) {
                 lastAppPoll = now;
             }
+            if (!diverted.isEmpty()) {
+                receiveDiverted(now);
+            }
             int received = stack.poll(now);
-            telemetry.maybePublish(now);
+            if (telemetry != null) {
+                telemetry.maybePublish(now);
+            }
             if (!waitingForOutputRoom.isEmpty() && !stack.outputPending()) {
                 signalOutputRoom();
             }
@@ -1249,14 +1385,25 @@ final class UserStack implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        for (UserStack other : siblings) {
+            if (other != this) {
+                other.close(); // before the VNIC their queues belong to
+            }
+        }
         lock.lock();
         try {
             stack.close();
-            vnic.close();
+            if (primary == null) {
+                vnic.close();
+            }
         } finally {
-            telemetry.close(); // after the stack: its last frames still pass the capture mirror
+            if (telemetry != null) {
+                telemetry.close(); // after the stack: its last frames still pass the capture mirror
+            }
             lock.unlock();
-            sharedPorts.close();
+            if (primary == null) {
+                sharedPorts.close();
+            }
             pollerSleeper.close();
             leaderSleeper.close();
             if (capture != null) {
@@ -1269,6 +1416,7 @@ final class UserStack implements AutoCloseable {
 
     @Override
     public String toString() {
-        return "user-level stack " + Ipv4Text.format(address) + "/" + prefixLength + " on VNIC " + vnic.name();
+        return "user-level stack " + Ipv4Text.format(address) + "/" + prefixLength + " on VNIC " + vnic.name()
+                + (queueIndex == 0 ? "" : " queue " + queueIndex);
     }
 }

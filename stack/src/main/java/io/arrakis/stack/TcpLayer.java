@@ -47,6 +47,11 @@ public final class TcpLayer implements IpProtocolHandler, TcpSegmentSink {
     private final SplittableRandom random;
     private int nextEphemeral;
 
+    /** Where segments of flows this layer does not hold may belong instead, or null (see {@link #setStrayDiverter}). */
+    private StrayDiverter diverter;
+    /** Told of each connection the layer forgets once it reached CLOSED, or null. */
+    private java.util.function.Consumer<TcpConnection> forgotten;
+
     /** A segment found no free packet buffer since the last retry (see {@link #runTimers}). */
     private boolean sinkBlocked;
 
@@ -190,6 +195,74 @@ public final class TcpLayer implements IpProtocolHandler, TcpSegmentSink {
         return connections.size();
     }
 
+    // ------------------------------------------------------------------ several stacks, one address
+
+    /**
+     * Another TCP layer of the same host address may hold a connection this one does not (one
+     * stack per queue of one VNIC, connections moving between them): a segment that matches no
+     * connection here is offered to the diverter first, before a listener or a RST sees it.
+     */
+    public interface StrayDiverter {
+        /**
+         * Offered a segment ({@code length} TCP bytes at {@code at}, checksum verified) from
+         * {@code source} to {@code destination} that matches no connection of this layer; returns
+         * true when it took it (copied it: the memory is the receive buffer, reused after the call).
+         */
+        boolean divert(MemorySegment packet, long at, int length, int source, int destination, int localPort,
+                int remotePort);
+    }
+
+    /** Sets (or with null removes) the {@link StrayDiverter}. On the stack's thread. */
+    public void setStrayDiverter(StrayDiverter diverter) {
+        this.diverter = diverter;
+    }
+
+    /** Tells {@code listener} of every connection forgotten after it reached CLOSED (not of those {@linkplain #release released}). */
+    public void onForgotten(java.util.function.Consumer<TcpConnection> listener) {
+        this.forgotten = listener;
+    }
+
+    /**
+     * Takes {@code connection} out of this layer (its flow table entry and its timer) without
+     * closing it, so that another layer of the same address can {@link #adopt} it; returns false
+     * (and changes nothing) when this layer does not hold it. Segments for it that arrive here
+     * afterwards go to the {@link StrayDiverter}.
+     */
+    public boolean release(TcpConnection connection) {
+        long key = FlowTable.key(connection.remoteAddress(), connection.remotePort(), connection.localPort());
+        ConnectionTimer timer = connections.get(key);
+        if (timer == null || timer.connection != connection) {
+            return false;
+        }
+        timers.cancel(timer);
+        connections.remove(key);
+        return true;
+    }
+
+    /**
+     * Takes over a connection {@linkplain #release released} by another layer of the same host
+     * address: it now sends through this layer's stack, counts into this layer's counters, and
+     * its timer runs here. The caller holds both layers' stacks (their locks) for the move.
+     *
+     * @throws IllegalStateException if this layer already has a connection on the same 4-tuple,
+     *     or the connection belongs to another address
+     */
+    public void adopt(TcpConnection connection, long now) {
+        if (connection.localAddress() != stack.config().address()) {
+            throw new IllegalStateException("connection " + connection.info() + " is not of this stack's address "
+                    + io.arrakis.device.Ipv4Text.format(stack.config().address()));
+        }
+        long key = FlowTable.key(connection.remoteAddress(), connection.remotePort(), connection.localPort());
+        if (connections.get(key) != null) {
+            throw new IllegalStateException("a TCP connection on the 4-tuple of " + connection.info()
+                    + " already exists on " + stack);
+        }
+        connection.rehome(this, counters);
+        ConnectionTimer timer = new ConnectionTimer(connection, key);
+        connections.put(key, timer);
+        after(timer, now);
+    }
+
     // ------------------------------------------------------------------ from the stack
 
     @Override
@@ -211,6 +284,11 @@ public final class TcpLayer implements IpProtocolHandler, TcpSegmentSink {
             }
             // A SYN reopened a 4-tuple in TIME_WAIT: the old connection is CLOSED (and gone from
             // the table after `after`), and the listener takes the same segment.
+        }
+        StrayDiverter d = diverter;
+        if (timer == null && d != null && localPort != 0 && remotePort != 0
+                && d.divert(packet, at, length, source, destination, localPort, remotePort)) {
+            return;
         }
         ListenerTimer listening = listeners[localPort];
         if (listening != null) {
@@ -321,6 +399,10 @@ public final class TcpLayer implements IpProtocolHandler, TcpSegmentSink {
 
     private void forget(ConnectionTimer timer) {
         connections.remove(timer.key);
+        java.util.function.Consumer<TcpConnection> told = forgotten;
+        if (told != null) {
+            told.accept(timer.connection);
+        }
         ConnectionClosedEvent event = new ConnectionClosedEvent();
         if (event.isEnabled()) {
             TcpConnection c = timer.connection;

@@ -48,7 +48,8 @@ public final class TcpConnection {
 
     // --- identity and collaborators
     private final TcpConfig config;
-    private final TcpSegmentSink sink;
+    /** Not final: {@link #rehome} moves the connection to another stack's TCP layer. */
+    private TcpSegmentSink sink;
     private final TcpCounters counters;
     private final TcpOptions options = new TcpOptions();
     private final int localAddress;
@@ -234,6 +235,17 @@ public final class TcpConnection {
         this.mssBase = Math.min(mss, config.defaultMss);
         this.smss = mssBase;
         this.cc.cwnd = (long) config.initialWindowSegments * smss;
+    }
+
+    /**
+     * Moves this connection to another stack's TCP layer (same address, same clock): from now on
+     * its segments are written into {@code newSink} and its counters roll up into
+     * {@code newAggregate}. For {@code TcpLayer.adopt}, which the caller runs with both stacks'
+     * locks held; the state machine, rings and timers' deadlines are unchanged.
+     */
+    public void rehome(TcpSegmentSink newSink, TcpCounters newAggregate) {
+        this.sink = java.util.Objects.requireNonNull(newSink, "newSink");
+        counters.rollUpInto(newAggregate);
     }
 
     /**

@@ -9,7 +9,8 @@ public final class TcpCounters {
     private static final TcpCounter[] ALL = TcpCounter.values();
 
     private final long[] values = new long[ALL.length];
-    private final TcpCounters aggregate;
+    /** Not final: a connection moved to another stack rolls up into that stack's set from then on. */
+    private TcpCounters aggregate;
 
     /** An aggregate (or stand-alone) set. */
     public TcpCounters() {
@@ -19,6 +20,11 @@ public final class TcpCounters {
     /** A per-connection set whose increments also go to {@code aggregate} (may be null). */
     public TcpCounters(TcpCounters aggregate) {
         this.aggregate = aggregate;
+    }
+
+    /** From now on increments also go to {@code newAggregate} (may be null); what was counted stays where it went. */
+    void rollUpInto(TcpCounters newAggregate) {
+        this.aggregate = newAggregate;
     }
 
     public long get(TcpCounter counter) {
