@@ -39,8 +39,9 @@ import java.util.function.Consumer;
  * copied to the other region and the superblock flips to it ({@link #checkpoint}).
  *
  * <p>Thread-safe. One lock guards the file table and the append buffers and is never held during
- * device I/O except by a checkpoint and, after {@link #writeThrough}, by each change; each commit lane's queue (0, and 2 when the VSIC has it)
- * belongs to the thread running a commit on it, queue 1 to readers (one at a time).
+ * device I/O except by a checkpoint and, after {@link #writeThrough}, by each change; each commit
+ * lane's queue (0, and 2 when the VSIC has it) belongs to the thread running a commit on it (or
+ * to the lock's holder when none runs, in write-through), queue 1 to readers (one at a time).
  */
 public final class LogStore implements AutoCloseable {
     /** Queue memory per queue in {@link #vsicConfig}: two 1 MiB append buffers on each commit lane's queue. */
