@@ -41,6 +41,12 @@ import java.util.List;
  */
 final class StorageInstaller {
     static final String PROPERTY = "java.nio.file.spi.DefaultFileSystemProvider";
+    /**
+     * Set to {@code "true"} by the exit hook once it switched every mount to write-through, or said
+     * why it could not ({@link AtExit}): from then on a write returns only once it is on the device.
+     * Another shutdown hook may wait for it (the tests' does).
+     */
+    static final String WRITE_THROUGH_PROPERTY = "arrakis.storage.writeThrough";
     private static final String HOLDER = "java.nio.file.FileSystems$DefaultFileSystemHolder";
 
     private StorageInstaller() {}
@@ -111,8 +117,8 @@ final class StorageInstaller {
         if (opened.isEmpty()) {
             return null;
         }
-        Runtime.getRuntime().addShutdownHook(new Thread(new Unmount(opened, mbeans, publishers, console),
-                "arrakis-storage-unmount"));
+        Runtime.getRuntime().addShutdownHook(new Thread(new AtExit(opened, mbeans, publishers, console),
+                "arrakis-storage-exit"));
         return "storage: " + String.join("; ", mounted);
     }
 
@@ -180,14 +186,26 @@ final class StorageInstaller {
         }
     }
 
-    /** At exit: forces what is pending and closes each store (a SIGKILL skips this; the log recovers). */
-    private static final class Unmount implements Runnable {
+    /**
+     * At the JVM's exit: switches each store to write-through ({@code LogStore.writeThrough}) and
+     * leaves it open and mounted, so that no byte written through a mounted {@code FileChannel} is
+     * lost when the process ends, as none is on the kernel's file system, whatever the order in
+     * which the JVM runs its shutdown hooks (concurrently, in no fixed order): what was buffered is
+     * written now, and each write another hook or a daemon thread makes later is written before it
+     * returns. Closing the store here instead made the application's own final writes and forces
+     * (the Redis sample's AOF flush) fail with "closed". No flush unless the application forces,
+     * as the kernel's page cache. The process's exit does the rest, as a kill would: the kernel
+     * releases the image's lock and the control plane's lease, and tears down io_uring rings (no
+     * command is left in them: every write returns complete). {@code Runtime.halt} and SIGKILL
+     * skip this: what was written and not yet committed is lost, forced writes never are.
+     */
+    private static final class AtExit implements Runnable {
         private final List<StorageMount> mounts;
         private final List<io.arrakis.observe.CounterMBean.Registration> mbeans;
         private final List<VsaStats> publishers;
         private final AgentConsole console;
 
-        Unmount(List<StorageMount> mounts, List<io.arrakis.observe.CounterMBean.Registration> mbeans,
+        AtExit(List<StorageMount> mounts, List<io.arrakis.observe.CounterMBean.Registration> mbeans,
                 List<VsaStats> publishers, AgentConsole console) {
             this.mounts = mounts;
             this.mbeans = mbeans;
@@ -197,16 +215,19 @@ final class StorageInstaller {
 
         @Override
         public void run() {
-            mbeans.forEach(io.arrakis.observe.CounterMBean.Registration::close);
-            publishers.stream().filter(java.util.Objects::nonNull).forEach(VsaStats::close);
-            ArrakisFileSystemProvider.unmountAll();
             for (StorageMount mount : mounts) {
                 try {
-                    mount.close();
+                    mount.store().writeThrough();
                 } catch (IOException | RuntimeException e) {
-                    console.error("closing storage mount " + mount + ": " + e);
+                    console.error("at exit, storage mount " + mount + " could not write what was buffered (" + e
+                            + "); writes to it that were not forced may be lost; the next mount recovers what the log"
+                            + " holds");
                 }
             }
+            System.setProperty(WRITE_THROUGH_PROPERTY, "true");
+            // The statistics thread and file, and the MBeans, serve only while the process runs.
+            publishers.stream().filter(java.util.Objects::nonNull).forEach(VsaStats::close);
+            mbeans.forEach(io.arrakis.observe.CounterMBean.Registration::close);
         }
     }
 }

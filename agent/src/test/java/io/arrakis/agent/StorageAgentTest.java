@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.arrakis.agent.child.EarlyFileSystemAgent;
 import io.arrakis.agent.child.JdkFilesMain;
+import io.arrakis.agent.child.StorageExitMain;
 import io.arrakis.agent.child.StorageMain;
 import io.arrakis.samples.redis.RedisServer;
 import java.io.BufferedReader;
@@ -39,6 +40,7 @@ import org.junit.jupiter.api.io.TempDir;
 @Tag("agent-jar")
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class StorageAgentTest {
+    private static final String END_OF_OUTPUT = "-- end of the server's output --";
     private static final Pattern READY = Pattern.compile("redis: ready on [^:]+:(\\d+)");
 
     @TempDir
@@ -210,6 +212,141 @@ class StorageAgentTest {
         }
     }
 
+    /**
+     * The Redis-like sample, {@code appendfsync everysec}, stopped by SIGTERM: its own shutdown
+     * hook writes and forces the AOF while the agent's runs (in no fixed order). That must
+     * succeed, and every SET answered {@code +OK} (written, maybe not yet forced) is there after
+     * a restart, as on the kernel's file system.
+     */
+    @Test
+    void redisWithAppendFsyncEverysecKeepsEveryAcknowledgedSetAcrossSigterm() throws Exception {
+        Path aofDirectory = directory.resolve("aof");
+        List<String> acknowledged = new ArrayList<>();
+        List<String> serverOutput = java.util.Collections.synchronizedList(new ArrayList<>());
+        Process server = startRedis(aofDirectory, "everysec");
+        try (Socket socket = new Socket()) {
+            socket.connect(new InetSocketAddress("127.0.0.1", awaitPort(server, serverOutput)), 5000);
+            socket.setSoTimeout(10_000);
+            OutputStream out = socket.getOutputStream();
+            InputStream in = socket.getInputStream();
+            for (int i = 0; i < 500; i++) {
+                String key = "key:" + i;
+                out.write(set(key, "value-" + i));
+                out.flush();
+                assertEquals("+OK", readLine(in), "SET " + key);
+                acknowledged.add(key);
+            }
+            server.toHandle().destroy(); // SIGTERM, by its PID: the shutdown hooks run
+            assertTrue(server.waitFor(20, TimeUnit.SECONDS), "the server did not stop on SIGTERM");
+        } finally {
+            server.destroyForcibly();
+            server.waitFor(10, TimeUnit.SECONDS);
+        }
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!serverOutput.contains(END_OF_OUTPUT) && System.nanoTime() < deadline) {
+            Thread.sleep(5); // the pipe's last lines, after the process ended
+        }
+        String output = String.join("\n", serverOutput);
+        assertTrue(output.contains(END_OF_OUTPUT), output);
+        for (String failure : List.of("redis: closing the append-only file", "redis: cannot write", "fsync of",
+                "is closed")) {
+            assertFalse(output.contains(failure), "the server's own final AOF write and force failed:\n" + output);
+        }
+        assertEquals(List.of(), missingAfterRestart(aofDirectory, acknowledged),
+                "acknowledged SETs lost after SIGTERM and restart");
+    }
+
+    /**
+     * A program's own shutdown hook writes (never forcing) to mounted files after the agent's exit
+     * hook ran, at {@code System.exit}: no write fails, and the next process finds every byte,
+     * the lines written before the exit (buffered then) included.
+     */
+    @Test
+    void writesOfShutdownHooksThatRunAfterOursReachTheStoreAtSystemExit() throws Exception {
+        Path mount = directory.resolve("data");
+        ChildJvm.Result writer = new ChildJvm(directory).agent(storageAgent(mount))
+                .option("--enable-native-access=ALL-UNNAMED")
+                .run(StorageExitMain.class, "write", mount.toString(), StorageInstaller.WRITE_THROUGH_PROPERTY, "200",
+                        "exit");
+        assertEquals(0, writer.exitCode(), writer.describe());
+        assertNoChildErrors(writer.stderr(), writer.describe());
+        assertEveryLateWriteIsThere(mount, 200);
+    }
+
+    /** The same when the program is stopped by SIGTERM (sent by its PID) while it waits. */
+    @Test
+    void writesOfShutdownHooksThatRunAfterOursReachTheStoreAtSigterm() throws Exception {
+        Path mount = directory.resolve("data");
+        Path stderr = directory.resolve("child.err");
+        List<String> command = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-javaagent:" + ChildJvm.AGENT_JAR + "=" + storageAgent(mount),
+                "-Darrakis.shm.socket=" + directory.resolve("control.sock"), "--enable-native-access=ALL-UNNAMED",
+                "-cp", ChildJvm.TEST_CLASSES.toString(), StorageExitMain.class.getName(), "write", mount.toString(),
+                StorageInstaller.WRITE_THROUGH_PROPERTY, "200", "term");
+        Process child = new ProcessBuilder(command).redirectError(stderr.toFile())
+                .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile())).start();
+        try {
+            BufferedReader lines = new BufferedReader(new InputStreamReader(child.getInputStream(),
+                    StandardCharsets.UTF_8));
+            assertEquals("ready", lines.readLine(), "the child's first line; its stderr: " + Files.readString(stderr));
+            child.toHandle().destroy(); // SIGTERM, by its PID
+            assertTrue(child.waitFor(30, TimeUnit.SECONDS), "the child did not end on SIGTERM");
+            assertEquals(143, child.exitValue(), "ended by SIGTERM after its hooks; stderr: " + Files.readString(stderr));
+        } finally {
+            child.destroyForcibly();
+            child.waitFor(10, TimeUnit.SECONDS);
+        }
+        List<String> errors = Files.readAllLines(stderr);
+        assertNoChildErrors(errors, String.join("\n", errors));
+        assertEveryLateWriteIsThere(mount, 200);
+    }
+
+    private static void assertNoChildErrors(List<String> stderr, String describe) {
+        for (String line : stderr) {
+            assertFalse(line.startsWith("child:") || line.contains("arrakis: error"), describe);
+        }
+    }
+
+    private void assertEveryLateWriteIsThere(Path mount, int lines) throws Exception {
+        ChildJvm.Result reader = new ChildJvm(directory).agent(storageAgent(mount))
+                .option("--enable-native-access=ALL-UNNAMED").run(StorageExitMain.class, "read", mount.toString());
+        assertEquals(0, reader.exitCode(), reader.describe());
+        StringBuilder expected = new StringBuilder("main|");
+        for (int i = 0; i < lines; i++) {
+            expected.append("late-").append(i).append('|');
+        }
+        assertEquals(expected.toString(), reader.value("exit.txt"), reader.describe());
+        assertEquals("written after the agent's hook", reader.value("late.txt"), reader.describe());
+        try (Stream<Path> kernelView = Files.list(mount)) {
+            assertEquals(List.of(), kernelView.toList(), "nothing reached the kernel's directory (no unmount at exit)");
+        }
+    }
+
+    /** The acknowledged keys a restarted server (with the agent) does not have. */
+    private List<String> missingAfterRestart(Path aofDirectory, List<String> acknowledged) throws Exception {
+        Process restarted = startRedis(aofDirectory, "everysec");
+        try (Socket socket = new Socket()) {
+            socket.connect(new InetSocketAddress("127.0.0.1", awaitPort(restarted)), 5000);
+            socket.setSoTimeout(10_000);
+            OutputStream out = socket.getOutputStream();
+            InputStream in = socket.getInputStream();
+            List<String> missing = new ArrayList<>();
+            for (String key : acknowledged) {
+                out.write(command("GET", key));
+                out.flush();
+                if (readLine(in).equals("$-1")) {
+                    missing.add(key);
+                    continue;
+                }
+                assertEquals("value-" + key.substring(4), readLine(in), key);
+            }
+            return missing;
+        } finally {
+            restarted.destroyForcibly();
+            restarted.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
     private static int acknowledged(List<String> keys) {
         synchronized (keys) {
             return keys.size();
@@ -217,36 +354,53 @@ class StorageAgentTest {
     }
 
     private Process startRedis(Path aofDirectory) throws IOException {
+        return startRedis(aofDirectory, "always");
+    }
+
+    private Process startRedis(Path aofDirectory, String appendFsync) throws IOException {
         String samples = Path.of(RedisServer.class.getProtectionDomain().getCodeSource().getLocation().getPath())
                 .toString();
         List<String> command = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-javaagent:" + ChildJvm.AGENT_JAR + "=" + storageAgent(aofDirectory),
                 "-Darrakis.shm.socket=" + directory.resolve("control.sock"),
                 "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-Xmx256m", "-cp", samples,
-                RedisServer.class.getName(), "--port", "0", "--appendonly", "yes", "--appendfsync", "always",
+                RedisServer.class.getName(), "--port", "0", "--appendonly", "yes", "--appendfsync", appendFsync,
                 "--dir", aofDirectory.toString());
         return new ProcessBuilder(command).redirectErrorStream(true).start();
     }
 
     private static int awaitPort(Process server) throws IOException {
+        return awaitPort(server, null);
+    }
+
+    /** The port the server announces; every line it prints (to its end) goes to {@code output} unless null. */
+    private static int awaitPort(Process server, List<String> output) throws IOException {
         BufferedReader lines = new BufferedReader(new InputStreamReader(server.getInputStream(),
                 StandardCharsets.UTF_8));
         List<String> seen = new ArrayList<>();
         for (String line; (line = lines.readLine()) != null; ) {
             seen.add(line);
+            if (output != null) {
+                output.add(line);
+            }
             Matcher ready = READY.matcher(line);
             if (ready.find()) {
-                Thread.ofPlatform().daemon().start(() -> drain(lines));
+                Thread.ofPlatform().daemon().start(() -> drain(lines, output));
                 return Integer.parseInt(ready.group(1));
             }
         }
         throw new AssertionError("the server ended before it was ready: " + String.join("\n", seen));
     }
 
-    private static void drain(BufferedReader lines) {
+    private static void drain(BufferedReader lines, List<String> output) {
         try {
-            while (lines.readLine() != null) {
-                // keep the pipe from filling
+            for (String line; (line = lines.readLine()) != null; ) {
+                if (output != null) { // else only keep the pipe from filling
+                    output.add(line);
+                }
+            }
+            if (output != null) {
+                output.add(END_OF_OUTPUT);
             }
         } catch (IOException ignored) {
             // the server is gone

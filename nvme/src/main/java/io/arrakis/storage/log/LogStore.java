@@ -39,8 +39,9 @@ import java.util.function.Consumer;
  * copied to the other region and the superblock flips to it ({@link #checkpoint}).
  *
  * <p>Thread-safe. One lock guards the file table and the append buffers and is never held during
- * device I/O except by a checkpoint; each commit lane's queue (0, and 2 when the VSIC has it)
- * belongs to the thread running a commit on it, queue 1 to readers (one at a time).
+ * device I/O except by a checkpoint and, after {@link #writeThrough}, by each change; each commit
+ * lane's queue (0, and 2 when the VSIC has it) belongs to the thread running a commit on it (or
+ * to the lock's holder when none runs, in write-through), queue 1 to readers (one at a time).
  */
 public final class LogStore implements AutoCloseable {
     /** Queue memory per queue in {@link #vsicConfig}: two 1 MiB append buffers on each commit lane's queue. */
@@ -150,6 +151,13 @@ public final class LogStore implements AutoCloseable {
     private IOException failure;
     private boolean closed;
     private boolean readOnly;
+    /**
+     * Set by {@link #writeThrough()}: every change is written to the device before it returns
+     * ({@link #writeOutLocked}), so {@link #durableEnd} then counts records written but maybe not
+     * flushed, and {@link #flushOwed} says a force must still flush them.
+     */
+    private boolean writeThrough;
+    private boolean flushOwed;
 
     // The files, guarded by lock
     private final Map<String, FileState> byName = new HashMap<>();
@@ -760,6 +768,7 @@ public final class LogStore implements AutoCloseable {
         }
         written[buffer] = true;
         deviceFlushes++;
+        flushOwed = false; // write-outs happen only with no commit running: this flush came after them
         acknowledge();
         int nextLane = current % laneIo.length;
         if (forcesWaiting[current] > 0 && !laneBusy[nextLane]) {
@@ -884,7 +893,7 @@ public final class LogStore implements AutoCloseable {
             }
             return new LogFile(this, file);
         } finally {
-            lock.unlock();
+            unlockAfterChange();
         }
     }
 
@@ -923,7 +932,7 @@ public final class LogStore implements AutoCloseable {
             byId.remove(file.id);
             file.deleted = true;
         } finally {
-            lock.unlock();
+            unlockAfterChange();
         }
     }
 
@@ -947,7 +956,7 @@ public final class LogStore implements AutoCloseable {
             file.name = to;
             byName.put(to, file);
         } finally {
-            lock.unlock();
+            unlockAfterChange();
         }
     }
 
@@ -1001,7 +1010,7 @@ public final class LogStore implements AutoCloseable {
         try {
             return writeLocked(file, src, position, append);
         } finally {
-            lock.unlock();
+            unlockAfterChange();
         }
     }
 
@@ -1012,7 +1021,7 @@ public final class LogStore implements AutoCloseable {
             writeLocked(file, src, 0, true, first);
             return first[0] >= 0 ? first[0] : file.size;
         } finally {
-            lock.unlock();
+            unlockAfterChange();
         }
     }
 
@@ -1087,7 +1096,7 @@ public final class LogStore implements AutoCloseable {
             file.size = offset + length;
             return offset;
         } finally {
-            lock.unlock();
+            unlockAfterChange();
         }
     }
 
@@ -1114,7 +1123,7 @@ public final class LogStore implements AutoCloseable {
             endRecord(at, 16);
             setSize(file, size);
         } finally {
-            lock.unlock();
+            unlockAfterChange();
         }
     }
 
@@ -1243,10 +1252,99 @@ public final class LogStore implements AutoCloseable {
                     locked = true;
                 }
             }
+            flushOwedLocked();
         } finally {
             if (locked) {
                 lock.unlock();
             }
+        }
+    }
+
+    /**
+     * Switches the store to write-through, for a process about to exit: what is buffered now, and
+     * from then on every change before it returns, is written to the device (no flush unless
+     * {@link #force} asks), as the kernel's page cache keeps a process's unforced writes when it
+     * exits. The store stays open, so writes that come later (other shutdown hooks, daemon
+     * threads) still work; every later change costs one device write, under the store's lock.
+     * Returns once every change made before the call is written (commits in flight included).
+     * Idempotent.
+     */
+    public void writeThrough() throws IOException {
+        lock.lock();
+        try {
+            checkUsable();
+            writeThrough = true;
+            writeOutLocked();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Writes the current buffer to the device without a flush, under the lock, once no commit
+     * runs and no checkpoint copies (so its lane's queue is free and the log is in order); the
+     * records then count as durable and {@link #flushOwed} as unflushed.
+     */
+    private void writeOutLocked() throws IOException {
+        while (currentFill > 0) {
+            checkUsable();
+            if (compacting || runningCommits > 0) {
+                changed.awaitUninterruptibly();
+                continue;
+            }
+            long padded = LogFormat.roundUp(currentFill, blockSize);
+            appendMemory.asSlice(currentFill, padded - currentFill).fill((byte) 0);
+            long base = currentBase;
+            try {
+                laneIo[current % laneIo.length].write(base / blockSize, (int) (padded / blockSize),
+                        bufferOffsets[current]);
+            } catch (IOException | RuntimeException e) {
+                failure = new IOException("VSA " + vsaName + ": the log write at offset " + base + " failed, so the"
+                        + " store accepts no more writes; reopen it to recover what was written", e);
+                wakeAll();
+                throw failure;
+            }
+            // No commit is running (nor unacknowledged): the next records start on the next block.
+            currentBase = base + padded;
+            currentFill = 0;
+            durableEnd = currentBase;
+            flushOwed = true;
+            wakeAll(); // forces parked on this buffer: their records are written, they flush themselves
+        }
+    }
+
+    /** In write-through mode: the flush the records written out since the last one still need; under the lock. */
+    private void flushOwedLocked() throws IOException {
+        while (flushOwed) {
+            checkUsable();
+            if (compacting || runningCommits > 0) {
+                changed.awaitUninterruptibly(); // a commit ending flushes for us
+                continue;
+            }
+            try {
+                writeIo.flush();
+            } catch (IOException | RuntimeException e) {
+                failure = new IOException("VSA " + vsaName + ": flushing the log failed, so the store accepts no"
+                        + " more writes; reopen it to recover what was durable", e);
+                wakeAll();
+                throw failure;
+            }
+            flushOwed = false;
+            deviceFlushes++;
+        }
+    }
+
+    /**
+     * Releases the lock after a change; in write-through mode first writes out what it appended
+     * (also when it failed part-way: records already appended are part of the log).
+     */
+    private void unlockAfterChange() throws IOException {
+        try {
+            if (writeThrough && currentFill > 0) {
+                writeOutLocked();
+            }
+        } finally {
+            lock.unlock();
         }
     }
 
@@ -1355,6 +1453,7 @@ public final class LogStore implements AutoCloseable {
             }
             compactions++;
             deviceFlushes += 2;
+            flushOwed = false; // the superblock's flush came after every write-out
             longestCompactionNanos = Math.max(longestCompactionNanos, System.nanoTime() - started);
         } finally {
             compacting = false;
