@@ -48,9 +48,16 @@ public final class KilledWriter {
             }
             kill(child.pid());
         } finally {
-            child.destroyForcibly();
+            // ProcessHandle's destroyForcibly, not Process's: that one also closes our end of the
+            // child's output pipe at once, throwing away the lines the reader had not read yet
+            // (acknowledgements, under load), so the check would run against stale ones.
+            child.toHandle().destroyForcibly();
             child.waitFor(10, TimeUnit.SECONDS);
-            reader.join(10_000);
+            reader.join(60_000);
+        }
+        if (reader.isAlive()) {
+            throw new AssertionError(label + ": the killed writer's output did not end within 60 s; without all of it"
+                    + " its acknowledgements cannot be checked: " + tail(lines));
         }
         synchronized (lines) {
             return List.copyOf(lines);

@@ -52,12 +52,14 @@ class FileChannelCrashTest {
         crashRepeatedly(2000, 22);
     }
 
-    /** One child JVM and its output. */
+    /** One child JVM and its output, read to its end by a thread of its own. */
     private static final class Child {
         final Process process;
         final LinkedBlockingQueue<String> lines = new LinkedBlockingQueue<>();
         final List<String> all = new ArrayList<>();
         final Thread reader;
+        /** Why reading its output failed, or null: then lines may be missing and nothing can be checked. */
+        volatile IOException readFailure;
 
         Child(Process process) {
             this.process = process;
@@ -67,8 +69,8 @@ class FileChannelCrashTest {
                     for (String line; (line = in.readLine()) != null; ) {
                         lines.add(line);
                     }
-                } catch (IOException ignored) {
-                    // killed: its output ends here
+                } catch (IOException e) {
+                    readFailure = e;
                 }
             });
         }
@@ -95,9 +97,18 @@ class FileChannelCrashTest {
                     + process.isAlive() + "): " + String.join("\n", all));
         }
 
-        /** Everything it said, after it died. */
+        /**
+         * Everything it said, after it died: the pipe keeps what it wrote, so the reader reaches
+         * the end of it. A reader that does not, or fails, would leave acknowledgements unseen, and
+         * the next child's files would look newer than what was acknowledged: that fails here.
+         */
         List<String> rest() throws InterruptedException {
-            reader.join(10_000);
+            reader.join(60_000);
+            if (reader.isAlive() || readFailure != null) {
+                throw new AssertionError("the output of killed child " + process.pid() + " could not be read to its end ("
+                        + (readFailure != null ? readFailure : "still open 60 s after the kill")
+                        + "); without it the acknowledgements cannot be checked");
+            }
             List<String> taken = new ArrayList<>();
             lines.drainTo(taken);
             all.addAll(taken);
@@ -105,7 +116,12 @@ class FileChannelCrashTest {
         }
 
         void kill() throws InterruptedException {
-            process.destroyForcibly(); // SIGKILL, by its own PID
+            // SIGKILL by its own PID through ProcessHandle, not Process.destroyForcibly: that one
+            // also closes our end of the child's output pipe at once, throwing away every line the
+            // reader had not read yet. Under load the reader lags by tens of lines (ACKs, a
+            // RESETTING), and the next child's files then held records newer than the last
+            // acknowledgement this test had seen.
+            process.toHandle().destroyForcibly();
             if (!process.waitFor(10, TimeUnit.SECONDS)) {
                 throw new AssertionError("child " + process.pid() + " survived SIGKILL");
             }
