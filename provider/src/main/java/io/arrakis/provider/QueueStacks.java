@@ -62,6 +62,13 @@ final class QueueStacks implements AutoCloseable {
                 s.tcp().setStrayDiverter((packet, at, length, source, destination, localPort, remotePort) ->
                         divert(s, packet, at, length, source, destination, localPort, remotePort));
                 s.tcp().onForgotten(c -> forgotten(s, c));
+                if (s != first) {
+                    // UDP never moves: a datagram that arrived on another queue belongs to queue 0's stack.
+                    s.stack().setUdpStrayDiverter((packet, at, length, source, destination) -> {
+                        first.divertUdpHere(packet, at, length, source, destination);
+                        return true;
+                    });
+                }
             } finally {
                 s.lock().unlock();
             }

@@ -10,11 +10,13 @@ import io.arrakis.device.VnicCounter;
 import io.arrakis.device.xdp.AfXdpVnic;
 import io.arrakis.device.xdp.XdpTestbed;
 import io.arrakis.testing.NetworkNamespace;
+import io.arrakis.stack.StackCounter;
 import io.arrakis.stack.tcp.TcpCounter;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedSelectorException;
+import java.nio.channels.DatagramChannel;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
 import java.nio.channels.ServerSocketChannel;
@@ -48,6 +50,8 @@ import org.junit.jupiter.api.Timeout;
 @Timeout(value = 90, unit = TimeUnit.SECONDS)
 class QueueStacksXdpTest {
     private static final int PORT = 7200;
+    private static final int UDP_PORT = 7201;
+    private static final int DATAGRAMS_PER_CPU = 40;
     private static final int CONNECTIONS_PER_CPU = 3;
     private static final int BYTES_PER_CONNECTION = 300_000;
 
@@ -104,6 +108,33 @@ class QueueStacksXdpTest {
                 Integer.toString(BYTES_PER_CONNECTION)), Duration.ofSeconds(40));
     }
 
+    /**
+     * A Linux UDP client pinned to {@code cpu}: a connected socket (so an ICMP port unreachable
+     * would show as ConnectionRefusedError) sends datagrams of several sizes and checks each echo.
+     */
+    private NetworkNamespace.Result udpClient(int cpu) throws IOException {
+        return NetworkNamespace.run(List.of("ip", "netns", "exec", testbed.peer.name(), "taskset", "-c",
+                Integer.toString(cpu), "python3", "-c", """
+                import random, socket, sys
+                cpu, count = int(sys.argv[1]), int(sys.argv[2])
+                rng = random.Random(cpu)
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                s.settimeout(3)
+                s.connect(('198.18.0.3', %d))
+                good = 0
+                try:
+                    for i in range(count):
+                        data = rng.randbytes(1 + (i * 37) %% 1400)
+                        s.send(data)
+                        if s.recv(65535) == data:
+                            good += 1
+                    print('udp', cpu, good, 'of', count)
+                except OSError as e:
+                    print('udp', cpu, good, 'of', count, 'then', type(e).__name__)
+                """.formatted(UDP_PORT), Integer.toString(cpu), Integer.toString(DATAGRAMS_PER_CPU)),
+                Duration.ofSeconds(30));
+    }
+
     @Test
     void twoWorkersOnTwoQueuesServeLinuxClientsWhoseFramesArriveOnBothQueues() throws Exception {
         Assumptions.assumeTrue(Runtime.getRuntime().availableProcessors() >= 2,
@@ -137,8 +168,11 @@ class QueueStacksXdpTest {
         List<ConcurrentLinkedQueue<SocketChannel>> inboxes = new ArrayList<>();
         ConcurrentHashMap<SocketChannel, Selector> workerOf = new ConcurrentHashMap<>();
         AtomicInteger ended = new AtomicInteger();
-        try (ServerSocketChannel listener = provider.openServerSocketChannel()) {
+        try (ServerSocketChannel listener = provider.openServerSocketChannel();
+                DatagramChannel udp = provider.openDatagramChannel()) {
             listener.bind(new InetSocketAddress(provider.userLevelAddress(), PORT));
+            udp.bind(new InetSocketAddress(provider.userLevelAddress(), UDP_PORT));
+            CompletableFuture.runAsync(() -> echoUdp(udp), threads);
             List<CompletableFuture<Void>> loops = new ArrayList<>();
             for (int w = 0; w < 2; w++) {
                 Selector selector = provider.openSelector();
@@ -171,6 +205,12 @@ class QueueStacksXdpTest {
                         + "\n" + describe(qs));
             }
             acceptor.get(10, TimeUnit.SECONDS);
+            // UDP lives on queue 0's stack; datagrams sent from CPU 1 arrive on queue 1 and are handed on.
+            for (int cpu = 0; cpu < 2; cpu++) {
+                NetworkNamespace.Result r = udpClient(cpu);
+                assertEquals("udp " + cpu + " " + DATAGRAMS_PER_CPU + " of " + DATAGRAMS_PER_CPU, r.stdout().strip(),
+                        "every datagram echoed, exactly: " + r.stderr() + describe(qs));
+            }
             await("every worker saw its clients' end", () -> ended.get() == clients);
 
             // Where the connections are: both workers have a stack each, but every connection stayed
@@ -199,6 +239,8 @@ class QueueStacksXdpTest {
                     + describe(qs));
             assertEquals(0, count(first, TcpCounter.RESETS_OUT) + count(second, TcpCounter.RESETS_OUT),
                     "no connection was reset: " + describe(qs));
+            assertEquals(0, udpNoPort(first) + udpNoPort(second), "no datagram met a stack without its port: "
+                    + describe(qs));
 
             for (Selector s : selectors) {
                 s.close();
@@ -233,9 +275,32 @@ class QueueStacksXdpTest {
         for (UserStack stack : qs.stacks()) {
             s.append("\nqueue ").append(stack.queueIndex()).append(": ").append(connections(stack))
                     .append(" connections, diverted in ").append(stack.divertedSegments()).append(", resets out ")
-                    .append(count(stack, TcpCounter.RESETS_OUT));
+                    .append(count(stack, TcpCounter.RESETS_OUT)).append(", UDP without port ")
+                    .append(udpNoPort(stack));
         }
         return s.append("\nmoves ").append(qs.moves()).append(", refused ").append(qs.refusedMoves()).toString();
+    }
+
+    private static long udpNoPort(UserStack stack) {
+        stack.lock().lock();
+        try {
+            return stack.stack().counters().get(StackCounter.UDP_NO_PORT);
+        } finally {
+            stack.lock().unlock();
+        }
+    }
+
+    /** Echoes every datagram back to its sender until the channel closes. */
+    private static void echoUdp(DatagramChannel udp) {
+        ByteBuffer buffer = ByteBuffer.allocate(65536);
+        try {
+            while (udp.isOpen()) {
+                java.net.SocketAddress from = udp.receive(buffer.clear());
+                udp.send(buffer.flip(), from);
+            }
+        } catch (IOException closed) {
+            // the test closed the channel: the loop ends
+        }
     }
 
     private static long count(UserStack stack, TcpCounter counter) {
