@@ -19,7 +19,8 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p>Everything starts on the stack of queue 0: listeners, datagram channels, blocking
  * channels, and every connection when it is accepted or connected (unmatched flows arrive on
- * queue 0). A selector gets a stack of its own, round robin, when the first TCP connection is
+ * queue 0; where the VNIC cannot steer, as on AF_XDP, a segment that arrives on another queue and
+ * is no moved connection's is handed to queue 0's stack). A selector gets a stack of its own, round robin, when the first TCP connection is
  * registered with it ({@link #homeFor}); a connection registered with a selector whose stack is
  * another {@linkplain #move moves} there: a receive filter steers its flow to that stack's queue,
  * its state moves from one TCP layer to the other under both stacks' locks, and a segment of it
@@ -61,6 +62,13 @@ final class QueueStacks implements AutoCloseable {
                 s.tcp().setStrayDiverter((packet, at, length, source, destination, localPort, remotePort) ->
                         divert(s, packet, at, length, source, destination, localPort, remotePort));
                 s.tcp().onForgotten(c -> forgotten(s, c));
+                if (s != first) {
+                    // UDP never moves: a datagram that arrived on another queue belongs to queue 0's stack.
+                    s.stack().setUdpStrayDiverter((packet, at, length, source, destination) -> {
+                        first.divertUdpHere(packet, at, length, source, destination);
+                        return true;
+                    });
+                }
             } finally {
                 s.lock().unlock();
             }
@@ -164,17 +172,19 @@ final class QueueStacks implements AutoCloseable {
         return done;
     }
 
-    /** A stack's TCP layer found no connection for a segment: hand it to the stack that holds its flow now. */
+    /**
+     * A stack's TCP layer found no connection for a segment: hand it to the stack that holds its
+     * flow now, or, when it is no moved connection's and arrived on another queue than 0, to queue
+     * 0's stack, which holds the listeners and every connection that did not move. Where the
+     * VNIC cannot steer a flow to a queue (AF_XDP: XDP delivers a frame only to the socket of the
+     * queue it arrived on, and on a veth or with RSS that is the sender's or the hash's choice),
+     * this is how a SYN or a segment that arrived on queue 1 reaches the listener or connection
+     * on queue 0 instead of being answered with a RST. Queue 0's own strays get no second hand-on.
+     */
     private boolean divert(UserStack at, MemorySegment packet, long offset, int length, int source, int destination,
             int localPort, int remotePort) {
-        if (moved.isEmpty()) {
-            return false;
-        }
-        ArrakisSocketChannel channel = moved.get(FlowTable.key(source, remotePort, localPort));
-        if (channel == null) {
-            return false;
-        }
-        UserStack home = channel.userStack();
+        ArrakisSocketChannel channel = moved.isEmpty() ? null : moved.get(FlowTable.key(source, remotePort, localPort));
+        UserStack home = channel == null ? stacks.get(0) : channel.userStack();
         if (home == null || home == at) {
             return false;
         }

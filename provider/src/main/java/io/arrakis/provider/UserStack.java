@@ -664,21 +664,31 @@ final class UserStack implements AutoCloseable {
         return (other & mask) == (address & mask);
     }
 
-    /** A TCP segment another stack of this process received for a connection of this one (a copy). */
-    private record Diverted(java.lang.foreign.MemorySegment segment, int source, int destination) {
+    /** A TCP segment (or a UDP datagram) another stack of this process received for this one (a copy). */
+    private record Diverted(java.lang.foreign.MemorySegment segment, int source, int destination, boolean udp) {
     }
 
     /**
      * From another stack's poll (which holds that stack's lock, not ours): a copy of a TCP
-     * segment of a connection that lives here now (it moved while its frames were on the way, or
-     * a peer steered by a filter table older than the move). Handled at our next poll, as if it
-     * had arrived on our queue; the poller and the leader are woken for it (rare: only during a
-     * move).
+     * segment of a connection that lives here (it moved while its frames were on the way, a peer
+     * steered by a filter table older than the move, or, on a VNIC that cannot steer a flow to a
+     * queue such as AF_XDP, a segment that arrived on another queue). Handled at our next poll, as
+     * if it had arrived on our queue; the poller and the leader are woken for it.
      */
     void divertHere(java.lang.foreign.MemorySegment packet, long at, int length, int source, int destination) {
+        enqueueDiverted(packet, at, length, source, destination, false);
+    }
+
+    /** As {@link #divertHere}, for a UDP datagram (header included) for a port of this stack. */
+    void divertUdpHere(java.lang.foreign.MemorySegment packet, long at, int length, int source, int destination) {
+        enqueueDiverted(packet, at, length, source, destination, true);
+    }
+
+    private void enqueueDiverted(java.lang.foreign.MemorySegment packet, long at, int length, int source,
+            int destination, boolean udp) {
         java.lang.foreign.MemorySegment copy = java.lang.foreign.Arena.ofAuto().allocate(length, 8);
         java.lang.foreign.MemorySegment.copy(packet, at, copy, 0, length);
-        diverted.add(new Diverted(copy, source, destination));
+        diverted.add(new Diverted(copy, source, destination, udp));
         divertedIn.incrementAndGet();
         pollerSleeper.wake(poller);
         wakeLeader();
@@ -693,7 +703,11 @@ final class UserStack implements AutoCloseable {
     private void receiveDiverted(long now) {
         Diverted d;
         while ((d = diverted.poll()) != null) {
-            tcp.received(d.segment(), 0, (int) d.segment().byteSize(), d.source(), d.destination(), now);
+            if (d.udp()) {
+                stack.receiveDivertedUdp(d.segment(), 0, (int) d.segment().byteSize(), d.source(), d.destination());
+            } else {
+                tcp.received(d.segment(), 0, (int) d.segment().byteSize(), d.source(), d.destination(), now);
+            }
         }
     }
 

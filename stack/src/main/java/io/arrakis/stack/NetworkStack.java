@@ -369,6 +369,50 @@ public final class NetworkStack implements AutoCloseable {
         }
     }
 
+    /**
+     * Where a UDP datagram for a port with no socket here may belong instead, when several stacks
+     * of one process share an address (one per queue of a VNIC that cannot steer every flow to
+     * the stack holding it): offered before the datagram counts as {@code UDP_NO_PORT} and an ICMP
+     * port unreachable is sent.
+     */
+    public interface UdpStrayDiverter {
+        /**
+         * Offered a datagram ({@code length} UDP bytes, header included, at {@code at}, checksum
+         * verified) from {@code source} to {@code destination}; returns true when it took it (a
+         * copy: the memory is reused after the call).
+         */
+        boolean divert(MemorySegment packet, long at, int length, int source, int destination);
+    }
+
+    private UdpStrayDiverter udpDiverter;
+
+    /** Sets (or with null removes) the {@link UdpStrayDiverter}. On the stack's thread. */
+    public void setUdpStrayDiverter(UdpStrayDiverter diverter) {
+        this.udpDiverter = diverter;
+    }
+
+    /**
+     * A datagram another stack of this process received for a port of this one ({@link
+     * UdpStrayDiverter}; {@code length} UDP bytes at {@code at}, checksum already verified):
+     * delivered to its socket, or, when there is none, counted as {@code UDP_NO_PORT} and dropped
+     * (the stack that received it no longer holds its IP header for an ICMP error). On the
+     * stack's thread.
+     */
+    public void receiveDivertedUdp(MemorySegment p, long at, int length, int source, int destination) {
+        UdpSocket socket = udpPorts[Udp.destinationPort(p, at)];
+        if (socket != null && isMulticast(destination) && !socket.isMemberOf(destination)) {
+            socket = null;
+        }
+        if (socket == null) {
+            counters.increment(StackCounter.UDP_NO_PORT);
+            return;
+        }
+        if (!socket.deliver(source, Udp.sourcePort(p, at), p, at + Udp.HEADER_LENGTH, length - Udp.HEADER_LENGTH)
+                && !socket.isConnected()) {
+            counters.increment(StackCounter.UDP_DROPPED_BUFFER_FULL);
+        }
+    }
+
     private void handleUdp(MemorySegment p, long at, int length, int source, int destination, boolean broadcast,
             long ipAt) throws IOException {
         if (length < Udp.HEADER_LENGTH || Udp.length(p, at) < Udp.HEADER_LENGTH || Udp.length(p, at) > length) {
@@ -386,6 +430,10 @@ public final class NetworkStack implements AutoCloseable {
             socket = null;
         }
         if (socket == null) {
+            UdpStrayDiverter d = udpDiverter;
+            if (d != null && d.divert(p, at, udpLength, source, destination)) {
+                return;
+            }
             counters.increment(StackCounter.UDP_NO_PORT);
             if (!broadcast) {
                 sendIcmpError(Icmp.CODE_PORT_UNREACHABLE, ipAt, p, at, length);

@@ -397,20 +397,37 @@ public final class AfXdpVnic implements Vnic, VnicControl {
         return this;
     }
 
-    /** Puts {@code filter} in the XDP program's flow map, towards queue {@code queueIndex}'s socket. */
+    /**
+     * Puts {@code filter} in the XDP program's flow map, naming queue {@code queueIndex}. XDP
+     * cannot move a frame to another queue's socket, and on a veth or a NIC without steering rules
+     * a flow arrives on the queue the sender or RSS picked: with {@code filters=own} (the XSKMAP
+     * holds only this VNIC's sockets) a frame of the flow that arrives on another of our queues
+     * goes to that queue's socket, never to the kernel, and whoever drives that queue hands it on
+     * (the provider's stacks do). With a control plane's program (shared by several processes)
+     * only frames arriving on the queue named are ours. A filter naming a connection (remote
+     * address or port) is refused: the flow map is keyed by the local side, which the listener's
+     * or the address's filter already covers, and steering one connection to a queue would take
+     * the NIC's ntuple rules, which this backend does not install.
+     */
     @Override
     public void addReceiveFilter(FlowFilter filter, int queueIndex) throws IOException {
         if (filter == null) {
             throw new IllegalArgumentException("VNIC " + name + ": receive filter must not be null");
         }
         int hardwareQueue = queue(queueIndex).hardwareQueue();
+        if (filter.remoteAddress() != 0 || filter.remotePort() != 0) {
+            throw new IllegalArgumentException("af_xdp VNIC " + name + ": cannot steer " + filter + " to queue "
+                    + queueIndex + ": XDP redirects a frame only to the socket of the queue it arrived on, and"
+                    + " steering one connection to a queue needs the NIC's ntuple rules, which this backend does not"
+                    + " install; the flow keeps arriving under its local port's or address's filter");
+        }
         XdpAdmission.Session session = admission;
         if (session != null) {
             session.addFlow(filter, hardwareQueue);
             return;
         }
         requireOwnFilters();
-        filters.addFlow(filter, hardwareQueue);
+        filters.addFlow(filter, hardwareQueue, true);
     }
 
     @Override

@@ -36,22 +36,36 @@ import java.nio.ByteOrder;
  *     and is keyed with port 0, so it matches only a dedicated address's whole-address filter
  *     (fragments for a port-filtered shared address stay with the kernel).
  * <li>Looks the key up in the flow map (a BPF hash map), then with address 0 (a port on any
- *     local address), then with port 0 (every port of an address dedicated to a process). A hit gives an XSKMAP index: the queue whose AF_XDP socket gets the
- *     frame, redirected there with {@code bpf_redirect_map} if the frame arrived on that queue.
- * <li>Everything else, and a hit that arrived on another hardware queue, is {@code XDP_PASS}: the
- *     kernel's own stack keeps SSH, ICMP and every port nobody claimed.
+ *     local address), then with port 0 (every port of an address dedicated to a process). A hit
+ *     names a hardware queue; the frame is redirected with {@code bpf_redirect_map} to the AF_XDP
+ *     socket of the queue it arrived on, if that is the queue named or the hit has the
+ *     {@linkplain #VALUE_ANY_QUEUE any-queue flag} (and that queue's XSKMAP slot holds a socket).
+ *     XDP cannot move a frame to another queue's socket: steering a flow to a queue is the NIC's
+ *     job (RSS, ethtool ntuple rules), so a process whose XSKMAP holds only its own sockets
+ *     ({@code filters=own}) sets the flag and takes its flows on whichever of its queues they
+ *     arrive.
+ * <li>Everything else, and a hit without the flag that arrived on another hardware queue, is
+ *     {@code XDP_PASS}: the kernel's own stack keeps SSH, ICMP and every port nobody claimed.
  * </ol>
  * The filters change by updating the flow map; the program is never reloaded.
  *
  * <p>Flow map key, {@value #KEY_SIZE} bytes: IPv4 destination address (network order), destination
- * port (network order), IP protocol number (0 for ARP), a zero byte. Value: the XSKMAP index
- * (u32, host order). Stateless; thread-safe.
+ * port (network order), IP protocol number (0 for ARP), a zero byte. Value (u32, host order):
+ * the hardware queue named (= its XSKMAP index) in the low 16 bits, and {@link #VALUE_ANY_QUEUE}.
+ * Stateless; thread-safe.
  */
 public final class XdpFilterProgram {
     public static final int KEY_SIZE = 8;
     public static final int VALUE_SIZE = 4;
     /** The key's protocol byte for ARP (IP protocol 0 never carries ports, so it cannot clash). */
     public static final int KEY_PROTOCOL_ARP = 0;
+    /** The flow-map value's bits that name the hardware queue. */
+    public static final int VALUE_QUEUE_MASK = 0xffff;
+    /**
+     * The flow-map value's flag: a frame of the flow that arrived on a queue other than the one
+     * named goes to the socket of the queue it arrived on (if any) rather than to the kernel.
+     */
+    public static final int VALUE_ANY_QUEUE = 1 << 31;
 
     // linux/bpf.h enum bpf_func_id
     private static final int BPF_FUNC_MAP_LOOKUP_ELEM = 1;
@@ -149,8 +163,14 @@ public final class XdpFilterProgram {
         a.label("found")
                 .load(W, R2, R0, 0)
                 .load(W, R3, R6, XDP_MD_RX_QUEUE_INDEX)
-                .jumpRegister(Condition.NE, R2, R3, "pass")
+                .movRegister(R4, R2).and(R4, VALUE_QUEUE_MASK)
+                .jumpRegister(Condition.EQ, R4, R3, "redirect")
+                // Arrived on another queue: ours only if the filter takes any queue of its owner.
+                .shiftRight(R2, 31)
+                .jump(Condition.EQ, R2, 0, "pass");
+        a.label("redirect")
                 .loadMap(R1, xskMapFd)
+                .movRegister(R2, R3)
                 // The low bits of the flags are the action when the XSKMAP slot is empty.
                 .mov(R3, Bpf.XDP_PASS)
                 .call(BPF_FUNC_REDIRECT_MAP)

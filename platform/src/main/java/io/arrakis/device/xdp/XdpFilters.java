@@ -175,10 +175,21 @@ public final class XdpFilters implements AutoCloseable {
     }
 
     /**
-     * Sends frames matching {@code filter} to the socket of {@code queue}; a filter already in
-     * the map for another queue is refused (one owner per flow).
+     * Sends frames matching {@code filter} to the socket of {@code queue} when they arrive on
+     * that queue (others pass to the kernel); a filter already in the map for another queue is
+     * refused (one owner per flow).
      */
-    public synchronized void addFlow(FlowFilter filter, int queue) throws IOException {
+    public void addFlow(FlowFilter filter, int queue) throws IOException {
+        addFlow(filter, queue, false);
+    }
+
+    /**
+     * As {@link #addFlow(FlowFilter, int)}; with {@code orArrivalQueue}, frames of the flow that
+     * arrive on another queue go to that queue's socket (when its XSKMAP slot holds one) instead
+     * of the kernel: for an owner whose XSKMAP holds only its own sockets, since XDP cannot move
+     * a frame to another queue (see {@link XdpFilterProgram}).
+     */
+    public synchronized void addFlow(FlowFilter filter, int queue, boolean orArrivalQueue) throws IOException {
         checkOpen();
         checkQueue(queue);
         XdpFilterProgram.writeKey(filter, key);
@@ -190,7 +201,7 @@ public final class XdpFilters implements AutoCloseable {
             throw new IllegalArgumentException("XDP filters on " + interfaceName + ": " + filter
                     + " already goes to queue " + existing + "; remove it first");
         }
-        value.set(ValueLayout.JAVA_INT, 0, queue);
+        value.set(ValueLayout.JAVA_INT, 0, queue | (orArrivalQueue ? XdpFilterProgram.VALUE_ANY_QUEUE : 0));
         try {
             Bpf.mapUpdate(flowMap, key, value, Bpf.BPF_NOEXIST);
         } catch (LinuxException e) {
@@ -223,7 +234,8 @@ public final class XdpFilters implements AutoCloseable {
     public synchronized int queueInKernel(FlowFilter filter) throws IOException {
         checkOpen();
         XdpFilterProgram.writeKey(filter, key);
-        return Bpf.mapLookup(flowMap, key, value) ? value.get(ValueLayout.JAVA_INT, 0) : -1;
+        return Bpf.mapLookup(flowMap, key, value)
+                ? value.get(ValueLayout.JAVA_INT, 0) & XdpFilterProgram.VALUE_QUEUE_MASK : -1;
     }
 
     private void checkQueue(int queue) {

@@ -402,7 +402,7 @@ class AfXdpVnicTest {
         open(xdpMode);
         IllegalArgumentException remote = assertThrows(IllegalArgumentException.class, () -> vnic.control()
                 .addReceiveFilter(new FlowFilter(FlowFilter.Protocol.TCP, OUR_ADDRESS, 80, OUR_ADDRESS, 9), 0));
-        assertTrue(remote.getMessage().contains("local address and port only"), remote.getMessage());
+        assertTrue(remote.getMessage().contains("only to the socket of the queue it arrived on"), remote.getMessage());
         IllegalArgumentException anyPort = assertThrows(IllegalArgumentException.class, () -> vnic.control()
                 .addReceiveFilter(new FlowFilter(FlowFilter.Protocol.TCP, 0, 0, 0, 0), 0));
         assertTrue(anyPort.getMessage().contains("needs a local port or a local address"), anyPort.getMessage());

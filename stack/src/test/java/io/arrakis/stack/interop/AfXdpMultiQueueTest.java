@@ -45,8 +45,8 @@ import org.junit.jupiter.params.provider.ValueSource;
  * rule ({@code tc flower … skbedit queue_mapping} would be direct, but this kernel has no tc
  * classifiers). Linux clients in the peer
  * namespace talk TCP and UDP to both stacks at once, byte-exact; what no filter claims (ping and a
- * kernel TCP server on the kernel's address, and a UDP port of ours whose frames arrive on a queue
- * other than its filter's) stays with the kernel.
+ * kernel TCP server on the kernel's address) stays with the kernel, while a UDP port of ours whose
+ * frames arrive on a queue other than its filter's comes to our socket on the queue it arrived on.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class AfXdpMultiQueueTest {
@@ -55,7 +55,7 @@ class AfXdpMultiQueueTest {
     private static final int UDP_0 = 5555;
     private static final int TCP_1 = 5002;
     private static final int UDP_1 = 5556;
-    /** Filtered towards queue 1, but its frames are steered to queue 0: the kernel gets them. */
+    /** Filtered towards queue 1, but its frames are steered to queue 0: our queue 0's socket gets them. */
     private static final int MISSTEERED = 5557;
     private static final int KERNEL_TCP = 8080;
     private static final int BUFFER = 1 << 20;
@@ -211,11 +211,15 @@ class AfXdpMultiQueueTest {
         assertTrue(rxPackets(0) - received[0] > 100, "queue 0 received its flows: " + first.describeCounters());
         assertTrue(rxPackets(1) - received[1] > 100, "queue 1 received its flows: " + second.describeCounters());
 
-        // A port filtered towards queue 1 whose frames arrive on queue 0 is not ours: the program
-        // passes it to the kernel, which has no such address and drops it.
+        // A port filtered towards queue 1 whose frames arrive on queue 0: XDP cannot move a frame to
+        // another queue's socket, and the VNIC owns its program (every XSKMAP slot is ours), so the
+        // frame goes to our socket on queue 0 rather than to the kernel. The stack there has no such
+        // port (in the provider, queue 0's stack would be handed it on); nothing reaches queue 1.
+        long firstBefore = rxPackets(0);
         long secondBefore = rxPackets(1);
         assertEquals("timeout", udpRoundTrip(MISSTEERED, "wrong queue"));
         assertEquals(secondBefore, rxPackets(1), "nothing arrived on queue 1");
+        assertTrue(rxPackets(0) > firstBefore, "the datagram arrived on our queue 0, not at the kernel");
 
         // What no filter claims still reaches the kernel's stack on the same interface.
         NetworkNamespace.Result ping = testbed.peer.execAllowingFailure("ping", "-c", "2", "-i", "0.2", "-W", "2",
