@@ -1,5 +1,8 @@
 package io.arrakis.provider;
 
+import static io.arrakis.provider.StackProbes.await;
+import static io.arrakis.provider.StackProbes.connections;
+import static io.arrakis.provider.StackProbes.count;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNotSame;
@@ -27,7 +30,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -76,34 +78,6 @@ class QueueStacksTest {
     /** Byte i of a stream: a pattern whose period is no multiple of a segment or a ring. */
     private static byte pattern(long i, int seed) {
         return (byte) (i * 31 + (i >>> 9) * 7 + seed);
-    }
-
-    private static long count(UserStack stack, TcpCounter counter) {
-        stack.lock().lock();
-        try {
-            return stack.tcp().counters().get(counter);
-        } finally {
-            stack.lock().unlock();
-        }
-    }
-
-    private static int connections(UserStack stack) {
-        stack.lock().lock();
-        try {
-            return stack.tcp().connectionCount();
-        } finally {
-            stack.lock().unlock();
-        }
-    }
-
-    private static void await(String what, BooleanSupplier condition) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() - deadline > 0) {
-                throw new AssertionError("not within 10 s: " + what);
-            }
-            Thread.sleep(5);
-        }
     }
 
     @Test

@@ -1,5 +1,8 @@
 package io.arrakis.provider;
 
+import static io.arrakis.provider.StackProbes.await;
+import static io.arrakis.provider.StackProbes.connections;
+import static io.arrakis.provider.StackProbes.count;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNotSame;
@@ -300,34 +303,6 @@ class QueueStacksXdpTest {
             }
         } catch (IOException closed) {
             // the test closed the channel: the loop ends
-        }
-    }
-
-    private static long count(UserStack stack, TcpCounter counter) {
-        stack.lock().lock();
-        try {
-            return stack.tcp().counters().get(counter);
-        } finally {
-            stack.lock().unlock();
-        }
-    }
-
-    private static int connections(UserStack stack) {
-        stack.lock().lock();
-        try {
-            return stack.tcp().connectionCount();
-        } finally {
-            stack.lock().unlock();
-        }
-    }
-
-    private static void await(String what, java.util.function.BooleanSupplier condition) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() - deadline > 0) {
-                throw new AssertionError("not within 10 s: " + what);
-            }
-            Thread.sleep(5);
         }
     }
 

@@ -295,10 +295,7 @@ class LogStoreTest {
     @ParameterizedTest
     @ValueSource(strings = {"file", "io_uring"})
     void aForceNeverReturnsBeforeAnEarlierCommitIsFlushed(String backend) throws Exception {
-        try (Vsic vsic = Stores.vsic(backend, image(), BLOCKS)) {
-            LogStore.format(vsic);
-        }
-        GatedVsic gated = GatedVsic.onCommits(Stores.vsic(backend, image(), BLOCKS));
+        GatedVsic gated = Stores.formattedGated(backend, image(), BLOCKS);
         try (LogStore store = LogStore.open(gated)) {
             assertEquals(2, store.commitLanes());
             LogFile first = store.open("first", true);
@@ -355,10 +352,7 @@ class LogStoreTest {
     @ParameterizedTest
     @ValueSource(strings = {"file", "io_uring"})
     void aFailedCommitFailsTheStoreAndALaterCompletedCommitIsNotAcknowledged(String backend) throws Exception {
-        try (Vsic vsic = Stores.vsic(backend, image(), BLOCKS)) {
-            LogStore.format(vsic);
-        }
-        GatedVsic gated = GatedVsic.onCommits(Stores.vsic(backend, image(), BLOCKS));
+        GatedVsic gated = Stores.formattedGated(backend, image(), BLOCKS);
         LogStore store = LogStore.open(gated);
         try {
             LogFile first = store.open("first", true);
@@ -415,10 +409,7 @@ class LogStoreTest {
     @ParameterizedTest
     @ValueSource(strings = {"file", "io_uring"})
     void aCheckpointWaitsForEveryCommitInFlight(String backend) throws Exception {
-        try (Vsic vsic = Stores.vsic(backend, image(), BLOCKS)) {
-            LogStore.format(vsic);
-        }
-        GatedVsic gated = GatedVsic.onCommits(Stores.vsic(backend, image(), BLOCKS));
+        GatedVsic gated = Stores.formattedGated(backend, image(), BLOCKS);
         try (LogStore store = LogStore.open(gated)) {
             LogFile first = store.open("first", true);
             LogFile later = store.open("later", true);
@@ -467,10 +458,7 @@ class LogStoreTest {
     @ParameterizedTest
     @ValueSource(strings = {"file", "io_uring"})
     void readsSeeTheBytesOfEveryBufferStillInFlight(String backend) throws Exception {
-        try (Vsic vsic = Stores.vsic(backend, image(), BLOCKS)) {
-            LogStore.format(vsic);
-        }
-        GatedVsic gated = GatedVsic.onCommits(Stores.vsic(backend, image(), BLOCKS));
+        GatedVsic gated = Stores.formattedGated(backend, image(), BLOCKS);
         try (LogStore store = LogStore.open(gated)) {
             LogFile a = store.open("a", true);
             LogFile b = store.open("b", true);

@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.arrakis.device.Vsic;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -95,10 +94,7 @@ class LogStoreWriteThroughTest {
     @ParameterizedTest
     @ValueSource(strings = {"file", "io_uring"})
     void theSwitchWaitsForTheCommitInFlightAndWritesWhatFollowedIt(String backend) throws Exception {
-        try (Vsic vsic = Stores.vsic(backend, image(), BLOCKS)) {
-            LogStore.format(vsic);
-        }
-        GatedVsic gated = GatedVsic.onCommits(Stores.vsic(backend, image(), BLOCKS));
+        GatedVsic gated = Stores.formattedGated(backend, image(), BLOCKS);
         try (LogStore store = LogStore.open(gated)) {
             LogFile first = store.open("first", true);
             LogFile second = store.open("second", true);

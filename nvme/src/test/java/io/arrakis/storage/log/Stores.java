@@ -27,6 +27,14 @@ final class Stores {
         return open(backend, image, blocks);
     }
 
+    /** A freshly formatted image's VSIC behind a {@link GatedVsic} that can hold its commits at the device. */
+    static GatedVsic formattedGated(String backend, Path image, long blocks) throws IOException {
+        try (Vsic vsic = vsic(backend, image, blocks)) {
+            LogStore.format(vsic);
+        }
+        return GatedVsic.onCommits(vsic(backend, image, blocks));
+    }
+
     static LogStore open(String backend, Path image, long blocks) throws IOException {
         Vsic vsic = vsic(backend, image, blocks);
         try {
