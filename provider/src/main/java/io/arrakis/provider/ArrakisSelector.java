@@ -349,8 +349,13 @@ final class ArrakisSelector extends AbstractSelector {
         if (budget == 0 && stack != null) {
             stack.spinSkipped();
         }
+        if (changes.movedSince(seen)) {
+            // It came just as the spin ended: back to the caller's loop, as a paid spin does,
+            // rather than handing the queue to the poller for a sleep that will not happen.
+            return;
+        }
         int epoll = innerEpoll;
-        if (stack != null && epoll >= 0 && !changes.movedSince(seen)) {
+        if (stack != null && epoll >= 0) {
             int led = stack.leadWatching(this, epoll, io.arrakis.linux.Epoll.EPOLLIN, changes, seen, deadline, false);
             if (led >= 0) {
                 return; // the caller's loop collects what is ready on either side

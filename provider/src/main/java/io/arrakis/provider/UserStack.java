@@ -21,6 +21,8 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.nio.channels.FileChannel;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
@@ -260,13 +262,15 @@ final class UserStack implements AutoCloseable {
      * the telemetry and the port reservations, and closes the others when it closes; every
      * stack has its own lock and poller.
      */
-    static java.util.List<UserStack> openQueues(ProviderConfig config) throws IOException {
+    static List<UserStack> openQueues(ProviderConfig config) throws IOException {
         String name = "jvm" + ProcessHandle.current().pid();
         Vnic vnic = DeviceBackends.vnicBackend(config.backend())
                 .open(new VnicConfig(name, config.queues(), VnicConfig.DEFAULT_BUFFERS_PER_QUEUE,
                         VnicConfig.DEFAULT_BUFFER_SIZE, config.backendOptions()));
         PcapWriter capture = null;
         io.arrakis.control.stats.StatsPublisher publisher = null;
+        UserStack first = null;
+        List<UserStack> stacks = new ArrayList<>();
         try {
             int[] address = addressOf(vnic, config);
             Vnic driven = vnic;
@@ -278,12 +282,11 @@ final class UserStack implements AutoCloseable {
             if (publisher != null) {
                 driven = new CaptureVnic(driven, StackTelemetry.captureSink(publisher), Clock.systemEpoch()); // arrakis capture
             }
-            UserStack first = new UserStack(vnic, driven, capture, publisher, address[0], address[1], address[2],
+            first = new UserStack(vnic, driven, capture, publisher, address[0], address[1], address[2],
                     config.spinNanos(), 0, null);
             if (config.queues() == 1) {
-                return java.util.List.of(first); // what the process ran before there could be several
+                return List.of(first); // what the process ran before there could be several
             }
-            java.util.List<UserStack> stacks = new java.util.ArrayList<>();
             stacks.add(first);
             int queues = Math.min(config.queues(), vnic.queueCount());
             if (queues < config.queues()) {
@@ -292,26 +295,25 @@ final class UserStack implements AutoCloseable {
                                 + " queue(s), not the " + config.queues() + " asked for; running " + queues
                                 + " stack(s)");
             }
-            try {
-                for (int q = 1; q < queues; q++) {
-                    // The other queues go uncaptured: the capture sinks are written by one thread.
-                    stacks.add(new UserStack(vnic, vnic, null, null, address[0], address[1], address[2],
-                            config.spinNanos(), q, first));
-                }
-            } catch (IOException | RuntimeException e) {
-                first.siblings = java.util.List.copyOf(stacks);
+            for (int q = 1; q < queues; q++) {
+                // The other queues go uncaptured: the capture sinks are written by one thread.
+                stacks.add(new UserStack(vnic, vnic, null, null, address[0], address[1], address[2],
+                        config.spinNanos(), q, first));
+            }
+            first.siblings = List.copyOf(stacks);
+            return first.siblings;
+        } catch (IOException | RuntimeException e) {
+            if (first != null) {
+                // The first stack owns everything by now: closing it closes the others opened so
+                // far, then the VNIC, the telemetry and the capture.
+                first.siblings = List.copyOf(stacks);
                 try {
-                    first.close(); // the others, then the VNIC, the telemetry and the capture
+                    first.close();
                 } catch (IOException suppressed) {
                     e.addSuppressed(suppressed);
                 }
-                throw new StacksFailed(e);
+                throw e instanceof IOException io ? io : new IOException(e.getMessage(), e);
             }
-            first.siblings = java.util.List.copyOf(stacks);
-            return first.siblings;
-        } catch (StacksFailed failed) {
-            throw failed.cause;
-        } catch (IOException | RuntimeException e) {
             if (publisher != null) {
                 publisher.close();
             }
@@ -327,22 +329,12 @@ final class UserStack implements AutoCloseable {
         }
     }
 
-    /** Carries a failure past {@link #openQueues}'s own clean-up once the first stack owns everything. */
-    private static final class StacksFailed extends RuntimeException {
-        final IOException cause;
-
-        StacksFailed(Exception e) {
-            super(e.getMessage(), e, false, false);
-            this.cause = e instanceof IOException io ? io : new IOException(e.getMessage(), e);
-        }
-    }
-
     /** The stacks of every queue, this one first; set on the stack of queue 0 only (closed with it). */
-    private java.util.List<UserStack> siblings = java.util.List.of();
+    private List<UserStack> siblings = List.of();
 
     /** Every stack of the VNIC (one per queue), this one first; just this one when the process runs one. */
-    java.util.List<UserStack> stacksOfQueues() {
-        return siblings.isEmpty() ? java.util.List.of(this) : siblings;
+    List<UserStack> stacksOfQueues() {
+        return siblings.isEmpty() ? List.of(this) : siblings;
     }
 
     /** The queue of the VNIC this stack drives. */
@@ -500,7 +492,7 @@ final class UserStack implements AutoCloseable {
     private static final class ListenerGroup implements io.arrakis.stack.tcp.TcpEvents {
         final io.arrakis.stack.tcp.TcpListener listener;
         final boolean reusePort;
-        final java.util.List<Readiness> members = new java.util.concurrent.CopyOnWriteArrayList<>();
+        final List<Readiness> members = new java.util.concurrent.CopyOnWriteArrayList<>();
 
         ListenerGroup(io.arrakis.stack.tcp.TcpListener listener, boolean reusePort) {
             this.listener = listener;
@@ -588,7 +580,7 @@ final class UserStack implements AutoCloseable {
     private final java.util.BitSet boundUdpPorts = new java.util.BitSet(65_536);
     private int nextUdpEphemeral = EPHEMERAL_FIRST + (int) ((ProcessHandle.current().pid() * 7919) % (EPHEMERAL_LAST - EPHEMERAL_FIRST));
     /** Datagram channels told when the device takes output again (their OP_WRITE, blocked sends). Under {@link #lock()}. */
-    private final java.util.ArrayList<Readiness> waitingForOutputRoom = new java.util.ArrayList<>();
+    private final ArrayList<Readiness> waitingForOutputRoom = new ArrayList<>();
 
     /**
      * Reserves UDP port {@code port} for a datagram channel of this process, or an ephemeral one
